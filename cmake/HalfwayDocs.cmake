@@ -1,0 +1,1 @@
+# `docs`: the Doxygen site (filled in by the docs work).

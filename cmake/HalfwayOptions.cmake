@@ -1,0 +1,36 @@
+# User-facing switches. Every one has a preset in CMakePresets.json.
+
+set(HALFWAY_CUDA AUTO CACHE STRING "Build the CUDA (nvcc) versions of the kernels: AUTO (when nvcc is found), ON (required), OFF")
+set_property(CACHE HALFWAY_CUDA PROPERTY STRINGS AUTO ON OFF)
+
+# Which implementation of the exercised functions is linked into programs and tests.
+#   solutions  the canonical code in solutions/ (default)
+#   exercises  the student's copy: exercises/ of this checkout, or HALFWAY_EXERCISES_DIR
+set(HALFWAY_IMPL solutions CACHE STRING "Implementation of the exercises to link: solutions or exercises")
+set_property(CACHE HALFWAY_IMPL PROPERTY STRINGS solutions exercises)
+set(HALFWAY_EXERCISES_DIR "${PROJECT_SOURCE_DIR}/exercises" CACHE PATH
+    "Folder holding the student's exercises (used when HALFWAY_IMPL=exercises)")
+
+if(HALFWAY_IMPL STREQUAL "solutions")
+  set(HALFWAY_IMPL_DIR "${PROJECT_SOURCE_DIR}/solutions")
+elseif(HALFWAY_IMPL STREQUAL "exercises")
+  get_filename_component(HALFWAY_IMPL_DIR "${HALFWAY_EXERCISES_DIR}" ABSOLUTE)
+  if(NOT IS_DIRECTORY "${HALFWAY_IMPL_DIR}")
+    message(FATAL_ERROR "HALFWAY_EXERCISES_DIR: expected a folder of exercises, found nothing at '${HALFWAY_IMPL_DIR}'")
+  endif()
+else()
+  message(FATAL_ERROR "HALFWAY_IMPL: expected 'solutions' or 'exercises', found '${HALFWAY_IMPL}'")
+endif()
+
+# Sanitizers: none, address (ASan + UBSan), thread (TSan: the emulator's race checker).
+set(HALFWAY_SANITIZE none CACHE STRING "Sanitizer build: none, address, thread")
+set_property(CACHE HALFWAY_SANITIZE PROPERTY STRINGS none address thread)
+if(HALFWAY_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(HALFWAY_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT HALFWAY_SANITIZE STREQUAL "none")
+  message(FATAL_ERROR "HALFWAY_SANITIZE: expected none, address or thread, found '${HALFWAY_SANITIZE}'")
+endif()

@@ -1,0 +1,44 @@
+/// @file backend.hpp
+/// @brief The three ways to run an op, and choosing one.
+///
+/// - `cpu`: the host implementation (the test oracle and the trainer's CPU backend);
+/// - `emu`: the CUDA kernel compiled by g++ and run by the SIMT emulator;
+/// - `cuda`: the same kernel compiled by nvcc, on an NVIDIA GPU.
+///
+/// `auto` picks cuda when a usable GPU is present, else cpu. Asking for cuda where there
+/// is none is an Error with the reason, never a crash. Nothing here touches the GPU
+/// before it is first asked (no static initialisers).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace halfway {
+
+enum class Backend { cpu, emu, cuda };
+
+/// "cpu", "emu" or "cuda".
+std::string_view to_string(Backend b);
+
+/// Parses "cpu", "emu", "cuda" or "auto" (resolved as above). Throws UsageError on
+/// another name, Error when cuda is asked for and unusable.
+Backend select_backend(std::string_view name);
+
+/// True when this build has CUDA and a GPU answers. Asked once, then remembered.
+bool gpu_usable();
+
+/// One line: the GPU in use ("NVIDIA H200, sm_90, 139 GiB"), or why there is none.
+std::string gpu_description();
+
+/// Memory on the GPU, for the cuda backend's buffers. Each throws Error where no GPU is
+/// usable or the CUDA call fails.
+namespace gpu {
+void* malloc_bytes(std::size_t bytes);
+void free_bytes(void* p) noexcept;
+void copy_to_device(void* dst, const void* src, std::size_t bytes);
+void copy_to_host(void* dst, const void* src, std::size_t bytes);
+void copy_on_device(void* dst, const void* src, std::size_t bytes);
+void synchronize();
+}  // namespace gpu
+
+}  // namespace halfway

@@ -1,0 +1,26 @@
+// The cuda backend in a build without CUDA: every call explains why it cannot run.
+#include "common/backend.hpp"
+#include "common/error.hpp"
+
+namespace halfway {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  throw Error("cuda backend: expected a build with CUDA, found one configured without it "
+              "(HALFWAY_CUDA=OFF or no nvcc); use --backend cpu or emu");
+}
+}  // namespace
+
+bool gpu_usable() { return false; }
+std::string gpu_description() { return "no usable GPU: this build has no CUDA support"; }
+
+namespace gpu {
+void* malloc_bytes(std::size_t) { no_cuda(); }
+void free_bytes(void*) noexcept {}
+void copy_to_device(void*, const void*, std::size_t) { no_cuda(); }
+void copy_to_host(void*, const void*, std::size_t) { no_cuda(); }
+void copy_on_device(void*, const void*, std::size_t) { no_cuda(); }
+void synchronize() { no_cuda(); }
+}  // namespace gpu
+
+}  // namespace halfway
