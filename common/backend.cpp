@@ -25,4 +25,9 @@ Backend select_backend(std::string_view name) {
   throw UsageError("backend: expected cpu, emu, cuda or auto, found '" + std::string(name) + "'");
 }
 
+void no_cuda_build(const char* what) {
+  throw Error(std::string(what) + ": expected a build with CUDA, found one configured without it "
+              "(HALFWAY_CUDA=OFF or no nvcc); use --backend cpu or emu");
+}
+
 }  // namespace halfway

@@ -41,4 +41,15 @@ void copy_on_device(void* dst, const void* src, std::size_t bytes);
 void synchronize();
 }  // namespace gpu
 
+/// Throws Error: "<what>: expected a build with CUDA, found one without it".
+[[noreturn]] void no_cuda_build(const char* what);
+
 }  // namespace halfway
+
+/// Calls the nvcc-built version of a kernel wrapper, `HALFWAY_ON_GPU(vector_add(a, b, c, n))`
+/// calls halfway::gpu::vector_add; in a build without CUDA it throws a clear Error instead.
+#if defined(HALFWAY_HAVE_CUDA)
+#define HALFWAY_ON_GPU(call) (::halfway::gpu::call)
+#else
+#define HALFWAY_ON_GPU(call) (::halfway::no_cuda_build(#call))
+#endif

@@ -5,10 +5,7 @@
 namespace halfway {
 
 namespace {
-[[noreturn]] void no_cuda() {
-  throw Error("cuda backend: expected a build with CUDA, found one configured without it "
-              "(HALFWAY_CUDA=OFF or no nvcc); use --backend cpu or emu");
-}
+[[noreturn]] void no_cuda() { no_cuda_build("cuda backend"); }
 }  // namespace
 
 bool gpu_usable() { return false; }
