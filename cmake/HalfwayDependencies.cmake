@@ -9,6 +9,7 @@ function(halfway_require found what package)
 endfunction()
 
 find_package(Threads REQUIRED)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)  # tools/ and test scripts: standard library only
 find_package(OpenMP)
 halfway_require(OpenMP_CXX_FOUND "OpenMP for C++" "g++")
 

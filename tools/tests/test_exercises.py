@@ -58,10 +58,6 @@ class Generator(unittest.TestCase):
         with self.assertRaisesRegex(exercises.MarkerError, r"found 09.1 again"):
             exercises.generate(write_tree({"09_x/a.cpp": SOLUTION, "09_x/b.cpp": SOLUTION}))
 
-    def test_missing_stub_include(self):
-        with self.assertRaisesRegex(exercises.MarkerError, r"expected #include"):
-            exercises.generate(write_tree({"09_x/a.cpp": SOLUTION.replace('#include "common/exercise.hpp"\n', "")}))
-
 
 class Grader(unittest.TestCase):
     def test_first_error_is_one_line_with_values(self):
