@@ -1,0 +1,196 @@
+// Kernel 6 of the GEMM ladder: the best this course makes with WMMA. The library's GEMM.
+//
+// What it adds over kernel 5:
+// - Bigger warp tiles: 4 warps (2x2) of 64x64 on the same 128x128 block tile. Per
+//   16-wide k-slice a warp loads 4 + 4 fragments for 16 mma_sync (kernel 5: 4 + 2 for 8),
+//   so shared-memory reads per flop drop by a third; the 16 accumulators (128 fp32
+//   registers per thread) stay in registers for the whole K loop.
+// - Fragment double-buffering: the fragments of slice kk+16 are loaded from shared
+//   memory while the tensor cores work on slice kk (two register sets, alternating).
+// - A 4-stage cp.async pipeline (more bytes in flight per SM: fewer, fatter blocks).
+// - Block swizzling for L2: consecutive block indices walk down a column of kGroupM tile
+//   rows before moving right, so the blocks resident at one time share A row panels and
+//   B column panels, and most tiles come from L2 instead of HBM.
+// - A shared-memory epilogue: the 128x128 fp32 block tile is staged in (reused) shared
+//   memory, then written with 16-byte (fp32) or 8-byte (fp16/bf16) stores, a warp
+//   covering 512 contiguous bytes of a row of C, with alpha and beta applied on the way.
+//
+// Math: global traffic per k-step as in kernels 4 and 5 (64 flop/byte, before L2 reuse);
+// shared-memory reads per warp and k-slice 8 fragments (4 KiB) for 16 mma (128 Kflop).
+//
+// Block order with swizzling (kGroupM = 8 here drawn as 2; numbers = block index):
+//
+//   without:  0  1  2  3        with:  0  2  4  6
+//             4  5  6  7               1  3  5  7
+//             8  9 10 11               8 10 12 14
+//            12 13 14 15               9 11 13 15
+//
+// Warp tiles (each warp 64x64 = 4x4 fragments):
+//        +----- 128 -----+
+//        |  w0   |  w1   |
+//    128 +-------+-------+
+//        |  w2   |  w3   |
+//        +-------+-------+
+#include "kernels/gemm/gemm_device.cuh"
+
+namespace halfway::HALFWAY_KERNEL_NS::gemm_impl {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 128, kBK = 32, kStages = 4, kGroupM = 8;
+constexpr int kWarpsM = 2, kWarpsN = 2, kThreads = 32 * kWarpsM * kWarpsN;
+constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;  // 64 x 64
+constexpr int kFM = kWM / 16, kFN = kWN / 16;            // 4 x 4 fragments
+constexpr int kSlices = kBK / 16;
+constexpr int kLdC = kBN + 4;  // fp32 staging of C: ldm a multiple of 4, rows shifted by 4 banks
+
+template <class T, bool TA, bool TB>
+constexpr int smem_bytes() {
+  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
+  const int pipeline = kStages * (G::kAElems + G::kBElems) * int(sizeof(T));
+  const int epilogue = kBM * kLdC * int(sizeof(float));
+  return pipeline > epilogue ? pipeline : epilogue;
+}
+
+/// 4 values of C's type written or read together (8 bytes for 16-bit types).
+template <class T>
+struct alignas(4 * sizeof(T)) Quad {
+  T v[4];
+};
+
+template <class T, bool TA, bool TB>
+__global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs g) {
+  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
+  HALFWAY_DYNAMIC_SHARED(unsigned char, smem);
+  T* const as = reinterpret_cast<T*>(smem);
+  T* const bs = as + kStages * G::kAElems;
+
+  // Swizzled block order (see the picture above).
+  const int tiles_m = (g.m + kBM - 1) / kBM, tiles_n = (g.n + kBN - 1) / kBN;
+  const int pid = blockIdx.x, per_group = kGroupM * tiles_n;
+  const int first_m = (pid / per_group) * kGroupM;
+  const int group_m = min(tiles_m - first_m, kGroupM);
+  const int tm = first_m + (pid % per_group) % group_m;
+  const int tn = (pid % per_group) / group_m;
+  const int m0 = tm * kBM, n0 = tn * kBN, z = blockIdx.z;
+
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
+  const T* a = entry<T>(g.a, g.stride_a, z);
+  const T* b = entry<T>(g.b, g.stride_b, z);
+  const bool vec_a = rows_aligned16(a, g.lda), vec_b = rows_aligned16(b, g.ldb);
+  const int k_steps = (g.k + kBK - 1) / kBK;
+
+  auto load_stage = [&](int kt) {
+    const int s = kt % kStages;
+    load_a_tile<G, kThreads, TA, true>(as + s * G::kAElems, a, g, m0, kt * kBK, vec_a, tid);
+    load_b_tile<G, kThreads, TB, true>(bs + s * G::kBElems, b, g, kt * kBK, n0, vec_b, tid);
+  };
+
+  FragC acc[kFM][kFN];
+#pragma unroll
+  for (int i = 0; i < kFM; ++i)
+#pragma unroll
+    for (int j = 0; j < kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+#pragma unroll
+  for (int kt = 0; kt < kStages - 1; ++kt) {
+    if (kt < k_steps) load_stage(kt);
+    __pipeline_commit();
+  }
+
+  FragA<T, TA> fa[2][kFM];
+  FragB<T, TB> fb[2][kFN];
+  for (int kt = 0; kt < k_steps; ++kt) {
+    __pipeline_wait_prior(kStages - 2);
+    __syncthreads();
+    if (kt + kStages - 1 < k_steps) load_stage(kt + kStages - 1);
+    __pipeline_commit();
+
+    const T* at = as + (kt % kStages) * G::kAElems;
+    const T* bt = bs + (kt % kStages) * G::kBElems;
+    auto load_fragments = [&](int buf, int kk) {
+#pragma unroll
+      for (int i = 0; i < kFM; ++i)
+        wmma::load_matrix_sync(fa[buf][i], at_layout<TA>(at, G::kLdA, warp_m * kWM + i * 16, kk), G::kLdA);
+#pragma unroll
+      for (int j = 0; j < kFN; ++j)
+        wmma::load_matrix_sync(fb[buf][j], at_layout<TB>(bt, G::kLdB, kk, warp_n * kWN + j * 16), G::kLdB);
+    };
+    load_fragments(0, 0);
+#pragma unroll
+    for (int s = 0; s < kSlices; ++s) {
+      if (s + 1 < kSlices) load_fragments((s + 1) & 1, (s + 1) * 16);  // next slice's operands...
+#pragma unroll
+      for (int i = 0; i < kFM; ++i)                                     // ...while this one computes
+#pragma unroll
+        for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], fa[s & 1][i], fb[s & 1][j], acc[i][j]);
+    }
+  }
+  __pipeline_wait_prior(0);
+  __syncthreads();  // every warp is done with the pipeline buffers: reuse them for C
+
+  float* const cs = reinterpret_cast<float*>(smem);
+#pragma unroll
+  for (int i = 0; i < kFM; ++i)
+#pragma unroll
+    for (int j = 0; j < kFN; ++j)
+      wmma::store_matrix_sync(cs + (warp_m * kWM + i * 16) * kLdC + warp_n * kWN + j * 16, acc[i][j], kLdC,
+                              wmma::mem_row_major);
+  __syncthreads();
+
+  // Each thread writes groups of 4 consecutive columns; a warp covers 128 columns of a row.
+  const bool out_f32 = g.out == DType::f32;
+  void* const c_entry = out_f32 ? static_cast<void*>(entry<float>(g.c, g.stride_c, z))
+                                : static_cast<void*>(entry<T>(g.c, g.stride_c, z));
+  const bool vec_c = aligned(c_entry, out_f32 ? 16 : 8) && g.ldc % 4 == 0;
+  for (int q = tid; q < kBM * kBN / 4; q += kThreads) {
+    const int r = q / (kBN / 4), c = (q % (kBN / 4)) * 4;
+    const int i = m0 + r, j = n0 + c;
+    if (i >= g.m || j >= g.n) continue;
+    const float* src = cs + r * kLdC + c;
+    const int64_t at = int64_t(i) * g.ldc + j;
+    if (vec_c && j + 4 <= g.n) {
+      float v[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) v[e] = g.alpha * src[e];
+      if (out_f32) {
+        float4* p = reinterpret_cast<float4*>(static_cast<float*>(c_entry) + at);
+        if (g.beta != 0.0f) {
+          const float4 old = *p;
+          v[0] += g.beta * old.x; v[1] += g.beta * old.y; v[2] += g.beta * old.z; v[3] += g.beta * old.w;
+        }
+        *p = make_float4(v[0], v[1], v[2], v[3]);
+      } else {
+        Quad<T>* p = reinterpret_cast<Quad<T>*>(static_cast<T*>(c_entry) + at);
+        Quad<T> q4;
+        if (g.beta != 0.0f) {
+          const Quad<T> old = *p;
+#pragma unroll
+          for (int e = 0; e < 4; ++e) v[e] += g.beta * to_float(old.v[e]);
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) q4.v[e] = from_float<T>(v[e]);
+        *p = q4;
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) store_c<T>(g, z, i, j + e, src[e]);
+    }
+  }
+}
+
+}  // namespace
+
+void launch_wmma_best(const GemmArgs& g, cudaStream_t stream) {
+  const dim3 grid(ceil_div(g.m, kBM) * ceil_div(g.n, kBN), 1, unsigned(g.batch));
+  with_instance(g, [&]<class T, bool TA, bool TB>() {
+    auto* kernel = &gemm_wmma_best_kernel<T, TA, TB>;
+    constexpr int bytes = smem_bytes<T, TA, TB>();
+    HALFWAY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    HALFWAY_LAUNCH(kernel, grid, kThreads, bytes, stream)(g);
+  });
+  check_launch("6 (wmma_best)");
+}
+
+}  // namespace halfway::HALFWAY_KERNEL_NS::gemm_impl

@@ -1,0 +1,124 @@
+// Kernel 4 of the GEMM ladder: WMMA with block tiling through shared memory.
+//
+// What it adds over kernel 3: reuse at two levels.
+// - Block level: 8 warps share one 128x128 tile of C. Per k-step of 32 the block copies a
+//   128x32 tile of op(A) and a 32x128 tile of op(B) into shared memory, with 128-bit
+//   (8-element) global loads, and every element copied is used by 4 or 2 warps.
+// - Warp level: each warp owns a 64x32 piece of that tile, 4x2 accumulator fragments.
+//   Per 16-wide k-slice it loads 4 A fragments and 2 B fragments and issues 4x2 = 8
+//   mma_sync: each fragment feeds 2 or 4 tensor-core operations instead of 1.
+//
+// Math: global traffic per k-step is (128 + 128) x 32 x 2 bytes = 16 KiB for
+// 2 x 128 x 128 x 32 flops = 1 Mflop: 64 flop/byte, 8x kernel 3. Shared-memory traffic
+// per warp and k-slice is 6 fragments (3 KiB) for 8 mma (64 Kflop).
+//
+// Tiling (BM = BN = 128, BK = 32; warps 2 (rows) x 4 (columns), 64x32 each):
+//
+//                     +--------- 128 ---------+
+//          op(B) tile |  32 x 128 in smem     |
+//                     +-----+-----+-----+-----+
+//    +----+           | w0  | w1  | w2  | w3  |  each warp: 64 x 32 of C
+//    |    |           | 4x2 |     |     |     |  = 4 x 2 fragments of 16x16
+//    |128 |           +-----+-----+-----+-----+
+//    | x32|           | w4  | w5  | w6  | w7  |
+//    |    |           |     |     |     |     |
+//    +----+           +-----+-----+-----+-----+
+//  op(A) tile
+//
+// Shared-memory rows are padded by 8 elements (TileGeometry): without it, the 8 rows
+// of 64 bytes that a fragment load reads together would hit the same banks
+// (row stride 64 or 256 bytes), an up-to-8-way conflict; with a stride of 80 or 272
+// bytes they fall into 8 different 16-byte groups of the 128-byte bank line.
+//
+// Edges: load_tile zero-fills outside the matrix and falls back to element loads where a
+// row is not 16-byte aligned, so any M, N, K, leading dimension and base pointer work.
+#include "kernels/gemm/gemm_device.cuh"
+
+namespace halfway::HALFWAY_KERNEL_NS::gemm_impl {
+
+namespace {
+
+constexpr int kBM = 128, kBN = 128, kBK = 32;
+constexpr int kWarpsM = 2, kWarpsN = 4, kThreads = 32 * kWarpsM * kWarpsN;
+constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;  // 64 x 32 per warp
+constexpr int kFM = kWM / 16, kFN = kWN / 16;            // 4 x 2 fragments
+
+/// One warp's share of a k-step: acc[i][j] += op(A)[warp rows, 0:kBK] * op(B)[0:kBK, warp cols].
+template <class T, bool TA, bool TB>
+__device__ __forceinline__ void warp_tile_mma(const T* as, const T* bs, int warp_m, int warp_n,
+                                              FragC (&acc)[kFM][kFN]) {
+  // BEGIN EXERCISE 02.2 (4 points): The WMMA warp-tile main loop of kernel 4
+  // HINT: G = TileGeometry<kBM, kBN, kBK, TA, TB> describes the tiles in shared memory.
+  // HINT: the warp's C piece starts at row warp_m * kWM, column warp_n * kWN of the tile.
+  // HINT: for each 16-wide slice kk of the kBK columns: load kFM fragments of op(A) and
+  // HINT: kFN of op(B) from shared memory, then do kFM x kFN wmma::mma_sync.
+  // HINT: element (m, k) of the A tile is at at_layout<TA>(as, G::kLdA, m, k), element
+  // HINT: (k, n) of the B tile at at_layout<TB>(bs, G::kLdB, k, n); pass G::kLdA or
+  // HINT: G::kLdB as ldm. FragA<T, TA> and FragB<T, TB> already have the right layouts.
+  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
+#pragma unroll
+  for (int kk = 0; kk < kBK; kk += 16) {
+    FragA<T, TA> fa[kFM];
+    FragB<T, TB> fb[kFN];
+#pragma unroll
+    for (int i = 0; i < kFM; ++i)
+      wmma::load_matrix_sync(fa[i], at_layout<TA>(as, G::kLdA, warp_m * kWM + i * 16, kk), G::kLdA);
+#pragma unroll
+    for (int j = 0; j < kFN; ++j)
+      wmma::load_matrix_sync(fb[j], at_layout<TB>(bs, G::kLdB, kk, warp_n * kWN + j * 16), G::kLdB);
+#pragma unroll
+    for (int i = 0; i < kFM; ++i)
+#pragma unroll
+      for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+  }
+  // END EXERCISE 02.2
+}
+
+template <class T, bool TA, bool TB>
+__global__ void __launch_bounds__(kThreads) gemm_wmma_block_kernel(const GemmArgs g) {
+  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
+  __shared__ __align__(128) T as[G::kAElems];
+  __shared__ __align__(128) T bs[G::kBElems];
+  __shared__ __align__(32) float c_stage[kWarpsM * kWarpsN][16 * 20];
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
+  const int z = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
+  const T* a = entry<T>(g.a, g.stride_a, z);
+  const T* b = entry<T>(g.b, g.stride_b, z);
+  const bool vec_a = rows_aligned16(a, g.lda), vec_b = rows_aligned16(b, g.ldb);
+
+  FragC acc[kFM][kFN];
+#pragma unroll
+  for (int i = 0; i < kFM; ++i)
+#pragma unroll
+    for (int j = 0; j < kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  for (int k0 = 0; k0 < g.k; k0 += kBK) {
+    load_a_tile<G, kThreads, TA, false>(as, a, g, m0, k0, vec_a, tid);
+    load_b_tile<G, kThreads, TB, false>(bs, b, g, k0, n0, vec_b, tid);
+    __syncthreads();  // the tiles are complete
+    warp_tile_mma<T, TA, TB>(as, bs, warp_m, warp_n, acc);
+    __syncthreads();  // everyone is done with them before they are overwritten
+  }
+
+#pragma unroll
+  for (int i = 0; i < kFM; ++i)
+#pragma unroll
+    for (int j = 0; j < kFN; ++j)
+      store_tile_checked<T>(g, z, acc[i][j], c_stage[warp], m0 + warp_m * kWM + i * 16,
+                            n0 + warp_n * kWN + j * 16, lane);
+}
+
+}  // namespace
+
+void launch_wmma_block(const GemmArgs& g, cudaStream_t stream) {
+  const dim3 grid(ceil_div(g.n, kBN), ceil_div(g.m, kBM), unsigned(g.batch));
+  with_instance(g, [&]<class T, bool TA, bool TB>() {
+    auto* kernel = &gemm_wmma_block_kernel<T, TA, TB>;
+    HALFWAY_LAUNCH(kernel, grid, kThreads, 0, stream)(g);
+  });
+  check_launch("4 (wmma_block)");
+}
+
+}  // namespace halfway::HALFWAY_KERNEL_NS::gemm_impl
