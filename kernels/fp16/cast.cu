@@ -1,0 +1,215 @@
+// Array casts between fp32 and fp16/bf16: the CUDA kernels (run by nvcc on a GPU and by
+// the SIMT emulator on the CPU) and their host API (cast.hpp).
+//
+// Each thread converts two neighbouring values: one 8-byte load of two floats and one
+// 4-byte store of a half2 (or the reverse), when the pointers are aligned for it; else
+// one value per thread. A grid-stride loop covers any length with a bounded grid.
+// The narrowing casts also count what was lost: each thread counts its own values, the
+// block sums them in shared memory, and one thread per block adds the block's sums to
+// three global counters.
+//
+// The conversions are chapter 01's hand-written ones on the GPU too (not the hardware's
+// cvt instructions): they agree on every value, and so the bits agree even for NaN.
+#include "common/device.cuh"
+#include "common/error.hpp"
+#include "kernels/fp16/cast.hpp"
+
+namespace halfway::HALFWAY_KERNEL_NS {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr unsigned kMaxBlocks = 4096;
+
+struct alignas(8) Float2 {
+  float x, y;
+};
+
+struct ToHalf {
+  using Pair = half2;
+  __device__ static std::uint16_t convert(float f) { return float_to_half_bits(f); }
+  __device__ static unsigned outcome(float f, std::uint16_t h) { return cast_outcome_f16(f, h); }
+  __device__ static Pair pair(std::uint16_t a, std::uint16_t b) {
+    return Pair{half::from_bits(a), half::from_bits(b)};
+  }
+};
+struct ToBf16 {
+  using Pair = bfloat162;
+  __device__ static std::uint16_t convert(float f) { return float_to_bf16_bits(f); }
+  __device__ static unsigned outcome(float f, std::uint16_t b) { return cast_outcome_bf16(f, b); }
+  __device__ static Pair pair(std::uint16_t a, std::uint16_t b) {
+    return Pair{bfloat16::from_bits(a), bfloat16::from_bits(b)};
+  }
+};
+
+// Converts in[i] into out[i], and tallies what happened in the thread's counters.
+template <class Op>
+__device__ void narrow_one(const float* in, std::uint16_t* out, std::size_t i, unsigned* tally) {
+  const float x = in[i];
+  const std::uint16_t y = Op::convert(x);
+  out[i] = y;
+  const unsigned what = Op::outcome(x, y);
+  tally[0] += what & 1u;
+  tally[1] += (what >> 1) & 1u;
+  tally[2] += (what >> 2) & 1u;
+}
+
+template <class Op>
+__device__ void narrow(const float* in, std::uint16_t* out, std::size_t n, bool vector,
+                       unsigned long long* counts, unsigned* block_tally) {
+  unsigned tally[3] = {0, 0, 0};
+  const std::size_t first = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  if (vector) {
+    const std::size_t pairs = n / 2;
+    const Float2* in2 = reinterpret_cast<const Float2*>(in);
+    typename Op::Pair* out2 = reinterpret_cast<typename Op::Pair*>(out);
+    for (std::size_t i = first; i < pairs; i += stride) {
+      const Float2 v = in2[i];  // one 8-byte load
+      const std::uint16_t a = Op::convert(v.x), b = Op::convert(v.y);
+      out2[i] = Op::pair(a, b);  // one 4-byte store
+      const unsigned what = Op::outcome(v.x, a) | (Op::outcome(v.y, b) << 3);
+      tally[0] += (what & 1u) + ((what >> 3) & 1u);
+      tally[1] += ((what >> 1) & 1u) + ((what >> 4) & 1u);
+      tally[2] += ((what >> 2) & 1u) + ((what >> 5) & 1u);
+    }
+    if (first == 0 && n % 2 == 1) narrow_one<Op>(in, out, n - 1, tally);  // the odd last one
+  } else {
+    for (std::size_t i = first; i < n; i += stride) narrow_one<Op>(in, out, i, tally);
+  }
+
+  if (counts == nullptr) return;  // the same for every thread of the launch
+  if (threadIdx.x < 3) block_tally[threadIdx.x] = 0;
+  __syncthreads();
+  for (int k = 0; k < 3; ++k)
+    if (tally[k] != 0) atomicAdd(&block_tally[k], tally[k]);
+  __syncthreads();
+  if (threadIdx.x < 3 && block_tally[threadIdx.x] != 0)
+    atomicAdd(&counts[threadIdx.x], static_cast<unsigned long long>(block_tally[threadIdx.x]));
+}
+
+__global__ void f32_to_f16_kernel(const float* in, half* out, std::size_t n, bool vector,
+                                  unsigned long long* counts) {
+  __shared__ unsigned block_tally[3];
+  narrow<ToHalf>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, block_tally);
+}
+
+__global__ void f32_to_bf16_kernel(const float* in, bfloat16* out, std::size_t n, bool vector,
+                                   unsigned long long* counts) {
+  __shared__ unsigned block_tally[3];
+  narrow<ToBf16>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, block_tally);
+}
+
+__global__ void f16_to_f32_kernel(const half* in, float* out, std::size_t n, bool vector) {
+  const std::size_t first = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  if (vector) {
+    const half2* in2 = reinterpret_cast<const half2*>(in);
+    Float2* out2 = reinterpret_cast<Float2*>(out);
+    for (std::size_t i = first; i < n / 2; i += stride) {
+      const half2 v = in2[i];
+      out2[i] = Float2{half_bits_to_float(v.x.bits), half_bits_to_float(v.y.bits)};
+    }
+    if (first == 0 && n % 2 == 1) out[n - 1] = half_bits_to_float(in[n - 1].bits);
+  } else {
+    for (std::size_t i = first; i < n; i += stride) out[i] = half_bits_to_float(in[i].bits);
+  }
+}
+
+__global__ void bf16_to_f32_kernel(const bfloat16* in, float* out, std::size_t n, bool vector) {
+  const std::size_t first = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  if (vector) {
+    const bfloat162* in2 = reinterpret_cast<const bfloat162*>(in);
+    Float2* out2 = reinterpret_cast<Float2*>(out);
+    for (std::size_t i = first; i < n / 2; i += stride) {
+      const bfloat162 v = in2[i];
+      out2[i] = Float2{bf16_bits_to_float(v.x.bits), bf16_bits_to_float(v.y.bits)};
+    }
+    if (first == 0 && n % 2 == 1) out[n - 1] = bf16_bits_to_float(in[n - 1].bits);
+  } else {
+    for (std::size_t i = first; i < n; i += stride) out[i] = bf16_bits_to_float(in[i].bits);
+  }
+}
+
+// Vectorised when the float side is 8-byte aligned and the 16-bit side 4-byte aligned.
+bool aligned_pairs(const void* wide, const void* narrow) {
+  return reinterpret_cast<std::uintptr_t>(wide) % 8 == 0 &&
+         reinterpret_cast<std::uintptr_t>(narrow) % 4 == 0;
+}
+
+// Enough blocks for one value (or pair) per thread, at most kMaxBlocks.
+unsigned blocks_for(std::size_t items) {
+  const std::size_t blocks = (items + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < kMaxBlocks ? (blocks > 0 ? blocks : 1) : kMaxBlocks);
+}
+
+// The three global counters of one narrowing launch, freed on every path out.
+class DeviceCounts {
+ public:
+  explicit DeviceCounts(bool wanted) {
+    if (!wanted) return;
+    HALFWAY_CUDA_CHECK(cudaMalloc(&ptr_, 3 * sizeof(unsigned long long)));
+    HALFWAY_CUDA_CHECK(cudaMemset(ptr_, 0, 3 * sizeof(unsigned long long)));
+  }
+  ~DeviceCounts() {
+    if (ptr_) cudaFree(ptr_);
+  }
+  DeviceCounts(const DeviceCounts&) = delete;
+  DeviceCounts& operator=(const DeviceCounts&) = delete;
+  unsigned long long* get() const { return ptr_; }
+  void copy_to(CastCounts* counts) const {
+    if (!counts) return;
+    unsigned long long host[3];
+    HALFWAY_CUDA_CHECK(cudaMemcpy(host, ptr_, sizeof host, cudaMemcpyDeviceToHost));
+    *counts = CastCounts{host[0], host[1], host[2]};
+  }
+
+ private:
+  unsigned long long* ptr_ = nullptr;
+};
+
+}  // namespace
+
+void cast_f32_to_f16(const float* in, half* out, std::size_t n, CastCounts* counts) {
+  DeviceCounts device_counts(counts != nullptr);
+  if (n > 0) {
+    const bool vector = aligned_pairs(in, out);
+    HALFWAY_LAUNCH(f32_to_f16_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
+    (in, out, n, vector, device_counts.get());
+    HALFWAY_CUDA_CHECK(cudaGetLastError());
+    HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+  device_counts.copy_to(counts);
+}
+
+void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, CastCounts* counts) {
+  DeviceCounts device_counts(counts != nullptr);
+  if (n > 0) {
+    const bool vector = aligned_pairs(in, out);
+    HALFWAY_LAUNCH(f32_to_bf16_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
+    (in, out, n, vector, device_counts.get());
+    HALFWAY_CUDA_CHECK(cudaGetLastError());
+    HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+  device_counts.copy_to(counts);
+}
+
+void cast_f16_to_f32(const half* in, float* out, std::size_t n) {
+  if (n == 0) return;
+  const bool vector = aligned_pairs(out, in);
+  HALFWAY_LAUNCH(f16_to_f32_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
+  (in, out, n, vector);
+  HALFWAY_CUDA_CHECK(cudaGetLastError());
+  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
+  if (n == 0) return;
+  const bool vector = aligned_pairs(out, in);
+  HALFWAY_LAUNCH(bf16_to_f32_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
+  (in, out, n, vector);
+  HALFWAY_CUDA_CHECK(cudaGetLastError());
+  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+}  // namespace halfway::HALFWAY_KERNEL_NS

@@ -1,0 +1,125 @@
+// The cpu backend of the casts (OpenMP over chunks), and the choice of backend.
+#include <exception>
+#include <mutex>
+
+#include "common/error.hpp"
+#include "kernels/fp16/cast.hpp"
+
+namespace halfway::cpu {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 14;
+
+// Runs body(begin, end) over [0, n) in chunks on OpenMP threads. An exception (a stub
+// exercise throws one) must not leave an OpenMP region, so the first one is carried out.
+template <class Body>
+void parallel_chunks(std::size_t n, Body body) {
+  const std::ptrdiff_t chunks = static_cast<std::ptrdiff_t>((n + kChunk - 1) / kChunk);
+  std::exception_ptr error;
+  std::mutex error_mutex;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+    const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
+    const std::size_t end = begin + kChunk < n ? begin + kChunk : n;
+    try {
+      body(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+template <class Convert, class Outcome>
+void narrow(const float* in, std::uint16_t* out, std::size_t n, CastCounts* counts,
+            Convert convert, Outcome outcome) {
+  std::uint64_t overflow = 0, flushed = 0, subnormal = 0;
+  std::mutex sum_mutex;
+  parallel_chunks(n, [&](std::size_t begin, std::size_t end) {
+    std::uint64_t o = 0, f = 0, s = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      out[i] = convert(in[i]);
+      const unsigned what = outcome(in[i], out[i]);
+      o += what & 1u;
+      f += (what >> 1) & 1u;
+      s += (what >> 2) & 1u;
+    }
+    std::lock_guard<std::mutex> lock(sum_mutex);
+    overflow += o;
+    flushed += f;
+    subnormal += s;
+  });
+  if (counts) *counts = CastCounts{overflow, flushed, subnormal};
+}
+
+}  // namespace
+
+void cast_f32_to_f16(const float* in, half* out, std::size_t n, CastCounts* counts) {
+  narrow(in, reinterpret_cast<std::uint16_t*>(out), n, counts,
+         [](float f) { return float_to_half_bits(f); }, cast_outcome_f16);
+}
+
+void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, CastCounts* counts) {
+  narrow(in, reinterpret_cast<std::uint16_t*>(out), n, counts,
+         [](float f) { return float_to_bf16_bits(f); }, cast_outcome_bf16);
+}
+
+void cast_f16_to_f32(const half* in, float* out, std::size_t n) {
+  parallel_chunks(n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = half_bits_to_float(in[i].bits);
+  });
+}
+
+void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
+  parallel_chunks(n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) out[i] = bf16_bits_to_float(in[i].bits);
+  });
+}
+
+}  // namespace halfway::cpu
+
+namespace halfway {
+namespace {
+[[noreturn]] void no_backend(Backend b) {
+  throw Error("fp16 casts: expected a backend this build has, found '" +
+              std::string(to_string(b)) + "' (" +
+              (b == Backend::cuda ? "built without CUDA" : "built without the emulator") + ")");
+}
+}  // namespace
+
+// Each backend's function, or no_backend() where this build lacks it.
+#if HALFWAY_FP16_HAVE_EMU
+#define HALFWAY_FP16_EMU(call) return emu::call
+#else
+#define HALFWAY_FP16_EMU(call) no_backend(Backend::emu)
+#endif
+#if HALFWAY_FP16_HAVE_GPU
+#define HALFWAY_FP16_GPU(call) return gpu::call
+#else
+#define HALFWAY_FP16_GPU(call) no_backend(Backend::cuda)
+#endif
+#define HALFWAY_FP16_DISPATCH(call)      \
+  switch (backend) {                     \
+    case Backend::cpu: return cpu::call; \
+    case Backend::emu: HALFWAY_FP16_EMU(call); \
+    case Backend::cuda: HALFWAY_FP16_GPU(call); \
+  }                                      \
+  no_backend(backend)
+
+void cast_f32_to_f16(Backend backend, const float* in, half* out, std::size_t n,
+                     CastCounts* counts) {
+  HALFWAY_FP16_DISPATCH(cast_f32_to_f16(in, out, n, counts));
+}
+void cast_f32_to_bf16(Backend backend, const float* in, bfloat16* out, std::size_t n,
+                      CastCounts* counts) {
+  HALFWAY_FP16_DISPATCH(cast_f32_to_bf16(in, out, n, counts));
+}
+void cast_f16_to_f32(Backend backend, const half* in, float* out, std::size_t n) {
+  HALFWAY_FP16_DISPATCH(cast_f16_to_f32(in, out, n));
+}
+void cast_bf16_to_f32(Backend backend, const bfloat16* in, float* out, std::size_t n) {
+  HALFWAY_FP16_DISPATCH(cast_bf16_to_f32(in, out, n));
+}
+
+}  // namespace halfway
