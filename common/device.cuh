@@ -1,0 +1,50 @@
+/// @file device.cuh
+/// @brief The one include of every kernel file: CUDA under nvcc, the SIMT emulator under g++.
+///
+/// A kernel file puts its code in `namespace halfway::HALFWAY_KERNEL_NS { ... }` and uses
+/// CUDA's own names (`__half`, `__shfl_sync`, `nvcuda::wmma` ...). Under nvcc that is
+/// namespace halfway::gpu and the names are CUDA's; under g++ it is halfway::emu, where a
+/// using-directive brings in the emulator's versions from halfway::simt. Both builds can
+/// be linked into one binary.
+///
+/// - `HALFWAY_LAUNCH(kernel, grid, block, smem_bytes, stream)(args...)` launches: it is
+///   `kernel<<<grid, block, smem_bytes, stream>>>(args...)` under nvcc. Under the emulator
+///   it runs the whole grid before returning; a kernel's exception (or a KernelError)
+///   comes out of it; a bad configuration sets cudaGetLastError(). Wrap a template kernel
+///   with several arguments in parentheses: HALFWAY_LAUNCH((k<float, 16>), ...).
+/// - `HALFWAY_DYNAMIC_SHARED(type, name);` declares `type* name` pointing at the block's
+///   dynamic shared memory (16-byte aligned; poisoned with 0xFF bytes by the emulator).
+#pragma once
+
+#include "common/error.hpp"
+#include "common/exercise.hpp"
+#include "common/hd.hpp"
+
+#if defined(__CUDACC__)
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_pipeline.h>
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#define HALFWAY_KERNEL_NS gpu
+#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#define HALFWAY_DYNAMIC_SHARED(type, name)                                      \
+  extern __shared__ __align__(16) unsigned char halfway_dynamic_smem_[];        \
+  type* name = reinterpret_cast<type*>(halfway_dynamic_smem_)
+
+#else
+
+#include "common/emu/emu.hpp"
+
+#define HALFWAY_KERNEL_NS emu
+namespace halfway::emu {
+using namespace ::halfway::simt;
+}
+#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) \
+  ::halfway::simt::launcher(kernel, #kernel, __FILE__, __LINE__, grid, block, smem, stream)
+#define HALFWAY_DYNAMIC_SHARED(type, name) \
+  type* name = reinterpret_cast<type*>(::halfway::simt::detail::dynamic_shared())
+
+#endif
