@@ -1,0 +1,473 @@
+/// @file layers.hpp
+/// @brief Chapter 03's layers: parameters with names, modules with a forward pass that
+/// saves what its backward pass needs, and the encoder-decoder Transformer built from them.
+///
+/// The framework in five rules:
+/// 1. A Param has a name ("transformer.encoder.layers.0.linear1.weight", PyTorch's names),
+///    a shape, an fp32 master copy, the working copy in the storage type S that the
+///    forward pass reads, and an fp32 gradient that backward *accumulates* into
+///    (zero_grad() clears it). An optimizer or a checkpoint walks `params()`.
+/// 2. forward() returns a pointer to its output, which the module owns and keeps until its
+///    next forward(); it saves (by pointer or copy) what backward() needs.
+/// 3. backward(dy) takes the gradient of that output and returns the gradient of the input
+///    (owned by the module), accumulating parameter gradients on the way. Call it once per
+///    forward, after it, with the inputs of that forward still alive.
+/// 4. Every buffer is a Buf that only grows: the second step allocates nothing.
+/// 5. Dropout masks are never stored: they are recomputed from (seed, step, site).
+///
+/// Shapes: an activation is [rows, d_model] with rows = batch * length, batch-major.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chapters/03_layers/ops.hpp"
+
+namespace halfway::layers {
+
+/// Hyperparameters of the encoder-decoder (defaults: the seed's model).
+struct Config {
+  int vocab = 13;           ///< tokens (shared by source and target)
+  int d_model = 128;        ///< features per token
+  int heads = 4;            ///< attention heads (d_model % heads == 0)
+  int d_ff = 2048;          ///< feed-forward width
+  int encoder_layers = 2;
+  int decoder_layers = 2;
+  float dropout = 0.1f;     ///< after attention, feed-forward, residual branches, embeddings
+  Activation activation = Activation::relu;
+  bool pre_ln = false;      ///< false: post-LN as nn.Transformer's default
+  double ln_eps = 1e-5;     ///< LayerNorm's epsilon
+  int max_length = 512;     ///< longest sequence the position code covers
+};
+
+/// What a forward pass needs to know besides its inputs.
+struct RunState {
+  bool training = true;      ///< dropout on (training) or off (evaluation)
+  std::uint64_t seed = 0;    ///< the run's seed
+  std::uint64_t step = 0;    ///< the step: a new dropout mask every step
+};
+
+/// FNV-1a of a name: the dropout site's tag, stable across runs and backends.
+inline std::uint64_t name_tag(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+/// The seed of one dropout site at one step.
+inline std::uint64_t dropout_seed(const RunState& run, std::uint64_t tag) {
+  return rng::derive_seed(rng::derive_seed(run.seed, run.step), tag);
+}
+
+/// A named parameter: fp32 master (fp64 in the checking mode), working copy in S, gradient.
+template <class S>
+struct Param {
+  using A = acc_t<S>;
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<A> master;  ///< what the optimizer updates
+  std::vector<S> value;   ///< what the forward pass reads: st(master) after sync()
+  std::vector<A> grad;    ///< accumulated by backward, in A
+
+  Param() = default;
+  Param(std::string n, std::vector<std::int64_t> s) : name(std::move(n)), shape(std::move(s)) {
+    std::int64_t count = 1;
+    for (auto d : shape) count *= d;
+    master.assign(std::size_t(count), A(0));
+    value.assign(std::size_t(count), st<S>(A(0)));
+    grad.assign(std::size_t(count), A(0));
+  }
+  std::int64_t numel() const { return std::int64_t(master.size()); }
+  /// The working copy from the master: in mixed mode, the rounding of every weight to 16 bits.
+  void sync() {
+    for (std::size_t i = 0; i < master.size(); ++i) value[i] = st<S>(master[i]);
+  }
+  void zero_grad() { std::fill(grad.begin(), grad.end(), A(0)); }
+};
+
+template <class S>
+using ParamList = std::vector<Param<S>*>;
+
+// ---------------------------------------------------------------------------------------
+
+/// y = x W^T + b with W [out, in], b [out]. Saves a pointer to x.
+template <class S>
+class Linear {
+ public:
+  using A = acc_t<S>;
+  Param<S> weight, bias;
+
+  Linear(const std::string& prefix, int in, int out)
+      : weight(prefix + "weight", {out, in}), bias(prefix + "bias", {out}), in_(in), out_(out) {}
+
+  void collect(ParamList<S>& ps) { ps.push_back(&weight); ps.push_back(&bias); }
+
+  const S* forward(const S* x, int rows) {
+    x_ = x;
+    rows_ = rows;
+    S* y = y_.get(std::size_t(rows) * out_);
+    linear_forward<S>(x, rows, in_, weight.value.data(), in_, bias.value.data(), out_, y, out_, ws_);
+    return y;
+  }
+  /// dx rounded once to S.
+  const S* backward(const S* dy) {
+    A* dxa = dxa_.get(std::size_t(rows_) * in_);
+    linear_backward<S>(x_, dy, out_, rows_, in_, out_, weight.value.data(), in_, weight.grad.data(),
+                       bias.grad.data(), dxa, 0.0f);
+    S* dx = reinterpret_cast<S*>(dxa);
+    if constexpr (!std::is_same_v<S, A>) {
+      dx = dx_.get(std::size_t(rows_) * in_);
+      round_to<S>(dxa, dx, std::int64_t(rows_) * in_);
+    }
+    return dx;
+  }
+  /// Activations this layer keeps for backward: its input (owned upstream, counted here).
+  std::size_t saved_bytes() const { return std::size_t(rows_) * in_ * sizeof(S); }
+  int rows() const { return rows_; }
+
+ private:
+  int in_, out_, rows_ = 0;
+  const S* x_ = nullptr;
+  Buf<S> y_, dx_;
+  Buf<A> dxa_;
+  std::vector<A> ws_;
+};
+
+/// LayerNorm over the last dimension, statistics in A (exercise 03.1 on every row).
+/// Saves a pointer to x and the mean and 1/std of every row (in A).
+template <class S>
+class LayerNorm {
+ public:
+  using A = acc_t<S>;
+  Param<S> weight, bias;
+
+  LayerNorm(const std::string& prefix, int d, double eps)
+      : weight(prefix + "weight", {d}), bias(prefix + "bias", {d}), d_(d), eps_(A(eps)) {
+    std::fill(weight.master.begin(), weight.master.end(), A(1));
+    weight.sync();
+  }
+  void collect(ParamList<S>& ps) { ps.push_back(&weight); ps.push_back(&bias); }
+
+  const S* forward(const S* x, int rows) {
+    x_ = x;
+    rows_ = rows;
+    S* y = y_.get(std::size_t(rows) * d_);
+    A* mean = mean_.get(std::size_t(rows));
+    A* rstd = rstd_.get(std::size_t(rows));
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * d_))
+    for (int r = 0; r < rows; ++r) {
+      LayerNormRow<S> row;
+      row.n = d_;
+      row.eps = eps_;
+      row.x = x + std::int64_t(r) * d_;
+      row.gamma = weight.value.data();
+      row.beta = bias.value.data();
+      row.y = y + std::int64_t(r) * d_;
+      row.mean = mean + r;
+      row.rstd = rstd + r;
+      layernorm_row<S>(Pass::forward, row);
+    }
+    return y;
+  }
+
+  const S* backward(const S* dy) {
+    S* dx = dx_.get(std::size_t(rows_) * d_);
+    const int threads = worth_threads(std::int64_t(rows_) * d_) ? omp_get_max_threads() : 1;
+    A* partial = partial_.get(std::size_t(threads) * 2 * d_);
+    std::fill(partial, partial + std::size_t(threads) * 2 * d_, A(0));
+#pragma omp parallel num_threads(threads)
+    {
+      A* dg = partial + std::size_t(omp_get_thread_num()) * 2 * d_;
+#pragma omp for schedule(static)
+      for (int r = 0; r < rows_; ++r) {
+        LayerNormRow<S> row;
+        row.n = d_;
+        row.eps = eps_;
+        row.x = x_ + std::int64_t(r) * d_;
+        row.gamma = weight.value.data();
+        row.mean = mean_.data() + r;
+        row.rstd = rstd_.data() + r;
+        row.dy = dy + std::int64_t(r) * d_;
+        row.dx = dx + std::int64_t(r) * d_;
+        row.dgamma = dg;
+        row.dbeta = dg + d_;
+        layernorm_row<S>(Pass::backward, row);
+      }
+    }
+    for (int t = 0; t < threads; ++t)
+      for (int i = 0; i < d_; ++i) {
+        weight.grad[i] += partial[std::size_t(t) * 2 * d_ + i];
+        bias.grad[i] += partial[std::size_t(t) * 2 * d_ + d_ + i];
+      }
+    return dx;
+  }
+  /// Its input (counted here) and two statistics per row in A.
+  std::size_t saved_bytes() const { return std::size_t(rows_) * (d_ * sizeof(S) + 2 * sizeof(A)); }
+
+ private:
+  int d_, rows_ = 0;
+  A eps_;
+  const S* x_ = nullptr;
+  Buf<S> y_, dx_;
+  Buf<A> mean_, rstd_, partial_;
+};
+
+/// Multi-head attention, as PyTorch's nn.MultiheadAttention (batch first): one input
+/// projection in_proj_weight [3D, D] (rows: Q, K, V), in_proj_bias [3D], out_proj.
+///
+/// Forward for query rows x_q [B Lq, D] and key/value rows x_kv [B Lk, D]:
+/// Q = x_q W_q^T + b_q, K = x_kv W_k^T + b_k, V = x_kv W_v^T + b_v, split into H heads of
+/// d_h = D / H columns; per (batch, head) S = Q K^T / sqrt(d_h) (fp32), P = softmax(S) with
+/// the masks, P' = dropout(P), O = P' V; heads concatenated, then out_proj.
+/// Saves Q, K, V per head, P (and P' with dropout), the concatenated heads (out_proj's input).
+template <class S>
+class MultiheadAttention {
+ public:
+  using A = acc_t<S>;
+  Param<S> in_proj_weight, in_proj_bias;
+  Linear<S> out_proj;
+
+  MultiheadAttention(const std::string& prefix, int d, int heads, float dropout)
+      : in_proj_weight(prefix + "in_proj_weight", {3 * d, d}),
+        in_proj_bias(prefix + "in_proj_bias", {3 * d}),
+        out_proj(prefix + "out_proj.", d, d), d_(d), h_(heads), p_(dropout),
+        tag_(name_tag(prefix + "attn_dropout")) {
+    HALFWAY_EXPECT(heads >= 1 && d % heads == 0, "d_model divisible by the number of heads",
+                   std::to_string(d) + " and " + std::to_string(heads) + " heads");
+  }
+  void collect(ParamList<S>& ps) {
+    ps.push_back(&in_proj_weight);
+    ps.push_back(&in_proj_bias);
+    out_proj.collect(ps);
+  }
+
+  /// Self-attention when x_kv == x_q (one fused [3D, D] projection); cross-attention
+  /// otherwise. key_pad [B, Lk]: nonzero hides that key; causal hides keys j > i.
+  const S* forward(const S* x_q, const S* x_kv, int B, int Lq, int Lk, const std::uint8_t* key_pad,
+                   bool causal, const RunState& run) {
+    xq_ = x_q;
+    xkv_ = x_kv;
+    self_ = x_q == x_kv;
+    HALFWAY_EXPECT(!self_ || Lq == Lk, "self-attention with Lq == Lk", std::to_string(Lq) + " != " + std::to_string(Lk));
+    B_ = B, Lq_ = Lq, Lk_ = Lk;
+    key_pad_ = key_pad;
+    causal_ = causal;
+    seed_ = run.training && p_ > 0 ? dropout_seed(run, tag_) : 0;
+    drop_ = run.training && p_ > 0;
+    const int D = d_, H = h_, dh = D / H;
+    const std::int64_t nq = std::int64_t(B) * Lq, nk = std::int64_t(B) * Lk;
+    const S* W = in_proj_weight.value.data();
+    const S* bias = in_proj_bias.value.data();
+
+    // Projections into [rows, k D] buffers; then split into heads [B, H, L, dh].
+    S* qh = qh_.get(std::size_t(nq) * D);
+    S* kh = kh_.get(std::size_t(nk) * D);
+    S* vh = vh_.get(std::size_t(nk) * D);
+    if (self_) {
+      S* qkv = proj_.get(std::size_t(nq) * 3 * D);
+      linear_forward<S>(x_q, int(nq), D, W, D, bias, 3 * D, qkv, 3 * D, ws_);
+      split_heads(qkv, 3 * D, 0, qh, B, Lq);
+      split_heads(qkv, 3 * D, D, kh, B, Lk);
+      split_heads(qkv, 3 * D, 2 * D, vh, B, Lk);
+    } else {
+      S* q = proj_.get(std::size_t(nq) * D + std::size_t(nk) * 2 * D);
+      S* kv = q + nq * D;
+      linear_forward<S>(x_q, int(nq), D, W, D, bias, D, q, D, ws_);
+      linear_forward<S>(x_kv, int(nk), D, W + std::int64_t(D) * D, D, bias + D, 2 * D, kv, 2 * D, ws_);
+      split_heads(q, D, 0, qh, B, Lq);
+      split_heads(kv, 2 * D, 0, kh, B, Lk);
+      split_heads(kv, 2 * D, D, vh, B, Lk);
+    }
+    // Scores in fp32 (A), never stored in 16 bits: softmax reads them directly.
+    const std::int64_t np = std::int64_t(B) * H * Lq * Lk;
+    A* scores = scores_.get(std::size_t(np));
+    const float scale = float(1.0 / std::sqrt(double(dh)));
+    mm<S, A>(Op::N, Op::T, Lq, Lk, dh, qh, dh, kh, dh, scores, Lk, scale, 0.0f, B * H,
+             std::int64_t(Lq) * dh, std::int64_t(Lk) * dh, std::int64_t(Lq) * Lk);
+    S* p = p_buf_.get(std::size_t(np));
+    masked_softmax_forward<S>(scores, p, B, H, Lq, Lk, key_pad, causal);
+    const S* pd = p;
+    if (drop_) {
+      S* pdrop = pdrop_.get(std::size_t(np));
+      std::copy(p, p + np, pdrop);
+      dropout_inplace(pdrop, np, p_, seed_);
+      pd = pdrop;
+    }
+    S* oh = oh_.get(std::size_t(nq) * D);
+    mm<S, S>(Op::N, Op::N, Lq, dh, Lk, pd, Lk, vh, dh, oh, dh, 1.0f, 0.0f, B * H,
+             std::int64_t(Lq) * Lk, std::int64_t(Lk) * dh, std::int64_t(Lq) * dh);
+    S* o = o_.get(std::size_t(nq) * D);
+    merge_heads(oh, o, D, 0, B, Lq);
+    return out_proj.forward(o, int(nq));
+  }
+
+  /// Returns dx_q; for cross-attention dx_kv() then holds the gradient of x_kv. For
+  /// self-attention dx_q is the sum of the three paths (Q, K and V).
+  const S* backward(const S* dy) {
+    const int D = d_, H = h_, dh = D / H, B = B_, Lq = Lq_, Lk = Lk_;
+    const std::int64_t nq = std::int64_t(B) * Lq, nk = std::int64_t(B) * Lk;
+    const std::int64_t np = std::int64_t(B) * H * Lq * Lk;
+    const float scale = float(1.0 / std::sqrt(double(dh)));
+    const S* d_o = out_proj.backward(dy);
+    S* doh = doh_.get(std::size_t(nq) * D);
+    split_heads(d_o, D, 0, doh, B, Lq);
+    // dP' = dO V^T (fp32), dV = P'^T dO.
+    A* dp = scores_.get(std::size_t(np));  // the scores are dead: reuse their memory
+    mm<S, A>(Op::N, Op::T, Lq, Lk, dh, doh, dh, vh_.data(), dh, dp, Lk, 1.0f, 0.0f, B * H,
+             std::int64_t(Lq) * dh, std::int64_t(Lk) * dh, std::int64_t(Lq) * Lk);
+    S* dvh = dvh_.get(std::size_t(nk) * D);
+    const S* pd = drop_ ? pdrop_.data() : p_buf_.data();
+    mm<S, S>(Op::T, Op::N, Lk, dh, Lq, pd, Lk, doh, dh, dvh, dh, 1.0f, 0.0f, B * H,
+             std::int64_t(Lq) * Lk, std::int64_t(Lq) * dh, std::int64_t(Lk) * dh);
+    if (drop_) dropout_inplace(dp, np, p_, seed_);
+    S* ds = ds_.get(std::size_t(np));
+    softmax_backward<S>(p_buf_.data(), dp, ds, std::int64_t(B) * H * Lq, Lk);
+    // dQ = dS K / sqrt(dh), dK = dS^T Q / sqrt(dh).
+    S* dqh = dqh_.get(std::size_t(nq) * D);
+    S* dkh = dkh_.get(std::size_t(nk) * D);
+    mm<S, S>(Op::N, Op::N, Lq, dh, Lk, ds, Lk, kh_.data(), dh, dqh, dh, scale, 0.0f, B * H,
+             std::int64_t(Lq) * Lk, std::int64_t(Lk) * dh, std::int64_t(Lq) * dh);
+    mm<S, S>(Op::T, Op::N, Lk, dh, Lq, ds, Lk, qh_.data(), dh, dkh, dh, scale, 0.0f, B * H,
+             std::int64_t(Lq) * Lk, std::int64_t(Lq) * dh, std::int64_t(Lk) * dh);
+    const S* W = in_proj_weight.value.data();
+    A* dW = in_proj_weight.grad.data();
+    A* db = in_proj_bias.grad.data();
+    A* dxa = dxa_.get(std::size_t(nq + nk) * D);
+    S* dx = dx_.get(std::size_t(nq + nk) * D);
+    if (self_) {
+      S* dqkv = dproj_.get(std::size_t(nq) * 3 * D);
+      merge_heads(dqh, dqkv, 3 * D, 0, B, Lq);
+      merge_heads(dkh, dqkv, 3 * D, D, B, Lk);
+      merge_heads(dvh, dqkv, 3 * D, 2 * D, B, Lk);
+      linear_backward<S>(xq_, dqkv, 3 * D, int(nq), D, 3 * D, W, D, dW, db, dxa, 0.0f);
+      round_to<S>(dxa, dx, nq * D);
+      dxkv_ = nullptr;
+    } else {
+      S* dq = dproj_.get(std::size_t(nq) * D + std::size_t(nk) * 2 * D);
+      S* dkv = dq + nq * D;
+      merge_heads(dqh, dq, D, 0, B, Lq);
+      merge_heads(dkh, dkv, 2 * D, 0, B, Lk);
+      merge_heads(dvh, dkv, 2 * D, D, B, Lk);
+      linear_backward<S>(xq_, dq, D, int(nq), D, D, W, D, dW, db, dxa, 0.0f);
+      linear_backward<S>(xkv_, dkv, 2 * D, int(nk), D, 2 * D, W + std::int64_t(D) * D, D,
+                         dW + std::int64_t(D) * D, db + D, dxa + nq * D, 0.0f);
+      round_to<S>(dxa, dx, (nq + nk) * D);
+      dxkv_ = dx + nq * D;
+    }
+    return dx;
+  }
+  /// The gradient of x_kv after a cross-attention backward (nullptr after self-attention).
+  const S* dx_kv() const { return dxkv_; }
+
+  /// Q, K, V per head, P (and P' when dropout is on), the merged heads, the inputs.
+  std::size_t saved_bytes() const {
+    const std::size_t nq = std::size_t(B_) * Lq_, nk = std::size_t(B_) * Lk_;
+    const std::size_t np = std::size_t(B_) * h_ * Lq_ * Lk_;
+    std::size_t s = (nq + 2 * nk) * d_ + np * (drop_ ? 2 : 1) + nq * d_;  // QKV, P (P'), heads
+    s += nq * d_;  // the query input (a cross-attention's memory is the encoder's, counted there)
+    return s * sizeof(S);
+  }
+
+ private:
+  // rows [B L, ld] at column offset c0 -> [B, H, L, dh]
+  void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int L) const {
+    const int H = h_, dh = d_ / h_;
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < H; ++h)
+        for (int l = 0; l < L; ++l) {
+          const S* s = src + (std::int64_t(b) * L + l) * ld + c0 + h * dh;
+          std::copy(s, s + dh, dst + ((std::int64_t(b) * H + h) * L + l) * dh);
+        }
+  }
+  // [B, H, L, dh] -> rows [B L, ld] at column offset c0
+  void merge_heads(const S* src, S* dst, std::int64_t ld, int c0, int B, int L) const {
+    const int H = h_, dh = d_ / h_;
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < H; ++h)
+        for (int l = 0; l < L; ++l) {
+          const S* s = src + ((std::int64_t(b) * H + h) * L + l) * dh;
+          std::copy(s, s + dh, dst + (std::int64_t(b) * L + l) * ld + c0 + h * dh);
+        }
+  }
+
+  int d_, h_;
+  float p_;
+  std::uint64_t tag_, seed_ = 0;
+  bool drop_ = false, self_ = true, causal_ = false;
+  int B_ = 0, Lq_ = 0, Lk_ = 0;
+  const S *xq_ = nullptr, *xkv_ = nullptr, *dxkv_ = nullptr;
+  const std::uint8_t* key_pad_ = nullptr;
+  Buf<S> proj_, qh_, kh_, vh_, p_buf_, pdrop_, oh_, o_, doh_, dvh_, ds_, dqh_, dkh_, dproj_, dx_;
+  Buf<A> scores_, dxa_;
+  std::vector<A> ws_;
+};
+
+/// The feed-forward block: linear1 (D -> F), activation, dropout, linear2 (F -> D).
+/// Saves x (linear1's input), the activated and dropped [rows, F] (linear2's input, from
+/// which ReLU's mask is also read) and, for GELU only, the pre-activation [rows, F].
+template <class S>
+class FeedForward {
+ public:
+  using A = acc_t<S>;
+  Linear<S> linear1, linear2;
+
+  FeedForward(const std::string& prefix, int d, int f, Activation act, float dropout)
+      : linear1(prefix + "linear1.", d, f), linear2(prefix + "linear2.", f, d), f_(f), act_(act),
+        p_(dropout), tag_(name_tag(prefix + "dropout")) {}
+  void collect(ParamList<S>& ps) { linear1.collect(ps); linear2.collect(ps); }
+
+  const S* forward(const S* x, int rows, const RunState& run) {
+    rows_ = rows;
+    drop_ = run.training && p_ > 0;
+    seed_ = drop_ ? dropout_seed(run, tag_) : 0;
+    const S* h = linear1.forward(x, rows);
+    h_ = h;  // linear1's output buffer, untouched until its next forward: GELU's saved input
+    const std::int64_t n = std::int64_t(rows) * f_;
+    S* a = a_.get(std::size_t(n));
+    if (act_ == Activation::relu) {
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+      for (std::int64_t i = 0; i < n; ++i) a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0));
+    } else {
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+      for (std::int64_t i = 0; i < n; ++i) a[i] = st<S>(gelu(ld(h[i])));
+    }
+    if (drop_) dropout_inplace(a, n, p_, seed_);
+    return linear2.forward(a, rows);
+  }
+
+  const S* backward(const S* dy) {
+    const std::int64_t n = std::int64_t(rows_) * f_;
+    S* da = const_cast<S*>(linear2.backward(dy));  // linear2's own dx buffer: ours to edit
+    if (drop_) dropout_inplace(da, n, p_, seed_);
+    const S* a = a_.data();
+    if (act_ == Activation::relu) {
+      // a = relu(h) after dropout: a > 0 exactly where h > 0 and the element was kept
+      // (where it was dropped, da is already 0).
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+      for (std::int64_t i = 0; i < n; ++i) da[i] = ld(a[i]) > 0 ? da[i] : st<S>(A(0));
+    } else {
+      const S* h = h_;
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+      for (std::int64_t i = 0; i < n; ++i) da[i] = st<S>(ld(da[i]) * gelu_grad(ld(h[i])));
+    }
+    return linear1.backward(da);
+  }
+  std::size_t saved_bytes() const {
+    return linear1.saved_bytes() + linear2.saved_bytes() +
+           (act_ == Activation::gelu ? std::size_t(rows_) * f_ * sizeof(S) : 0);
+  }
+
+ private:
+  int f_, rows_ = 0;
+  Activation act_;
+  float p_;
+  std::uint64_t tag_, seed_ = 0;
+  bool drop_ = false;
+  const S* h_ = nullptr;
+  Buf<S> a_;
+};
+
+}  // namespace halfway::layers

@@ -1,0 +1,242 @@
+/// @file ops.hpp
+/// @brief Chapter 03's operations as plain functions on arrays, the cpu implementation:
+/// embedding, linear, masked softmax, dropout, activations, residual add, cross-entropy.
+///
+/// Every function is a template on the storage type S (see precision.hpp) and computes in
+/// A = acc_t<S>. Each names where it rounds to S: in mixed mode that is where a value
+/// becomes a 16-bit number. Arrays are row-major; activations are [rows, features] with
+/// rows = batch * sequence.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "03_layers/rows.hpp"
+#include "chapters/03_layers/precision.hpp"
+#include "common/rng.hpp"
+
+namespace halfway::layers {
+
+/// Parallelise a loop over rows only when there is enough work to pay for the threads.
+inline bool worth_threads(std::int64_t work) { return work >= (1 << 15) && omp_get_max_threads() > 1; }
+
+/// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
+template <class S>
+void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
+  if constexpr (std::is_same_v<S, acc_t<S>>) {
+    if (static_cast<const void*>(src) == static_cast<const void*>(dst)) return;
+  }
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = st<S>(src[i]);
+}
+
+/// out = st(a + b): the residual connection (one rounding in mixed mode).
+template <class S>
+void add(const S* a, const S* b, S* out, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+  for (std::int64_t i = 0; i < n; ++i) out[i] = st<S>(ld(a[i]) + ld(b[i]));
+}
+
+// ---- embedding and positions ---------------------------------------------------------------
+
+/// The sinusoidal position code of Vaswani et al.: PE[p, 2i] = sin(p / 10000^(2i/D)),
+/// PE[p, 2i+1] = cos(p / 10000^(2i/D)); computed in double, then held in A.
+template <class A>
+void positional_encoding(int length, int d_model, std::vector<A>& pe) {
+  pe.resize(std::size_t(length) * d_model);
+  for (int p = 0; p < length; ++p)
+    for (int i = 0; i < d_model; ++i) {
+      const double freq = std::pow(10000.0, -double(i - i % 2) / d_model);
+      pe[std::size_t(p) * d_model + i] = A(i % 2 == 0 ? std::sin(p * freq) : std::cos(p * freq));
+    }
+}
+
+/// y[b, l, :] = st(sqrt(D) E[tokens[b, l], :] + PE[l, :]): one rounding. Throws Error on a
+/// token outside [0, V).
+template <class S>
+void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int vocab,
+                       int d_model, const std::vector<acc_t<S>>& pe, S* y) {
+  using A = acc_t<S>;
+  const A scale = std::sqrt(A(d_model));
+  for (int r = 0; r < rows; ++r) {
+    const int t = tokens[r];
+    HALFWAY_EXPECT(t >= 0 && t < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
+                   std::to_string(t) + " at position " + std::to_string(r));
+    const S* e = table + std::int64_t(t) * d_model;
+    const A* p = pe.data() + std::int64_t(r % length) * d_model;
+    S* out = y + std::int64_t(r) * d_model;
+    for (int i = 0; i < d_model; ++i) out[i] = st<S>(scale * ld(e[i]) + p[i]);
+  }
+}
+
+/// dE[tokens[r], :] += sqrt(D) dy[r, :] in A: a token that occurs k times gets the sum of
+/// its k gradients (rows are visited in order, so the sum is deterministic).
+template <class S>
+void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d_model,
+                        acc_t<S>* dtable) {
+  using A = acc_t<S>;
+  const A scale = std::sqrt(A(d_model));
+  for (int r = 0; r < rows; ++r) {
+    A* g = dtable + std::int64_t(tokens[r]) * d_model;
+    const S* d = dy + std::int64_t(r) * d_model;
+    for (int i = 0; i < d_model; ++i) g[i] += scale * ld(d[i]);
+  }
+}
+
+// ---- linear ------------------------------------------------------------------------------
+
+/// y[rows, out] = st(x W^T + b), W stored [out, in] (PyTorch's layout). The GEMM
+/// accumulates in fp32; in mixed mode its fp32 result gets the bias before the one
+/// rounding to S (workspace `ws` holds rows * out values of A; unused in fp32 mode).
+template <class S>
+void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, const S* b, int out,
+                    S* y, std::int64_t ldy, std::vector<acc_t<S>>& ws) {
+  using A = acc_t<S>;
+  A* acc;
+  std::int64_t ld_acc;
+  if constexpr (std::is_same_v<S, A>) {
+    acc = y;
+    ld_acc = ldy;
+  } else {
+    ws.resize(std::size_t(rows) * out);
+    acc = ws.data();
+    ld_acc = out;
+  }
+  mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
+#pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * out))
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < out; ++j) y[r * ldy + j] = st<S>(acc[r * ld_acc + j] + ld(b[j]));
+}
+
+/// The backward of linear_forward: dW += dy^T x and db += column sums of dy (both in A);
+/// dx = dy W + beta dx, in A (the caller rounds once, after any accumulation).
+template <class S>
+void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int in, int out,
+                     const S* w, std::int64_t ldw, acc_t<S>* dw, acc_t<S>* db, acc_t<S>* dx,
+                     float beta_dx) {
+  using A = acc_t<S>;
+  mm<S, A>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
+  if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
+}
+
+// ---- softmax with masks ------------------------------------------------------------------
+
+/// Row-wise softmax of attention scores [B, H, Lq, Lk] (A, the GEMM's fp32 output) into
+/// probabilities P (S: rounded once). Key j is hidden from query i when key_pad[b, j] is
+/// nonzero (padding) or, with `causal`, when j > i. Masking is by skipping, not by adding
+/// a large negative constant: no -1e9 that overflows fp16, and a fully masked row gives
+/// zeros instead of 0/0 = NaN.
+template <class S>
+void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
+                            const std::uint8_t* key_pad, bool causal) {
+  using A = acc_t<S>;
+  const std::int64_t rows = std::int64_t(B) * H * Lq;
+#pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const int b = int(r / (std::int64_t(H) * Lq)), i = int(r % Lq);
+    const A* s = scores + r * Lk;
+    S* out = p + r * Lk;
+    const auto visible = [&](int j) {
+      return !(key_pad && key_pad[std::int64_t(b) * Lk + j]) && !(causal && j > i);
+    };
+    A m = 0;
+    bool any = false;
+    for (int j = 0; j < Lk; ++j)
+      if (visible(j) && (!any || s[j] > m)) {
+        m = s[j];
+        any = true;
+      }
+    if (!any) {  // every key hidden: the row attends to nothing
+      for (int j = 0; j < Lk; ++j) out[j] = st<S>(A(0));
+      continue;
+    }
+    A sum = 0;
+    for (int j = 0; j < Lk; ++j) sum += visible(j) ? std::exp(s[j] - m) : A(0);
+    const A inv = A(1) / sum;
+    for (int j = 0; j < Lk; ++j) out[j] = st<S>(visible(j) ? std::exp(s[j] - m) * inv : A(0));
+  }
+}
+
+/// ds = softmax backward of rows of length n (exercise 03.2 on every row).
+template <class S>
+void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, int n) {
+#pragma omp parallel for schedule(static) if (worth_threads(rows * n))
+  for (std::int64_t r = 0; r < rows; ++r) softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
+}
+
+// ---- dropout and activations ---------------------------------------------------------------
+
+/// Inverted dropout in place: v[i] = keep(seed, i) ? v[i] / (1 - p) : 0. The mask is a pure
+/// function of (seed, i) (Philox, common/rng.hpp), so the backward pass recomputes it
+/// instead of storing it, and cpu, emu and cuda drop the same elements. Dropout is
+/// diagonal, so the same call is also its backward. T is S or A.
+template <class T>
+void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
+  if (p <= 0.0f) return;
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
+#pragma omp parallel for schedule(static) if (worth_threads(n))
+  for (std::int64_t i = 0; i < n; ++i) {
+    const bool keep = rng::keep(seed, std::uint64_t(i), p);
+    if constexpr (std::is_same_v<T, A>) v[i] = keep ? v[i] * scale : A(0);
+    else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(A(0));
+  }
+}
+
+/// The activations of the feed-forward block.
+enum class Activation { relu, gelu };
+
+/// GELU, exact form: x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as PyTorch's default.
+template <class A>
+inline A gelu(A x) {
+  return A(0.5) * x * (A(1) + std::erf(x * A(0.70710678118654752440)));
+}
+/// d gelu / dx = Phi(x) + x phi(x).
+template <class A>
+inline A gelu_grad(A x) {
+  return A(0.5) * (A(1) + std::erf(x * A(0.70710678118654752440))) +
+         x * A(0.39894228040143267794) * std::exp(A(-0.5) * x * x);
+}
+
+// ---- cross-entropy -------------------------------------------------------------------------
+
+/// Mean cross-entropy over the rows whose target is not `ignore_index` (exercise 03.3 on
+/// each), with label smoothing. dlogits = scale * dLoss/dlogits (scale: chapter 04's loss
+/// scale, 1 otherwise), rounded once to S; ignored rows get zero gradient. With no counted
+/// row the loss is 0 and every gradient 0 (PyTorch returns NaN there).
+template <class S>
+acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,
+                       int ignore_index, acc_t<S> smoothing, acc_t<S> scale, S* dlogits,
+                       int* counted = nullptr) {
+  using A = acc_t<S>;
+  int count = 0;
+  for (int r = 0; r < rows; ++r) {
+    if (targets[r] == ignore_index) continue;
+    HALFWAY_EXPECT(targets[r] >= 0 && targets[r] < vocab,
+                   "targets in [0, " + std::to_string(vocab) + ") or the ignore index",
+                   std::to_string(targets[r]));
+    ++count;
+  }
+  if (counted) *counted = count;
+  const A row_scale = count > 0 ? scale / A(count) : A(0);
+  A total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (worth_threads(std::int64_t(rows) * vocab))
+  for (int r = 0; r < rows; ++r) {
+    S* d = dlogits + std::int64_t(r) * vocab;
+    if (targets[r] == ignore_index) {
+      for (int j = 0; j < vocab; ++j) d[j] = st<S>(A(0));
+      continue;
+    }
+    total += cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r], smoothing,
+                                  row_scale, d);
+  }
+  return count > 0 ? total / A(count) : A(0);
+}
+
+}  // namespace halfway::layers

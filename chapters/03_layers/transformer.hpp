@@ -1,0 +1,418 @@
+/// @file transformer.hpp
+/// @brief The encoder layer, the decoder layer, their stacks with a final LayerNorm, and
+/// the encoder-decoder model of the seed (embedding + positions, nn.Transformer, output
+/// layer, cross-entropy), assembled from layers.hpp.
+///
+/// Parameter names are those of the PyTorch model in pytorch_reference.py (its
+/// state_dict), so weights move between the two by name.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chapters/03_layers/layers.hpp"
+
+namespace halfway::layers {
+
+/// Dropout on a copy (the branch gradient); returns src itself when dropout is off.
+template <class S>
+const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, std::uint64_t seed, Buf<S>& tmp) {
+  if (!on) return src;
+  S* t = tmp.get(std::size_t(n));
+  std::copy(src, src + n, t);
+  dropout_inplace(t, n, p, seed);
+  return t;
+}
+
+/// One encoder layer. Post-LN (nn.TransformerEncoderLayer's default):
+///   x1 = LN1(x + Drop(SelfAttn(x))),   y = LN2(x1 + Drop(FF(x1)));
+/// pre-LN:
+///   x1 = x + Drop(SelfAttn(LN1(x))),   y = x1 + Drop(FF(LN2(x1))).
+template <class S>
+class EncoderLayer {
+ public:
+  MultiheadAttention<S> self_attn;
+  FeedForward<S> ff;
+  LayerNorm<S> norm1, norm2;
+
+  EncoderLayer(const std::string& prefix, const Config& c)
+      : self_attn(prefix + "self_attn.", c.d_model, c.heads, c.dropout),
+        ff(prefix, c.d_model, c.d_ff, c.activation, c.dropout),
+        norm1(prefix + "norm1.", c.d_model, c.ln_eps), norm2(prefix + "norm2.", c.d_model, c.ln_eps),
+        d_(c.d_model), p_(c.dropout), pre_(c.pre_ln), tag1_(name_tag(prefix + "dropout1")),
+        tag2_(name_tag(prefix + "dropout2")) {}
+  void collect(ParamList<S>& ps) {
+    self_attn.collect(ps);
+    ff.collect(ps);
+    norm1.collect(ps);
+    norm2.collect(ps);
+  }
+
+  const S* forward(const S* x, int B, int L, const std::uint8_t* pad, const RunState& run) {
+    rows_ = B * L;
+    const std::int64_t n = std::int64_t(rows_) * d_;
+    drop_ = run.training && p_ > 0;
+    seed1_ = drop_ ? dropout_seed(run, tag1_) : 0;
+    seed2_ = drop_ ? dropout_seed(run, tag2_) : 0;
+    S* r1 = r1_.get(std::size_t(n));
+    S* r2 = r2_.get(std::size_t(n));
+    if (!pre_) {
+      // The branch outputs are the out_proj/linear2 output buffers, read by nobody's
+      // backward: dropout may overwrite them in place.
+      S* sa = const_cast<S*>(self_attn.forward(x, x, B, L, L, pad, false, run));
+      if (drop_) dropout_inplace(sa, n, p_, seed1_);
+      add(x, sa, r1, n);
+      const S* x1 = norm1.forward(r1, rows_);
+      S* f = const_cast<S*>(ff.forward(x1, rows_, run));
+      if (drop_) dropout_inplace(f, n, p_, seed2_);
+      add(x1, f, r2, n);
+      return norm2.forward(r2, rows_);
+    }
+    const S* h = norm1.forward(x, rows_);
+    S* sa = const_cast<S*>(self_attn.forward(h, h, B, L, L, pad, false, run));
+    if (drop_) dropout_inplace(sa, n, p_, seed1_);
+    add(x, sa, r1, n);
+    const S* h2 = norm2.forward(r1, rows_);
+    S* f = const_cast<S*>(ff.forward(h2, rows_, run));
+    if (drop_) dropout_inplace(f, n, p_, seed2_);
+    add(r1, f, r2, n);
+    return r2;
+  }
+
+  const S* backward(const S* dy) {
+    const std::int64_t n = std::int64_t(rows_) * d_;
+    S* dx = dx_.get(std::size_t(n));
+    S* dmid = dmid_.get(std::size_t(n));
+    if (!pre_) {
+      const S* dr2 = norm2.backward(dy);
+      const S* dx1_ff = ff.backward(dropped_copy(dr2, n, drop_, p_, seed2_, tmp_));
+      add(dr2, dx1_ff, dmid, n);  // the residual: both paths reach x1
+      const S* dr1 = norm1.backward(dmid);
+      const S* dx_sa = self_attn.backward(dropped_copy(dr1, n, drop_, p_, seed1_, tmp_));
+      add(dr1, dx_sa, dx, n);
+      return dx;
+    }
+    const S* dh2 = ff.backward(dropped_copy(dy, n, drop_, p_, seed2_, tmp_));
+    add(dy, norm2.backward(dh2), dmid, n);
+    const S* dh = self_attn.backward(dropped_copy(dmid, n, drop_, p_, seed1_, tmp_));
+    add(dmid, norm1.backward(dh), dx, n);
+    return dx;
+  }
+
+  std::size_t saved_bytes() const {
+    return self_attn.saved_bytes() + ff.saved_bytes() + norm1.saved_bytes() + norm2.saved_bytes();
+  }
+
+ private:
+  int d_, rows_ = 0;
+  float p_;
+  bool pre_, drop_ = false;
+  std::uint64_t tag1_, tag2_, seed1_ = 0, seed2_ = 0;
+  Buf<S> r1_, r2_, dx_, dmid_, tmp_;
+};
+
+/// One decoder layer. Post-LN:
+///   x1 = LN1(x + Drop(SelfAttn(x, causal))),  x2 = LN2(x1 + Drop(CrossAttn(x1, mem))),
+///   y = LN3(x2 + Drop(FF(x2)));   pre-LN puts each LN on the branch input instead.
+template <class S>
+class DecoderLayer {
+ public:
+  MultiheadAttention<S> self_attn, multihead_attn;
+  FeedForward<S> ff;
+  LayerNorm<S> norm1, norm2, norm3;
+
+  DecoderLayer(const std::string& prefix, const Config& c)
+      : self_attn(prefix + "self_attn.", c.d_model, c.heads, c.dropout),
+        multihead_attn(prefix + "multihead_attn.", c.d_model, c.heads, c.dropout),
+        ff(prefix, c.d_model, c.d_ff, c.activation, c.dropout),
+        norm1(prefix + "norm1.", c.d_model, c.ln_eps), norm2(prefix + "norm2.", c.d_model, c.ln_eps),
+        norm3(prefix + "norm3.", c.d_model, c.ln_eps), d_(c.d_model), p_(c.dropout), pre_(c.pre_ln),
+        tag_{name_tag(prefix + "dropout1"), name_tag(prefix + "dropout2"), name_tag(prefix + "dropout3")} {}
+  void collect(ParamList<S>& ps) {
+    self_attn.collect(ps);
+    multihead_attn.collect(ps);
+    ff.collect(ps);
+    norm1.collect(ps);
+    norm2.collect(ps);
+    norm3.collect(ps);
+  }
+
+  /// x [B Lt, D] (target side), mem [B Ls, D] (the encoder's output).
+  const S* forward(const S* x, const S* mem, int B, int Lt, int Ls, const std::uint8_t* tgt_pad,
+                   const std::uint8_t* src_pad, const RunState& run) {
+    rows_ = B * Lt;
+    mem_rows_ = B * Ls;
+    const std::int64_t n = std::int64_t(rows_) * d_;
+    drop_ = run.training && p_ > 0;
+    for (int i = 0; i < 3; ++i) seed_[i] = drop_ ? dropout_seed(run, tag_[i]) : 0;
+    S* r1 = r_[0].get(std::size_t(n));
+    S* r2 = r_[1].get(std::size_t(n));
+    S* r3 = r_[2].get(std::size_t(n));
+    const auto branch = [&](const S* out, int i) {
+      S* o = const_cast<S*>(out);  // a branch output nobody's backward reads (see EncoderLayer)
+      if (drop_) dropout_inplace(o, n, p_, seed_[i]);
+      return o;
+    };
+    if (!pre_) {
+      add(x, branch(self_attn.forward(x, x, B, Lt, Lt, tgt_pad, true, run), 0), r1, n);
+      const S* x1 = norm1.forward(r1, rows_);
+      add(x1, branch(multihead_attn.forward(x1, mem, B, Lt, Ls, src_pad, false, run), 1), r2, n);
+      const S* x2 = norm2.forward(r2, rows_);
+      add(x2, branch(ff.forward(x2, rows_, run), 2), r3, n);
+      return norm3.forward(r3, rows_);
+    }
+    const S* h1 = norm1.forward(x, rows_);
+    add(x, branch(self_attn.forward(h1, h1, B, Lt, Lt, tgt_pad, true, run), 0), r1, n);
+    const S* h2 = norm2.forward(r1, rows_);
+    add(r1, branch(multihead_attn.forward(h2, mem, B, Lt, Ls, src_pad, false, run), 1), r2, n);
+    const S* h3 = norm3.forward(r2, rows_);
+    add(r2, branch(ff.forward(h3, rows_, run), 2), r3, n);
+    return r3;
+  }
+
+  /// Returns dx; dmem() is then the gradient this layer sends to the encoder's output.
+  const S* backward(const S* dy) {
+    const std::int64_t n = std::int64_t(rows_) * d_;
+    S* dx = dx_.get(std::size_t(n));
+    S* d1 = dmid_[0].get(std::size_t(n));
+    S* d2 = dmid_[1].get(std::size_t(n));
+    if (!pre_) {
+      const S* dr3 = norm3.backward(dy);
+      add(dr3, ff.backward(dropped_copy(dr3, n, drop_, p_, seed_[2], tmp_)), d2, n);
+      const S* dr2 = norm2.backward(d2);
+      add(dr2, multihead_attn.backward(dropped_copy(dr2, n, drop_, p_, seed_[1], tmp_)), d1, n);
+      const S* dr1 = norm1.backward(d1);
+      add(dr1, self_attn.backward(dropped_copy(dr1, n, drop_, p_, seed_[0], tmp_)), dx, n);
+      return dx;
+    }
+    add(dy, norm3.backward(ff.backward(dropped_copy(dy, n, drop_, p_, seed_[2], tmp_))), d2, n);
+    add(d2, norm2.backward(multihead_attn.backward(dropped_copy(d2, n, drop_, p_, seed_[1], tmp_))), d1, n);
+    add(d1, norm1.backward(self_attn.backward(dropped_copy(d1, n, drop_, p_, seed_[0], tmp_))), dx, n);
+    return dx;
+  }
+  const S* dmem() const { return multihead_attn.dx_kv(); }
+
+  std::size_t saved_bytes() const {
+    return self_attn.saved_bytes() + multihead_attn.saved_bytes() + ff.saved_bytes() +
+           norm1.saved_bytes() + norm2.saved_bytes() + norm3.saved_bytes();
+  }
+
+ private:
+  int d_, rows_ = 0, mem_rows_ = 0;
+  float p_;
+  bool pre_, drop_ = false;
+  std::uint64_t tag_[3], seed_[3] = {0, 0, 0};
+  Buf<S> r_[3], dx_, dmid_[2], tmp_;
+};
+
+/// N encoder layers and a final LayerNorm (nn.TransformerEncoder with norm=LayerNorm).
+template <class S>
+class Encoder {
+ public:
+  std::vector<EncoderLayer<S>> layers;
+  LayerNorm<S> norm;
+
+  Encoder(const std::string& prefix, const Config& c) : norm(prefix + "norm.", c.d_model, c.ln_eps) {
+    layers.reserve(std::size_t(c.encoder_layers));
+    for (int i = 0; i < c.encoder_layers; ++i)
+      layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", c);
+  }
+  void collect(ParamList<S>& ps) {
+    for (auto& l : layers) l.collect(ps);
+    norm.collect(ps);
+  }
+  const S* forward(const S* x, int B, int L, const std::uint8_t* pad, const RunState& run) {
+    rows_ = B * L;
+    for (auto& l : layers) x = l.forward(x, B, L, pad, run);
+    return norm.forward(x, rows_);
+  }
+  const S* backward(const S* dy) {
+    dy = norm.backward(dy);
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) dy = it->backward(dy);
+    return dy;
+  }
+
+ private:
+  int rows_ = 0;
+};
+
+/// N decoder layers and a final LayerNorm. The gradient of the memory is the sum over the
+/// layers' cross-attentions, accumulated in A and rounded once.
+template <class S>
+class Decoder {
+ public:
+  using A = acc_t<S>;
+  std::vector<DecoderLayer<S>> layers;
+  LayerNorm<S> norm;
+
+  Decoder(const std::string& prefix, const Config& c) : norm(prefix + "norm.", c.d_model, c.ln_eps), d_(c.d_model) {
+    layers.reserve(std::size_t(c.decoder_layers));
+    for (int i = 0; i < c.decoder_layers; ++i)
+      layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", c);
+  }
+  void collect(ParamList<S>& ps) {
+    for (auto& l : layers) l.collect(ps);
+    norm.collect(ps);
+  }
+  const S* forward(const S* x, const S* mem, int B, int Lt, int Ls, const std::uint8_t* tgt_pad,
+                   const std::uint8_t* src_pad, const RunState& run) {
+    rows_ = B * Lt;
+    mem_rows_ = B * Ls;
+    for (auto& l : layers) x = l.forward(x, mem, B, Lt, Ls, tgt_pad, src_pad, run);
+    return norm.forward(x, rows_);
+  }
+  const S* backward(const S* dy) {
+    const std::int64_t nm = std::int64_t(mem_rows_) * d_;
+    A* acc = dmem_acc_.get(std::size_t(nm));
+    std::fill(acc, acc + nm, A(0));
+    dy = norm.backward(dy);
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+      dy = it->backward(dy);
+      const S* dm = it->dmem();
+      for (std::int64_t i = 0; i < nm; ++i) acc[i] += ld(dm[i]);
+    }
+    round_to<S>(acc, dmem_.get(std::size_t(nm)), nm);
+    return dy;
+  }
+  /// The gradient of the memory after backward().
+  const S* dmem() const { return dmem_.data(); }
+
+ private:
+  int d_, rows_ = 0, mem_rows_ = 0;
+  Buf<A> dmem_acc_;
+  Buf<S> dmem_;
+};
+
+/// One batch of the sequence-to-sequence task: token ids (int32, row-major [B, L]) and
+/// padding masks (nonzero = padding).
+struct Batch {
+  int B = 0, Ls = 0, Lt = 0;
+  std::vector<std::int32_t> src, tgt_in, tgt_out;  ///< [B, Ls], [B, Lt], [B, Lt]
+  std::vector<std::uint8_t> src_pad, tgt_pad;      ///< [B, Ls], [B, Lt]
+};
+
+/// The seed's encoder-decoder: a shared embedding (scaled by sqrt(D)) plus sinusoidal
+/// positions and dropout, nn.Transformer (encoder and decoder stacks with final
+/// LayerNorms), the output layer "generator", and cross-entropy with an ignore index.
+template <class S>
+class Seq2Seq {
+ public:
+  using A = acc_t<S>;
+  Config cfg;
+  Param<S> embedding;
+  Encoder<S> encoder;
+  Decoder<S> decoder;
+  Linear<S> generator;
+
+  explicit Seq2Seq(const Config& c)
+      : cfg(c), embedding("embedding.weight", {c.vocab, c.d_model}),
+        encoder("transformer.encoder.", c), decoder("transformer.decoder.", c),
+        generator("generator.", c.d_model, c.vocab) {
+    positional_encoding<A>(c.max_length, c.d_model, pe_);
+  }
+
+  /// Every parameter, in a fixed order, with its name.
+  ParamList<S> params() {
+    ParamList<S> ps{&embedding};
+    encoder.collect(ps);
+    decoder.collect(ps);
+    generator.collect(ps);
+    return ps;
+  }
+  void zero_grad() {
+    for (auto* p : params()) p->zero_grad();
+  }
+  /// Working copies from the masters (after init or an optimizer step).
+  void sync() {
+    for (auto* p : params()) p->sync();
+  }
+
+  /// nn.Transformer's initialisation (Xavier-uniform for every matrix, zero biases, LayerNorm
+  /// 1 and 0) with the embedding drawn from N(0, 1/sqrt(D)) as in Vaswani et al. (see
+  /// REFERENCE.md: N(0, 1) times sqrt(D) drowns the positions). Counter-based: the same
+  /// weights for the same seed everywhere.
+  void init(std::uint64_t seed) {
+    std::uint64_t k = 0;
+    for (auto* p : params()) {
+      const std::uint64_t s = rng::derive_seed(seed, ++k);
+      const bool is_ln = p->name.find("norm") != std::string::npos;
+      if (p == &embedding) {
+        const double sd = std::pow(double(cfg.d_model), -0.5);
+        for (std::int64_t i = 0; i < p->numel(); ++i) p->master[i] = A(sd * rng::normal(s, i));
+      } else if (p->shape.size() == 2) {
+        const double a = std::sqrt(6.0 / double(p->shape[0] + p->shape[1]));
+        for (std::int64_t i = 0; i < p->numel(); ++i) p->master[i] = A(a * (2.0 * rng::uniform(s, i) - 1.0));
+      } else {
+        const bool ones = is_ln && p->name.ends_with("weight");
+        std::fill(p->master.begin(), p->master.end(), A(ones ? 1 : 0));
+      }
+    }
+    sync();
+  }
+
+  /// Forward to the logits [B Lt, V] (S). The batch must stay alive until backward().
+  const S* forward(const Batch& b, const RunState& run) {
+    batch_ = &b;
+    const int D = cfg.d_model;
+    HALFWAY_EXPECT(b.Ls <= cfg.max_length && b.Lt <= cfg.max_length,
+                   "sequences up to max_length " + std::to_string(cfg.max_length),
+                   std::to_string(std::max(b.Ls, b.Lt)));
+    const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;
+    drop_ = run.training && cfg.dropout > 0;
+    seed_src_ = drop_ ? dropout_seed(run, name_tag("src_dropout")) : 0;
+    seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : 0;
+    S* es = emb_src_.get(std::size_t(ns));
+    S* et = emb_tgt_.get(std::size_t(nt));
+    embedding_forward<S>(b.src.data(), b.B * b.Ls, b.Ls, embedding.value.data(), cfg.vocab, D, pe_, es);
+    embedding_forward<S>(b.tgt_in.data(), b.B * b.Lt, b.Lt, embedding.value.data(), cfg.vocab, D, pe_, et);
+    if (drop_) {
+      dropout_inplace(es, ns, cfg.dropout, seed_src_);
+      dropout_inplace(et, nt, cfg.dropout, seed_tgt_);
+    }
+    const S* mem = encoder.forward(es, b.B, b.Ls, b.src_pad.data(), run);
+    const S* y = decoder.forward(et, mem, b.B, b.Lt, b.Ls, b.tgt_pad.data(), b.src_pad.data(), run);
+    last_logits_ = generator.forward(y, b.B * b.Lt);
+    return last_logits_;
+  }
+
+  /// Mean cross-entropy of the last forward's logits against batch.tgt_out (tokens equal
+  /// to ignore_index do not count); fills the logits' gradient times `scale` for backward().
+  A loss(int ignore_index, A smoothing = 0, A scale = 1) {
+    const int rows = batch_->B * batch_->Lt;
+    S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
+    return cross_entropy<S>(logits(), batch_->tgt_out.data(), rows, cfg.vocab, ignore_index,
+                            smoothing, scale, dl);
+  }
+  /// The logits of the last forward.
+  const S* logits() const { return last_logits_; }
+
+  /// Backward from the gradient loss() computed; accumulates every parameter's grad.
+  void backward() { backward(dlogits_.data()); }
+  /// Backward from a given gradient of the logits [B Lt, V].
+  void backward(const S* dlogits) {
+    const Batch& b = *batch_;
+    const int D = cfg.d_model;
+    const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;
+    const S* dy = generator.backward(dlogits);
+    S* det = const_cast<S*>(decoder.backward(dy));  // the decoder layer's dx buffer: ours now
+    S* des = const_cast<S*>(encoder.backward(decoder.dmem()));
+    if (drop_) {
+      dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
+      dropout_inplace(des, ns, cfg.dropout, seed_src_);
+    }
+    embedding_backward<S>(b.tgt_in.data(), b.B * b.Lt, det, D, embedding.grad.data());
+    embedding_backward<S>(b.src.data(), b.B * b.Ls, des, D, embedding.grad.data());
+  }
+
+ private:
+  const Batch* batch_ = nullptr;
+  std::vector<A> pe_;
+  bool drop_ = false;
+  std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
+  const S* last_logits_ = nullptr;
+  Buf<S> emb_src_, emb_tgt_, dlogits_;
+};
+
+}  // namespace halfway::layers
