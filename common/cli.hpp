@@ -1,0 +1,54 @@
+/// @file cli.hpp
+/// @brief Every program's main: parse the command line with CLI11, run, turn errors into
+/// one clear line and an exit code.
+///
+/// ```
+/// int main(int argc, char** argv) {
+///   CLI::App app{"Chapter 02: the tensor-core GEMM, timed against cuBLAS"};
+///   std::string backend = "auto";
+///   int n = 1024;
+///   halfway::add_backend_option(app, backend);
+///   app.add_option("-n,--size", n, "matrix size")->check(CLI::PositiveNumber);
+///   return halfway::run_program(argc, argv, app, [&] { ... });
+/// }
+/// ```
+/// Exit codes: 0 on success and for `--help`; 2 for a bad command line (CLI11's parse
+/// errors and halfway::UsageError thrown by the body); 1 for any other error. A body
+/// may also throw `CLI::RuntimeError(code)` to exit quietly with `code`.
+/// Host only: this header includes CLI11.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace halfway {
+
+/// Parses argv into `app`, then runs `body`. `--help` prints the usage to stdout and
+/// returns 0. A bad option or value prints one line to stderr,
+/// `<program>: error: <what> (see --help)`, and returns 2; so does a halfway::UsageError
+/// from the body. Any other exception from the body prints `<program>: <message>` and
+/// returns 1. The program's name is argv[0] without its folders (unless `app` has one).
+int run_program(int argc, char** argv, CLI::App& app, const std::function<void()>& body);
+
+/// run_program() writing help to `out` and errors to `err`, for tests.
+int run_program(int argc, char** argv, CLI::App& app, const std::function<void()>& body,
+                std::ostream& out, std::ostream& err);
+
+/// Adds `--backend cpu|emu|cuda|auto` (default: the value `backend` holds, normally
+/// "auto"), checked at parse time. Resolve it in the body with halfway::select_backend(),
+/// which explains why cuda is unusable where it is.
+CLI::Option* add_backend_option(CLI::App& app, std::string& backend);
+
+/// Adds `<flag> FILE` (default `--log`): "write <what> to FILE", for a CsvWriter or
+/// JsonlWriter; the body skips logging when `path` stays empty.
+CLI::Option* add_log_option(CLI::App& app, std::string& path, const char* what,
+                            const char* flag = "--log");
+
+/// Adds `--dtype f32|f16|bf16` (default: the value `dtype` holds), checked at parse time;
+/// convert in the body with halfway::parse_dtype().
+CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
+
+}  // namespace halfway

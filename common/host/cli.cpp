@@ -1,0 +1,109 @@
+// run_program and the common options (common/cli.hpp).
+#include "common/cli.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+
+#include "common/error.hpp"
+
+namespace halfway {
+
+namespace {
+// One line, whatever the message holds: line breaks become "; ", trailing blanks go.
+std::string one_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') continue;
+    if (text[i] == '\n') {
+      out += "; ";
+      while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string program_name(int argc, char** argv, const CLI::App& app) {
+  if (!app.get_name().empty()) return app.get_name();
+  if (argc > 0 && argv && argv[0] && argv[0][0]) {
+    return std::filesystem::path(argv[0]).filename().string();
+  }
+  return "program";
+}
+
+int usage_error(std::ostream& err, const std::string& program, const std::string& what) {
+  std::cout.flush();
+  err << program << ": error: " << one_line(what) << " (see --help)" << std::endl;
+  return 2;
+}
+
+int runtime_error(std::ostream& err, const std::string& program, const std::string& what) {
+  std::cout.flush();
+  err << program << ": " << one_line(what) << std::endl;
+  return 1;
+}
+}  // namespace
+
+int run_program(int argc, char** argv, CLI::App& app, const std::function<void()>& body) {
+  return run_program(argc, argv, app, body, std::cout, std::cerr);
+}
+
+int run_program(int argc, char** argv, CLI::App& app, const std::function<void()>& body,
+                std::ostream& out, std::ostream& err) {
+  const std::string program = program_name(argc, argv, app);
+  app.name(program);  // the usage line shows "prog", not the build folder's path
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      return app.exit(e, out, err);  // --help, --help-all, --version
+    }
+    return usage_error(err, program, e.what());
+  }
+  try {
+    body();
+    return 0;
+  } catch (const UsageError& e) {
+    return usage_error(err, program, e.what());
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::Error& e) {  // e.g. a CLI11 check run by the body
+    return usage_error(err, program, e.what());
+  } catch (const std::exception& e) {
+    return runtime_error(err, program, e.what());
+  } catch (...) {
+    return runtime_error(err, program, "unknown error (an exception that is not a std::exception)");
+  }
+}
+
+CLI::Option* add_backend_option(CLI::App& app, std::string& backend) {
+  if (backend.empty()) backend = "auto";
+  return app
+      .add_option("--backend", backend,
+                  "where ops run: cpu (host code), emu (kernels on the CPU emulator), cuda "
+                  "(kernels on the GPU), auto (cuda when a GPU is usable, else cpu)")
+      ->check(CLI::IsMember({"cpu", "emu", "cuda", "auto"}))
+      ->capture_default_str()
+      ->type_name("NAME");
+}
+
+CLI::Option* add_log_option(CLI::App& app, std::string& path, const char* what,
+                            const char* flag) {
+  return app.add_option(flag, path, std::string("write ") + what + " to FILE ('-': stdout)")
+      ->type_name("FILE");
+}
+
+CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
+  if (dtype.empty()) dtype = "f16";
+  return app.add_option("--dtype", dtype, "element type of activations and weights' working copy")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}))
+      ->capture_default_str()
+      ->type_name("TYPE");
+}
+
+}  // namespace halfway
