@@ -87,6 +87,7 @@ struct WarpGroup {
 struct Warp {
   unsigned exists = 0;  // lanes present in the block
   unsigned exited = 0;
+  unsigned exited_before_phase = 0;  // exited before the last barrier released (__activemask)
   std::vector<WarpGroup> groups;  // pending collectives, disjoint masks
 };
 
@@ -252,6 +253,7 @@ void Scheduler::run_block() {
       }
   for (Warp& w : warps) {
     w.exited = 0;
+    w.exited_before_phase = 0;
     w.groups.clear();
   }
   n_done = 0;
@@ -301,6 +303,7 @@ void Scheduler::end_of_pass() {
       perm.push_back(t.info.linear);
     }
   barrier_result = count;
+  for (Warp& w : warps) w.exited_before_phase = w.exited;
   queue.clear();
   head = 0;
   push_in_order(perm);
@@ -490,7 +493,7 @@ unsigned active_mask() {
   Scheduler& s = sched();
   if (!s.current) outside_kernel("__activemask");
   const Warp& w = s.warps[s.current->info.warp];
-  return w.exists & ~w.exited;
+  return w.exists & ~w.exited_before_phase;
 }
 
 namespace {

@@ -86,7 +86,8 @@ void warp_collective(const WarpOpKind& kind, unsigned mask, void* my_data,
 /// __syncwarp: a warp collective that also orders memory among the lanes (for TSan).
 void syncwarp(unsigned mask, const std::source_location& where);
 
-/// Lanes of the calling thread's warp that exist and have not exited (see __activemask).
+/// Lanes of the calling thread's warp that exist and had not exited when the block's last
+/// barrier released (or at the start): the same in every thread order (see __activemask).
 unsigned active_mask();
 
 /// Throws KernelError("<kernel, block, thread>: <what> at file:line").

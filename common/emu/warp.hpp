@@ -15,9 +15,11 @@
 /// undefined on a GPU: the emulator returns all-ones bytes (a NaN for floating types) so
 /// that using it shows. Shuffles and votes do not order memory; only __syncwarp does.
 ///
-/// __activemask() returns the lanes of the warp that exist and have not exited. On a GPU it
-/// is the set of lanes converged at the call, which the emulator cannot know; code must not
-/// depend on the difference (use it only to build a mask for the lanes known to be here).
+/// __activemask() returns the lanes of the warp that exist and had not exited when the
+/// block last passed a barrier (or at the kernel's start), so the answer does not depend on
+/// the thread order. On a GPU it is the set of lanes converged at the call, which the
+/// emulator cannot know: use it only where those two agree (e.g. a tail warp of a block
+/// whose size is not a multiple of 32, or lanes that left before a __syncthreads).
 #pragma once
 
 #include <cstring>
