@@ -146,7 +146,7 @@ void gradients(const std::string& path, std::size_t n, double scale, Backend bac
                 c.flushed * pct, c.subnormal * pct, normal * pct, c.overflow * pct);
   }
   // The histogram of log2|g| in unit bins, unscaled and scaled.
-  const int lo = -64, hi = 24;
+  const int lo = -50, hi = 24;  // the ends collect what lies beyond
   std::vector<std::uint64_t> plain(hi - lo, 0), with_scale(hi - lo, 0);
   auto bin = [&](double v) {
     const int b = static_cast<int>(std::floor(std::log2(std::fabs(v))));
