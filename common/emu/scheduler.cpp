@@ -496,6 +496,17 @@ unsigned active_mask() {
   return w.exists & ~w.exited_before_phase;
 }
 
+}  // namespace detail
+
+namespace nvcuda::wmma::detail {
+unsigned warp_lanes_present() {
+  auto& s = ::halfway::simt::detail::sched();
+  if (!s.current) ::halfway::simt::detail::outside_kernel("wmma");
+  return s.warps[s.current->info.warp].exists;
+}
+}  // namespace nvcuda::wmma::detail
+
+namespace detail {
 namespace {
 
 // Checks the configuration like CUDA; returns an explanation when it is invalid.

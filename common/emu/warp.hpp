@@ -68,7 +68,7 @@ constexpr unsigned shfl_source(unsigned l, int arg, int width) {
 }
 
 template <class T, ShflMode M>
-void shfl_complete(void* const* data, unsigned mask, const char*, int) {
+HALFWAY_EMU_NO_TSAN void shfl_complete(void* const* data, unsigned mask, const char*, int) {
   for (unsigned l = 0; l < 32; ++l) {
     if (!(mask >> l & 1u)) continue;
     auto* me = static_cast<ShflData<T>*>(data[l]);
@@ -97,7 +97,7 @@ struct VoteData {
   int pred;
   unsigned result;
 };
-inline void vote_complete(void* const* data, unsigned mask, const char*, int) {
+HALFWAY_EMU_NO_TSAN inline void vote_complete(void* const* data, unsigned mask, const char*, int) {
   unsigned ballot = 0;
   for (unsigned l = 0; l < 32; ++l)
     if ((mask >> l & 1u) && static_cast<VoteData*>(data[l])->pred) ballot |= 1u << l;
@@ -116,7 +116,7 @@ struct MatchData {
   bool all;
 };
 template <class T>
-void match_complete(void* const* data, unsigned mask, const char*, int) {
+HALFWAY_EMU_NO_TSAN void match_complete(void* const* data, unsigned mask, const char*, int) {
   bool all = true;
   for (unsigned l = 0; l < 32; ++l) {
     if (!(mask >> l & 1u)) continue;
@@ -142,7 +142,7 @@ struct RedData {
   T result;
 };
 template <class T, RedOp Op>
-void reduce_complete(void* const* data, unsigned mask, const char*, int) {
+HALFWAY_EMU_NO_TSAN void reduce_complete(void* const* data, unsigned mask, const char*, int) {
   bool first = true;
   T acc{};
   for (unsigned l = 0; l < 32; ++l) {
