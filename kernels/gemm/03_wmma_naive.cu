@@ -100,15 +100,25 @@ __global__ void __launch_bounds__(32 * kWarps) gemm_wmma_naive_kernel(const Gemm
   store_tile_checked<T>(g, z, acc, c_stage[warp], m0, n0, lane);
 }
 
+/// Launches the instance for <T, TA, TB> (see with_instance).
+struct Launcher {
+  const GemmArgs& g;
+  dim3 grid;
+  dim3 block;
+  cudaStream_t stream;
+  template <class T, bool TA, bool TB>
+  void operator()() const {
+    auto* kernel = &gemm_wmma_naive_kernel<T, TA, TB>;
+    HALFWAY_LAUNCH(kernel, grid, block, 0, stream)(g);
+  }
+};
+
 }  // namespace
 
 void launch_wmma_naive(const GemmArgs& g, cudaStream_t stream) {
   const dim3 grid(ceil_div(g.n, 16 * kWarps), ceil_div(g.m, 16), unsigned(g.batch));
   const dim3 block(32, kWarps);
-  with_instance(g, [&]<class T, bool TA, bool TB>() {
-    auto* kernel = &gemm_wmma_naive_kernel<T, TA, TB>;
-    HALFWAY_LAUNCH(kernel, grid, block, 0, stream)(g);
-  });
+  with_instance(g, Launcher{g, grid, block, stream});
   check_launch("3 (wmma_naive)");
 }
 

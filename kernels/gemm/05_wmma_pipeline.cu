@@ -43,13 +43,14 @@ template <class T, bool TA, bool TB>
 constexpr int smem_bytes() {
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   return kStages * (G::kAElems + G::kBElems) * int(sizeof(T)) +
-         kWarpsM * kWarpsN * 16 * 20 * int(sizeof(float));
+         kWarpsM * kWarpsN * 16 * 20 * int(sizeof(float)) + kSmemAlignSlack;
 }
 
 template <class T, bool TA, bool TB>
 __global__ void __launch_bounds__(kThreads) gemm_wmma_pipeline_kernel(const GemmArgs g) {
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
-  HALFWAY_DYNAMIC_SHARED(unsigned char, smem);
+  HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
+  unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
   T* const as = reinterpret_cast<T*>(smem);                       // kStages A tiles
   T* const bs = as + kStages * G::kAElems;                         // kStages B tiles
   float* const c_stage = reinterpret_cast<float*>(bs + kStages * G::kBElems);
@@ -118,16 +119,25 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_pipeline_kernel(const Gemm
                             n0 + warp_n * kWN + j * 16, lane);
 }
 
-}  // namespace
-
-void launch_wmma_pipeline(const GemmArgs& g, cudaStream_t stream) {
-  const dim3 grid(ceil_div(g.n, kBN), ceil_div(g.m, kBM), unsigned(g.batch));
-  with_instance(g, [&]<class T, bool TA, bool TB>() {
+/// Launches the instance for <T, TA, TB> (see with_instance).
+struct Launcher {
+  const GemmArgs& g;
+  dim3 grid;
+  cudaStream_t stream;
+  template <class T, bool TA, bool TB>
+  void operator()() const {
     auto* kernel = &gemm_wmma_pipeline_kernel<T, TA, TB>;
     constexpr int bytes = smem_bytes<T, TA, TB>();
     HALFWAY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
     HALFWAY_LAUNCH(kernel, grid, kThreads, bytes, stream)(g);
-  });
+  }
+};
+
+}  // namespace
+
+void launch_wmma_pipeline(const GemmArgs& g, cudaStream_t stream) {
+  const dim3 grid(ceil_div(g.n, kBN), ceil_div(g.m, kBM), unsigned(g.batch));
+  with_instance(g, Launcher{g, grid, stream});
   check_launch("5 (wmma_pipeline)");
 }
 

@@ -49,7 +49,7 @@ constexpr int smem_bytes() {
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   const int pipeline = kStages * (G::kAElems + G::kBElems) * int(sizeof(T));
   const int epilogue = kBM * kLdC * int(sizeof(float));
-  return pipeline > epilogue ? pipeline : epilogue;
+  return (pipeline > epilogue ? pipeline : epilogue) + kSmemAlignSlack;
 }
 
 /// 4 values of C's type written or read together (8 bytes for 16-bit types).
@@ -61,7 +61,8 @@ struct alignas(4 * sizeof(T)) Quad {
 template <class T, bool TA, bool TB>
 __global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs g) {
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
-  HALFWAY_DYNAMIC_SHARED(unsigned char, smem);
+  HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
+  unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
   T* const as = reinterpret_cast<T*>(smem);
   T* const bs = as + kStages * G::kAElems;
 
@@ -69,7 +70,7 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs
   const int tiles_m = (g.m + kBM - 1) / kBM, tiles_n = (g.n + kBN - 1) / kBN;
   const int pid = blockIdx.x, per_group = kGroupM * tiles_n;
   const int first_m = (pid / per_group) * kGroupM;
-  const int group_m = min(tiles_m - first_m, kGroupM);
+  const int group_m = tiles_m - first_m < kGroupM ? tiles_m - first_m : kGroupM;
   const int tm = first_m + (pid % per_group) % group_m;
   const int tn = (pid % per_group) / group_m;
   const int m0 = tm * kBM, n0 = tn * kBN, z = blockIdx.z;
@@ -160,7 +161,12 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs
           const float4 old = *p;
           v[0] += g.beta * old.x; v[1] += g.beta * old.y; v[2] += g.beta * old.z; v[3] += g.beta * old.w;
         }
-        *p = make_float4(v[0], v[1], v[2], v[3]);
+        float4 nv;
+        nv.x = v[0];
+        nv.y = v[1];
+        nv.z = v[2];
+        nv.w = v[3];
+        *p = nv;
       } else {
         Quad<T>* p = reinterpret_cast<Quad<T>*>(static_cast<T*>(c_entry) + at);
         Quad<T> q4;
@@ -180,16 +186,25 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs
   }
 }
 
-}  // namespace
-
-void launch_wmma_best(const GemmArgs& g, cudaStream_t stream) {
-  const dim3 grid(ceil_div(g.m, kBM) * ceil_div(g.n, kBN), 1, unsigned(g.batch));
-  with_instance(g, [&]<class T, bool TA, bool TB>() {
+/// Launches the instance for <T, TA, TB> (see with_instance).
+struct Launcher {
+  const GemmArgs& g;
+  dim3 grid;
+  cudaStream_t stream;
+  template <class T, bool TA, bool TB>
+  void operator()() const {
     auto* kernel = &gemm_wmma_best_kernel<T, TA, TB>;
     constexpr int bytes = smem_bytes<T, TA, TB>();
     HALFWAY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
     HALFWAY_LAUNCH(kernel, grid, kThreads, bytes, stream)(g);
-  });
+  }
+};
+
+}  // namespace
+
+void launch_wmma_best(const GemmArgs& g, cudaStream_t stream) {
+  const dim3 grid(ceil_div(g.m, kBM) * ceil_div(g.n, kBN), 1, unsigned(g.batch));
+  with_instance(g, Launcher{g, grid, stream});
   check_launch("6 (wmma_best)");
 }
 

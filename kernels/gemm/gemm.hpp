@@ -9,7 +9,8 @@
 ///   op_b = N the stored B is K x N (ldb >= N); with op_b = T it is N x K (ldb >= K).
 ///   The Transformer needs A*B (forward), A*B^T (dX = dY * W^T) and A^T*B (dW = X^T * dY).
 /// - Inputs are f16 or bf16 (both the same type), products are accumulated in fp32, the
-///   output C is f32 or the input type. alpha and beta are fp32. With beta == 0, C is only
+///   output C is f32 or the input type. (The cpu backend also takes f32 inputs, for
+///   chapter 03's fp32 mode: then it is plain sgemm.) alpha and beta are fp32. With beta == 0, C is only
 ///   written, never read (an uninitialised C, even NaN, does not leak into the result).
 /// - A strided batch (attention heads): matrix i of the batch is at a + i * stride_a,
 ///   b + i * stride_b, c + i * stride_c (strides in elements; 0 broadcasts a matrix).

@@ -8,117 +8,68 @@
 // Why this is fast: sgemm at 1024^3 does 2.1 GFLOP in O(N^3) time while the conversions
 // touch 3 N^2 elements once. Done naively (one scalar conversion at a time, a fresh
 // zero-filled std::vector per call) they still cost a visible fraction of sgemm on a
-// laptop; done with F16C (8 halves per instruction), over cache-sized blocks, in parallel,
-// into a reused buffer, they cost a few percent.
+// laptop; done with F16C (8 halves per instruction), over blocks of a few KiB, on all
+// cores, into buffers that are reused from call to call, they cost a few percent.
 #include <immintrin.h>
 #include <omp.h>
 
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
 #include "common/error.hpp"
+#include "kernels/fp16/half.hpp"
 #include "kernels/gemm/gemm.hpp"
 
 namespace halfway {
 
 namespace {
 
-// ---- scalar conversions (the fallback, and the tails of the vector loops) --------------
-
-float f16_bits_to_f32(std::uint16_t h) {
-  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-  std::uint32_t exp = (h >> 10) & 0x1fu;
-  std::uint32_t man = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (man << 13);  // inf or NaN (payload kept)
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (man << 13);
-  } else if (man == 0) {
-    bits = sign;
-  } else {  // subnormal: normalise
-    int shift = 0;
-    while ((man & 0x400u) == 0) { man <<= 1; ++shift; }
-    bits = sign | (std::uint32_t(113 - shift) << 23) | ((man & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-std::uint16_t f32_to_f16_bits(float f) {
-  std::uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
-  const std::uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return 0x7fff;                    // NaN (CUDA's canonical NaN)
-  if (ax >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // >= 65520: inf
-  if (ax < 0x38800000u) {                                 // below 2^-14: subnormal or 0
-    // value = ax as float; the subnormal unit is 2^-24: round(value * 2^24), ties to even.
-    float v;
-    std::memcpy(&v, &ax, 4);
-    const float scaled = v * 16777216.0f;  // exact (power of two), < 1024
-    const std::uint32_t r = std::uint32_t(std::nearbyint(scaled));  // default mode: ties to even
-    return std::uint16_t(sign | r);
-  }
-  // normal: rebias, round the 13 dropped bits to nearest even (a carry may bump the exponent)
-  std::uint32_t h = ((ax - 0x38000000u) >> 13);
-  const std::uint32_t rest = ax & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
-  return std::uint16_t(sign | h);
-}
-
-float bf16_bits_to_f32(std::uint16_t h) {
-  const std::uint32_t bits = std::uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-std::uint16_t f32_to_bf16_bits(float f) {
-  std::uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return 0x7fff;  // NaN
-  x += 0x7fffu + ((x >> 16) & 1u);                       // round to nearest even
-  return std::uint16_t(x >> 16);
-}
-
-// ---- vector conversions ----------------------------------------------------------------
+// ---- conversions --------------------------------------------------------------------------
+//
+// x86-64 CPUs since 2012 have F16C: 8 halves to 8 floats (and back, rounding to nearest
+// even) in one instruction. Where it is missing, chapter 01's hand-written conversions
+// run instead (the same results, one element at a time). bf16 <-> f32 is a 16-bit shift
+// plus rounding, which the compiler vectorises from chapter 01's scalar code.
 
 __attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const std::uint16_t* s, float* d,
                                                          std::int64_t n) {
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
-  for (; i < n; ++i) d[i] = f16_bits_to_f32(s[i]);
+  if (i < n) {  // the last 1-7 elements through a zero-padded block of 8
+    alignas(32) std::uint16_t in[8] = {};
+    alignas(32) float out[8];
+    std::memcpy(in, s + i, std::size_t(n - i) * 2);
+    _mm256_store_ps(out, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(in))));
+    std::memcpy(d + i, out, std::size_t(n - i) * 4);
+  }
+}
+
+// 8 floats to 8 halves. F16C keeps a NaN's payload; the course's NaN is CUDA's 0x7fff.
+__attribute__((target("avx,f16c"))) inline void f32_to_f16_block(const float* in, std::uint16_t* out) {
+  const __m256 v = _mm256_loadu_ps(in);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const int nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  if (nan)
+    for (int j = 0; j < 8; ++j)
+      if (nan >> j & 1) out[j] = 0x7fff;
 }
 
 __attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* s, std::uint16_t* d,
                                                          std::int64_t n) {
   std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(s + i);
-    // F16C keeps a NaN's payload; the course's policy is CUDA's canonical 0x7fff.
-    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    if (!_mm256_testz_ps(nan, nan)) {
-      for (int j = 0; j < 8; ++j) d[i + j] = f32_to_f16_bits(s[i + j]);
-      continue;
-    }
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), h);
+  for (; i + 8 <= n; i += 8) f32_to_f16_block(s + i, d + i);
+  if (i < n) {
+    alignas(32) float in[8] = {};
+    alignas(32) std::uint16_t out[8];
+    std::memcpy(in, s + i, std::size_t(n - i) * 4);
+    f32_to_f16_block(in, out);
+    std::memcpy(d + i, out, std::size_t(n - i) * 2);
   }
-  for (; i < n; ++i) d[i] = f32_to_f16_bits(s[i]);
-}
-
-void bf16_to_f32_loop(const std::uint16_t* s, float* d, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_f32(s[i]);  // vectorised by g++
-}
-
-void f32_to_bf16_loop(const float* s, std::uint16_t* d, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_bits(s[i]);
 }
 
 bool have_f16c() {
@@ -128,33 +79,37 @@ bool have_f16c() {
 
 void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
   if (in == DType::bf16) {
-    bf16_to_f32_loop(s, d, n);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
   } else if (have_f16c()) {
     f16_to_f32_f16c(s, d, n);
   } else {
-    for (std::int64_t i = 0; i < n; ++i) d[i] = f16_bits_to_f32(s[i]);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
   }
 }
 
 void from_f32_run(DType out, const float* s, std::uint16_t* d, std::int64_t n) {
   if (out == DType::bf16) {
-    f32_to_bf16_loop(s, d, n);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = float_to_bf16_bits(s[i]);
   } else if (have_f16c()) {
     f32_to_f16_f16c(s, d, n);
   } else {
-    for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_f16_bits(s[i]);
+    for (std::int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);
   }
 }
 
-// Blocks of about 16 KiB of output per task: big enough to amortise the loop, small
-// enough to spread a 1024x1024 matrix over every core with room for load balance.
-constexpr std::int64_t kBlock = 4096;
+// Parallel conversion only pays for big matrices. One core converts ~4 G halves/s with
+// F16C (memory-bound: 0.3 ms for 1024^2), and OpenBLAS's worker threads keep spinning for
+// a while after each sgemm: an OpenMP team started right then fights them for the cores
+// (measured here on 2 busy cores: 0.27 ms on one thread, 16 ms on two). So matrices below
+// 8 M elements (a 2896^2 matrix) are converted by the calling thread alone.
+constexpr std::int64_t kBlock = 1 << 14;
+constexpr std::int64_t kParallelMin = std::int64_t(1) << 23;
 
 // Converts a rows x cols matrix (leading dimension ld_src) into a tight fp32 matrix.
 void matrix_to_f32(DType in, const std::uint16_t* src, std::int64_t ld_src, float* dst,
                    std::int64_t rows, std::int64_t cols) {
   const std::int64_t total = rows * cols;
-  const bool parallel = total >= 4 * kBlock && omp_get_max_threads() > 1;
+  const bool parallel = total >= kParallelMin && omp_get_max_threads() > 1;
   if (ld_src == cols) {  // one contiguous run
     const std::int64_t blocks = (total + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -170,7 +125,7 @@ void matrix_to_f32(DType in, const std::uint16_t* src, std::int64_t ld_src, floa
 
 void matrix_from_f32(DType out, const float* src, std::uint16_t* dst, std::int64_t ld_dst,
                      std::int64_t rows, std::int64_t cols) {
-  const bool parallel = rows * cols >= 4 * kBlock && omp_get_max_threads() > 1;
+  const bool parallel = rows * cols >= kParallelMin && omp_get_max_threads() > 1;
 #pragma omp parallel for schedule(static) if (parallel)
   for (std::int64_t r = 0; r < rows; ++r) from_f32_run(out, src + r * cols, dst + r * ld_dst, cols);
 }

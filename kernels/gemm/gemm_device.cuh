@@ -109,6 +109,13 @@ __device__ __forceinline__ bool aligned(const void* p, unsigned bytes) {
   return (reinterpret_cast<std::uintptr_t>(p) & (bytes - 1)) == 0;
 }
 
+/// Dynamic shared memory is only promised 16-byte alignment; the WMMA kernels round its
+/// base up to 128 bytes and ask for kSmemAlignSlack extra bytes at launch.
+constexpr int kSmemAlignSlack = 128;
+__device__ __forceinline__ unsigned char* align128(unsigned char* p) {
+  return reinterpret_cast<unsigned char*>((reinterpret_cast<std::uintptr_t>(p) + 127) & ~std::uintptr_t(127));
+}
+
 // ---- tile loaders ----------------------------------------------------------------------------
 
 /// Copies the ROWS x COLS tile whose top-left corner is (r0, c0) of a row-major matrix
@@ -226,19 +233,21 @@ __device__ __forceinline__ void store_tile_checked(const GemmArgs& g, int z, con
 
 // ---- host side -----------------------------------------------------------------------------
 
-/// Calls `f.template operator()<T, TA, TB>()` with the input type (__half or
-/// __nv_bfloat16) and the layouts of g: one template instance per combination.
-template <class F>
-void with_instance(const GemmArgs& g, F&& f) {
+/// Calls `f.template operator()<T, TA, TB>()` for the input type T (__half or
+/// __nv_bfloat16) and the layouts of g: one template instance per combination. (F is a
+/// struct with a member template, not a C++20 template lambda: nvcc may compile C++17.)
+template <class T, class F>
+void with_layouts(const GemmArgs& g, const F& f) {
   const bool ta = g.op_a == Op::T, tb = g.op_b == Op::T;
-  auto layouts = [&]<class T>() {
-    if (!ta && !tb) f.template operator()<T, false, false>();
-    else if (!ta && tb) f.template operator()<T, false, true>();
-    else if (ta && !tb) f.template operator()<T, true, false>();
-    else f.template operator()<T, true, true>();
-  };
-  if (g.in == DType::f16) layouts.template operator()<__half>();
-  else layouts.template operator()<__nv_bfloat16>();
+  if (!ta && !tb) f.template operator()<T, false, false>();
+  else if (!ta && tb) f.template operator()<T, false, true>();
+  else if (ta && !tb) f.template operator()<T, true, false>();
+  else f.template operator()<T, true, true>();
+}
+template <class F>
+void with_instance(const GemmArgs& g, const F& f) {
+  if (g.in == DType::f16) with_layouts<__half>(g, f);
+  else with_layouts<__nv_bfloat16>(g, f);
 }
 
 /// Throws halfway::Error when the launch just made failed.

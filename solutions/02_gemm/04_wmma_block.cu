@@ -110,14 +110,23 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_block_kernel(const GemmArg
                             n0 + warp_n * kWN + j * 16, lane);
 }
 
+/// Launches the instance for <T, TA, TB> (see with_instance).
+struct Launcher {
+  const GemmArgs& g;
+  dim3 grid;
+  cudaStream_t stream;
+  template <class T, bool TA, bool TB>
+  void operator()() const {
+    auto* kernel = &gemm_wmma_block_kernel<T, TA, TB>;
+    HALFWAY_LAUNCH(kernel, grid, kThreads, 0, stream)(g);
+  }
+};
+
 }  // namespace
 
 void launch_wmma_block(const GemmArgs& g, cudaStream_t stream) {
   const dim3 grid(ceil_div(g.n, kBN), ceil_div(g.m, kBM), unsigned(g.batch));
-  with_instance(g, [&]<class T, bool TA, bool TB>() {
-    auto* kernel = &gemm_wmma_block_kernel<T, TA, TB>;
-    HALFWAY_LAUNCH(kernel, grid, kThreads, 0, stream)(g);
-  });
+  with_instance(g, Launcher{g, grid, stream});
   check_launch("4 (wmma_block)");
 }
 

@@ -1,0 +1,334 @@
+// Chapter 02's GEMM tests, compiled once per backend (CH02_BACKEND: cpu, emu or cuda).
+// On emu and cuda every rung of the kernel ladder runs the same checks; on cpu the host
+// GEMM does. Integer inputs must give exact results; random inputs stay within the fp32
+// accumulation bound derived in gemm_check.cpp; a NaN or Inf output always fails.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "chapters/02_gemm/tests/gemm_check.hpp"
+#include "common/error.hpp"
+
+using namespace halfway;
+using namespace halfway::ch02;
+
+namespace {
+
+constexpr Backend kBackend = Backend::CH02_BACKEND;
+constexpr Op N = Op::N, T = Op::T;
+
+void expect_ok(GemmKernel kernel, const Problem& p) {
+  const Verdict v = run_and_check(kBackend, kernel, p);
+  INFO(v.message);
+  CHECK(v.ok);
+}
+
+struct Shape3 {
+  int m, n, k;
+};
+// The shapes every kernel must get right: a single element, odd sizes smaller than one
+// tile, odd sizes spanning several 16x16 tiles and one 128x128 block edge, and an
+// aligned shape of several whole blocks.
+constexpr Shape3 kShapes[] = {{1, 1, 1}, {17, 33, 40}, {72, 73, 74}, {128, 256, 64}};
+constexpr Op kLayouts[4][2] = {{N, N}, {N, T}, {T, N}, {T, T}};
+
+// Integer inputs, every layout and shape, tight leading dimensions, fp32 output.
+void exact_layouts_and_shapes(GemmKernel kernel) {
+  for (const auto& s : kShapes) {
+    for (const auto& l : kLayouts) {
+      Problem p;
+      p.op_a = l[0];
+      p.op_b = l[1];
+      p.m = s.m;
+      p.n = s.n;
+      p.k = s.k;
+      p.seed = std::uint64_t(s.m * 7 + s.n * 3 + s.k);
+      expect_ok(kernel, p);
+    }
+  }
+}
+
+// Leading dimensions padded to 16-byte aligned rows (the vector paths), padded but not
+// aligned, and unaligned base pointers; bf16 inputs; every layout.
+void exact_strides_and_types(GemmKernel kernel) {
+  for (const auto& l : kLayouts) {
+    for (DType in : {DType::f16, DType::bf16}) {
+      Problem p;
+      p.op_a = l[0];
+      p.op_b = l[1];
+      p.m = 72;
+      p.n = 73;
+      p.k = 74;
+      p.in = in;
+      p.align8 = true;
+      p.pad = 8;
+      expect_ok(kernel, p);  // aligned rows, partial tiles at every edge
+      p.align8 = false;
+      p.pad = 3;
+      p.offset = 1;
+      expect_ok(kernel, p);  // nothing aligned
+    }
+  }
+}
+
+// 16-bit outputs (the input type), alpha and beta, integer values: still exact.
+void exact_outputs_alpha_beta(GemmKernel kernel) {
+  for (DType in : {DType::f16, DType::bf16}) {
+    for (DType out : {DType::f32, in}) {
+      for (const auto& l : {kLayouts[0], kLayouts[2]}) {
+        Problem p;
+        p.op_a = l[0];
+        p.op_b = l[1];
+        p.m = 40;
+        p.n = 72;
+        p.k = 50;
+        p.in = in;
+        p.out = out;
+        p.alpha = 2.0f;
+        p.beta = -1.0f;
+        p.align8 = true;  // with an aligned C, kernel 6's vector epilogue is used
+        expect_ok(kernel, p);
+        p.alpha = 1.0f;
+        p.beta = 0.0f;  // C filled with NaN, which must not be read
+        p.offset = 1;
+        expect_ok(kernel, p);
+      }
+    }
+  }
+}
+
+// Strided batches: padded strides, and one B broadcast to every entry.
+void exact_batches(GemmKernel kernel) {
+  for (const auto& l : kLayouts) {
+    Problem p;
+    p.op_a = l[0];
+    p.op_b = l[1];
+    p.m = 17;
+    p.n = 33;
+    p.k = 40;
+    p.batch = 3;
+    p.pad = 2;
+    expect_ok(kernel, p);
+    p.broadcast_b = true;
+    p.align8 = true;
+    p.out = DType::f16;
+    p.beta = 0.5f;
+    expect_ok(kernel, p);
+  }
+}
+
+// Random inputs against the fp64 reference and the K-scaled bound.
+void random_within_bound(GemmKernel kernel) {
+  for (const auto& l : kLayouts) {
+    for (DType in : {DType::f16, DType::bf16}) {
+      for (DType out : {DType::f32, in}) {
+        Problem p;
+        p.op_a = l[0];
+        p.op_b = l[1];
+        p.m = 72;
+        p.n = 73;
+        p.k = 74;
+        p.in = in;
+        p.out = out;
+        p.alpha = 0.75f;
+        p.beta = -1.25f;
+        p.values = Values::random;
+        p.seed = 11;
+        expect_ok(kernel, p);
+      }
+    }
+  }
+  // A long K, where the accumulation error grows.
+  Problem p;
+  p.m = 20;
+  p.n = 24;
+  p.k = 1000;
+  p.values = Values::random;
+  p.align8 = true;
+  expect_ok(kernel, p);
+}
+
+}  // namespace
+
+// The checker itself: a test that cannot fail proves nothing.
+TEST_CASE("the comparison fails on NaN and Inf whatever the bound") {
+  const double inf = 1.0 / 0.0, nan = 0.0 / 0.0;
+  CHECK(compare({1.0, 2.0}, {1.0, 2.0}, {0.0, 0.0}).ok);
+  CHECK_FALSE(compare({1.0, 2.5}, {1.0, 2.0}, {0.0, 0.1}).ok);
+  CHECK_FALSE(compare({nan}, {1.0}, {1e300}).ok);
+  CHECK_FALSE(compare({inf}, {inf}, {1e300}).ok);
+  CHECK_FALSE(compare({-inf}, {0.0}, {inf}).ok);
+}
+
+TEST_CASE("GEMM arguments are checked with clear messages") {
+  std::vector<std::uint16_t> a(64), b(64);
+  std::vector<float> c(64);
+  GemmArgs g = gemm_args(N, N, 4, 4, 4);
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  auto message = [&](const GemmArgs& bad) {
+    try {
+      validate(bad);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message(g) == "no error");
+  GemmArgs bad = g;
+  bad.k = 0;
+  CHECK(message(bad).find("expected GEMM sizes M, N, K >= 1, found M = 4, N = 4, K = 0") != std::string::npos);
+  bad = g;
+  bad.lda = 3;
+  CHECK(message(bad).find("expected lda >= 4") != std::string::npos);
+  bad = g;
+  bad.op_b = T;
+  bad.ldb = 2;
+  CHECK(message(bad).find("op_b T") != std::string::npos);
+  bad = g;
+  bad.in = DType::bf16;
+  bad.out = DType::f16;
+  CHECK(message(bad).find("expected GEMM output f32 or bf16") != std::string::npos);
+  bad = g;
+  bad.batch = 2;
+  bad.stride_c = 8;
+  CHECK(message(bad).find("must not overlap") != std::string::npos);
+  CHECK_THROWS_AS(parse_gemm_kernel("fastest"), UsageError);
+  CHECK(parse_gemm_kernel("4") == GemmKernel::wmma_block);
+  CHECK(parse_gemm_kernel("wmma_best") == GemmKernel::wmma_best);
+}
+
+#if CH02_BACKEND_IS_CPU
+
+TEST_CASE("cpu GEMM: integer inputs give exact results for every layout and shape") {
+  exact_layouts_and_shapes(GemmKernel::best);
+}
+TEST_CASE("cpu GEMM: padded and unaligned strides and bf16 are exact") {
+  exact_strides_and_types(GemmKernel::best);
+}
+TEST_CASE("cpu GEMM: 16-bit outputs with alpha and beta are exact") { exact_outputs_alpha_beta(GemmKernel::best); }
+TEST_CASE("cpu GEMM: strided batches are exact") { exact_batches(GemmKernel::best); }
+TEST_CASE("cpu GEMM: random inputs stay within the fp32 accumulation bound") {
+  random_within_bound(GemmKernel::best);
+}
+TEST_CASE("cpu GEMM: f32 inputs (chapter 03's fp32 mode) go straight to sgemm") {
+  for (const auto& l : kLayouts) {
+    Problem p;
+    p.op_a = l[0];
+    p.op_b = l[1];
+    p.m = 17;
+    p.n = 33;
+    p.k = 40;
+    p.in = DType::f32;
+    p.batch = 2;
+    p.pad = 1;
+    expect_ok(GemmKernel::best, p);  // integers: exact
+    p.values = Values::random;
+    p.alpha = 0.5f;
+    p.beta = 2.0f;
+    expect_ok(GemmKernel::best, p);
+  }
+}
+
+TEST_CASE("cpu GEMM: the ladder's kernels are not cpu kernels") {
+  std::vector<std::uint16_t> a(1), b(1);
+  std::vector<float> c(1);
+  GemmArgs g = gemm_args(N, N, 1, 1, 1);
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  CHECK_THROWS_WITH_AS(gemm(Backend::cpu, g, GemmKernel::naive),
+                       doctest::Contains("kernel 'best' on the cpu backend"), Error);
+}
+
+TEST_CASE("cpu GEMM conversions agree with the compiler's _Float16 and round bf16 to nearest even") {
+  // Every fp16 bit pattern converts exactly and back (NaNs become the canonical 0x7fff).
+  std::vector<std::uint16_t> all(65536), back(65536);
+  for (int i = 0; i < 65536; ++i) all[std::size_t(i)] = std::uint16_t(i);
+  std::vector<float> f(65536);
+  convert_to_f32(DType::f16, all.data(), f.data(), 65536);
+  convert_from_f32(DType::f16, f.data(), back.data(), 65536);
+  int mismatches = 0;
+  for (int i = 0; i < 65536; ++i) {
+    _Float16 h;
+    std::memcpy(&h, &all[std::size_t(i)], 2);
+    const float expect = float(h);
+    const bool nan = expect != expect;
+    if (nan ? (f[std::size_t(i)] == f[std::size_t(i)] || back[std::size_t(i)] != 0x7fff)
+            : (f[std::size_t(i)] != expect || back[std::size_t(i)] != all[std::size_t(i)]))
+      ++mismatches;
+  }
+  CHECK(mismatches == 0);
+  // Float to fp16 rounding on values between the representable ones, vector and tail paths.
+  std::vector<float> x;
+  for (int i = 0; i < 100003; ++i) x.push_back(std::ldexp(float(i % 4099) - 2049.5f, (i % 41) - 30) * 1.0003f);
+  x.push_back(65519.0f);
+  x.push_back(65520.0f);
+  x.push_back(std::ldexp(1.0f, -25));
+  x.push_back(std::ldexp(1.5f, -25));
+  std::vector<std::uint16_t> h(x.size());
+  convert_from_f32(DType::f16, x.data(), h.data(), std::int64_t(x.size()));
+  mismatches = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const _Float16 expect = static_cast<_Float16>(x[i]);
+    std::uint16_t eb;
+    std::memcpy(&eb, &expect, 2);
+    if (eb != h[i]) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+  // bf16: ties go to even, and the conversion back is exact.
+  const float tie_down = std::ldexp(1.0f + 1.0f / 256.0f, 0);  // halfway between 1 and 1+2^-7
+  const float tie_up = std::ldexp(1.0f + 3.0f / 256.0f, 0);    // halfway between 1+2^-7 and 1+2^-6
+  std::uint16_t r[2];
+  const float in2[2] = {tie_down, tie_up};
+  convert_from_f32(DType::bf16, in2, r, 2);
+  CHECK(r[0] == 0x3f80);
+  CHECK(r[1] == 0x3f82);
+}
+
+#else
+
+#define CH02_KERNEL_TESTS(kernel, name, tags)                                                       \
+  TEST_CASE(name ": integer inputs give exact results for every layout and shape" tags) {          \
+    exact_layouts_and_shapes(kernel);                                                              \
+  }                                                                                                \
+  TEST_CASE(name ": padded and unaligned strides and bf16 are exact" tags) {                       \
+    exact_strides_and_types(kernel);                                                               \
+  }                                                                                                \
+  TEST_CASE(name ": 16-bit outputs with alpha and beta are exact" tags) { exact_outputs_alpha_beta(kernel); } \
+  TEST_CASE(name ": strided batches are exact" tags) { exact_batches(kernel); }                    \
+  TEST_CASE(name ": random inputs stay within the fp32 accumulation bound" tags) {                \
+    random_within_bound(kernel);                                                                   \
+  }
+
+CH02_KERNEL_TESTS(GemmKernel::naive, "kernel 1 naive", "")
+CH02_KERNEL_TESTS(GemmKernel::smem_tiled, "kernel 2 smem_tiled", " [ex02.1]")
+CH02_KERNEL_TESTS(GemmKernel::wmma_naive, "kernel 3 wmma_naive", "")
+CH02_KERNEL_TESTS(GemmKernel::wmma_block, "kernel 4 wmma_block", " [ex02.2]")
+CH02_KERNEL_TESTS(GemmKernel::wmma_pipeline, "kernel 5 wmma_pipeline", "")
+CH02_KERNEL_TESTS(GemmKernel::wmma_best, "kernel 6 wmma_best", "")
+
+TEST_CASE("f32 inputs are refused by the kernels with a clear message") {
+  std::vector<float> a(1), b(1), c(1);
+  GemmArgs g = gemm_args(N, N, 1, 1, 1);
+  g.in = DType::f32;
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  CHECK_THROWS_WITH_AS(gemm(kBackend, g), doctest::Contains("f16 or bf16 inputs on"), Error);
+}
+
+TEST_CASE("the library GEMM (best: kernel 6) stays within the bound") {
+  Problem p;
+  p.m = 72;
+  p.n = 73;
+  p.k = 74;
+  p.op_b = T;
+  p.values = Values::random;
+  expect_ok(GemmKernel::best, p);
+}
+
+#endif
