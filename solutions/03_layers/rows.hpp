@@ -118,28 +118,29 @@ HALFWAY_HD void softmax_backward_row(const S* y, const acc_t<S>* dy, S* ds, int 
 /// \f$q_j = (1-\epsilon)[j = t] + \epsilon/V\f$, the loss
 /// \f$\ell = -\sum_j q_j \log p_j\f$ with \f$p = \mathrm{softmax}(z)\f$, computed as
 /// \f$\log p_j = z_j - m - \log\sum_k e^{z_k - m}\f$, \f$m = \max_k z_k\f$ (log-sum-exp: no
-/// exponential overflows, whatever the logits). Returns \f$\ell\f$ and writes
+/// exponential overflows, whatever the logits; the smoothing term is skipped when eps = 0). Returns \f$\ell\f$ and writes
 /// \f$\partial(\text{scale}\cdot\ell)/\partial z_j = \text{scale}\,(p_j - q_j)\f$ into dlogits.
 template <class S>
 HALFWAY_HD acc_t<S> cross_entropy_row(const S* logits, int V, int target, acc_t<S> smoothing,
                                       acc_t<S> scale, S* dlogits) {
   using A = acc_t<S>;
   // BEGIN EXERCISE 03.3 (4 points): Cross-entropy forward and backward of one row
-  // HINT: three passes in A: the max m; the sum of exp(z - m) (and of z, for the smoothing
-  // HINT: term); then the loss from log-sum-exp and p_j - q_j for each j.
+  // HINT: three passes in A: the max m; the sum of exp(z - m) (and of z - m, for the
+  // HINT: smoothing term); then the loss from log-sum-exp and p_j - q_j for each j.
   A m = ld(logits[0]);
   for (int j = 1; j < V; ++j) m = ld(logits[j]) > m ? ld(logits[j]) : m;
-  A sum_exp = 0, sum_z = 0;
+  A sum_exp = 0, sum_zm = 0;
   for (int j = 0; j < V; ++j) {
     sum_exp += std::exp(ld(logits[j]) - m);
-    sum_z += ld(logits[j]);
+    sum_zm += ld(logits[j]) - m;
   }
-  const A lse = m + std::log(sum_exp);  // log sum_k exp(z_k)
-  // -sum_j q_j log p_j = (1 - eps) (lse - z_t) + eps/V sum_j (lse - z_j)
-  const A loss = (A(1) - smoothing) * (lse - ld(logits[target])) +
-                 smoothing * (lse - sum_z / A(V));
+  const A log_sum = std::log(sum_exp);  // log sum_k exp(z_k - m), in [0, log V]
+  // -sum_j q_j log p_j with log p_j = (z_j - m) - log_sum:
+  //   (1 - eps) (log_sum - (z_t - m)) + eps (log_sum - mean_j (z_j - m))
+  A loss = (A(1) - smoothing) * (log_sum - (ld(logits[target]) - m));
+  if (smoothing != A(0)) loss += smoothing * (log_sum - sum_zm / A(V));
   for (int j = 0; j < V; ++j) {
-    const A p = std::exp(ld(logits[j]) - lse);
+    const A p = std::exp(ld(logits[j]) - m) / sum_exp;
     const A q = (j == target ? A(1) - smoothing : A(0)) + smoothing / A(V);
     dlogits[j] = st<S>(scale * (p - q));
   }

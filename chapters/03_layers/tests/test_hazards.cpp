@@ -1,1 +1,190 @@
+// The hazards of chapter 03, by name: fully masked rows, logits near fp16's max, a
+// LayerNorm input whose variance overflows fp16, repeated tokens in the embedding backward,
+// sequence length 1, d_model not a multiple of 16; and dropout's reproducible mask.
 #include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "chapters/03_layers/tests/gradcheck.hpp"
+
+using namespace halfway;
+using namespace halfway::layers;
+using namespace ch03test;
+
+namespace {
+template <class S>
+std::vector<S> to_s(const std::vector<double>& v) {
+  std::vector<S> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = st<S>(acc_t<S>(v[i]));
+  return out;
+}
+template <class S>
+bool all_finite(const S* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(double(ld(p[i])))) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("hazard: a fully masked softmax row gives zeros not NaN", S, float, half, bfloat16) {
+  using A = acc_t<S>;
+  const int B = 2, H = 1, L = 3;
+  std::vector<A> scores(B * H * L * L, A(1000));  // large scores too: no overflow either
+  std::vector<std::uint8_t> pad = {1, 1, 1, 0, 0, 1};  // batch 0: every key is padding
+  std::vector<S> p(scores.size());
+  masked_softmax_forward<S>(scores.data(), p.data(), B, H, L, L, pad.data(), true);
+  for (int i = 0; i < L * L; ++i) CHECK(double(ld(p[i])) == 0.0);
+  // batch 1, causal and key 2 padded: row 0 sees key 0; rows 1 and 2 see keys 0 and 1.
+  const double expect[9] = {1, 0, 0, 0.5, 0.5, 0, 0.5, 0.5, 0};
+  for (int i = 0; i < L * L; ++i) CHECK(double(ld(p[L * L + i])) == expect[i]);
+  // The backward of a fully masked row is zero as well.
+  std::vector<A> dp(p.size(), A(3));
+  std::vector<S> ds(p.size());
+  softmax_backward<S>(p.data(), dp.data(), ds.data(), B * H * L, L);
+  for (int i = 0; i < L * L; ++i) CHECK(double(ld(ds[i])) == 0.0);
+  CHECK(all_finite(ds.data(), ds.size()));
+}
+
+TEST_CASE_TEMPLATE("hazard: attention with a fully padded sequence stays finite", S, float, half) {
+  const int B = 2, L = 4, D = 8;
+  MultiheadAttention<S> mha("a.", D, 2, 0.0f);
+  ParamList<S> ps;
+  mha.collect(ps);
+  randomize(ps, 1);
+  auto x = to_s<S>(normal_vec(B * L * D, 2));
+  std::vector<std::uint8_t> pad = {1, 1, 1, 1, 0, 0, 0, 0};
+  const S* y = mha.forward(x.data(), x.data(), B, L, L, pad.data(), false, RunState{false, 0, 0});
+  CHECK(all_finite(y, x.size()));
+  std::vector<S> dy = to_s<S>(normal_vec(x.size(), 3));
+  const S* dx = mha.backward(dy.data());
+  CHECK(all_finite(dx, x.size()));
+  for (auto* p : ps)
+    for (float g : p->grad) REQUIRE(std::isfinite(g));
+}
+
+TEST_CASE("hazard: cross-entropy of logits near fp16's max is finite and right") {
+  // Logits 65504 (fp16's largest), 65472, -65504 and 0: exp() of any of them overflows
+  // float and fp16; log-sum-exp subtracts the max first.
+  const std::vector<half> logits = {half(65504.0f), half(65472.0f), half(-65504.0f), half(0.0f)};
+  std::vector<half> dl(4);
+  const std::int32_t target = 1;
+  const float loss = cross_entropy<half>(logits.data(), &target, 1, 4, -100, 0.0f, 1.0f, dl.data());
+  // -log softmax_1 = log(1 + e^-32) + 32 (the others are e^-65504 ~ 0): 32 + 1.3e-14.
+  CHECK(loss == doctest::Approx(32.0).epsilon(1e-6));
+  CHECK(all_finite(dl.data(), 4));
+  CHECK(float(dl[0]) == doctest::Approx(1.0).epsilon(1e-3));   // p_0 ~ 1
+  CHECK(float(dl[1]) == doctest::Approx(-1.0).epsilon(1e-3));  // p_1 - 1 ~ -1
+  // With label smoothing the loss includes eps/V * sum_j (lse - z_j): still finite.
+  const float smooth = cross_entropy<half>(logits.data(), &target, 1, 4, -100, 0.1f, 1.0f, dl.data());
+  CHECK(std::isfinite(smooth));
+  CHECK(all_finite(dl.data(), 4));
+}
+
+TEST_CASE_TEMPLATE("hazard: layernorm input whose variance overflows fp16", S, half, bfloat16) {
+  // x = +-300 (fine in fp16) has variance 90000 > 65504: computed in fp16 it would be inf
+  // and every output 0 or NaN. The statistics are fp32, so the output is +-1 (gamma 1, beta 0).
+  const int D = 24;
+  std::vector<S> x(D);
+  for (int i = 0; i < D; ++i) x[i] = st<S>(i % 2 ? 300.0f : -300.0f);
+  CHECK(std::isinf(float(half(90000.0f))));  // the hazard itself
+  LayerNorm<S> ln("ln.", D, 1e-5);
+  const S* y = ln.forward(x.data(), 1);
+  for (int i = 0; i < D; ++i) CHECK(float(y[i]) == doctest::Approx(i % 2 ? 1.0 : -1.0).epsilon(0.01));
+  std::vector<S> dy(D);
+  for (int i = 0; i < D; ++i) dy[i] = st<S>(float(i % 3) - 1.0f);
+  const S* dx = ln.backward(dy.data());
+  CHECK(all_finite(dx, D));
+  for (float g : ln.weight.grad) CHECK(std::isfinite(g));
+}
+
+TEST_CASE("hazard: repeated tokens in the embedding backward add up") {
+  const int V = 5, D = 4;
+  const std::vector<std::int32_t> tokens = {3, 1, 3, 3};
+  std::vector<float> dy(tokens.size() * D);
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 7) - 3.0f;  // integers: exact sums
+  std::vector<float> grad(V * D, 0.0f);
+  embedding_backward<float>(tokens.data(), int(tokens.size()), dy.data(), D, grad.data());
+  for (int i = 0; i < D; ++i) {
+    CHECK(grad[3 * D + i] == 2.0f * (dy[0 * D + i] + dy[2 * D + i] + dy[3 * D + i]));  // sqrt(4) = 2
+    CHECK(grad[1 * D + i] == 2.0f * dy[1 * D + i]);
+    CHECK(grad[0 * D + i] == 0.0f);
+  }
+  // ... and are accumulated across calls (the shared source and target embedding).
+  embedding_backward<float>(tokens.data(), 1, dy.data(), D, grad.data());
+  CHECK(grad[3 * D] == 2.0f * (dy[0] + dy[0] + dy[2 * D] + dy[3 * D]));
+}
+
+TEST_CASE("hazard: sequence length 1 (gradcheck of the whole model)") {
+  Config c;
+  c.vocab = 5, c.d_model = 4, c.heads = 2, c.d_ff = 6, c.encoder_layers = 1, c.decoder_layers = 1;
+  c.dropout = 0.0f;
+  Seq2Seq<double> model(c);
+  auto ps = model.params();
+  randomize(ps, 5);
+  Batch b;
+  b.B = 2, b.Ls = 1, b.Lt = 1;
+  b.src = {1, 2};
+  b.src_pad = {0, 0};
+  b.tgt_in = {3, 4};
+  b.tgt_pad = {0, 0};
+  b.tgt_out = {4, 2};
+  const RunState run{false, 0, 0};
+  const auto loss = [&] {
+    model.forward(b, run);
+    return double(model.loss(-100));
+  };
+  model.zero_grad();
+  loss();
+  model.backward();
+  for (auto* p : ps) check_param(*p, loss);
+}
+
+TEST_CASE("hazard: d_model 17 (not a multiple of 16) in fp32 matches fp64") {
+  Config c;
+  c.vocab = 6, c.d_model = 17, c.heads = 1, c.d_ff = 33, c.encoder_layers = 1, c.decoder_layers = 1;
+  c.dropout = 0.0f;
+  Seq2Seq<double> ref(c);
+  Seq2Seq<float> f32(c);
+  auto pr = ref.params();
+  auto pf = f32.params();
+  randomize(pr, 6);
+  for (std::size_t i = 0; i < pr.size(); ++i) {
+    for (std::size_t j = 0; j < pr[i]->master.size(); ++j) pf[i]->master[j] = float(pr[i]->master[j]);
+    pf[i]->sync();
+  }
+  Batch b;
+  b.B = 1, b.Ls = 3, b.Lt = 2;
+  b.src = {1, 2, 5};
+  b.src_pad = {0, 0, 0};
+  b.tgt_in = {3, 4};
+  b.tgt_pad = {0, 0};
+  b.tgt_out = {4, 1};
+  const RunState run{false, 0, 0};
+  ref.forward(b, run);
+  f32.forward(b, run);
+  // fp32 storage: a few hundred roundings of relative size 2^-24 along the longest path
+  // (accumulations over d_ff = 33 and 17), so 1e-5 relative leaves a wide margin.
+  CHECK(double(f32.loss(-100)) == doctest::Approx(double(ref.loss(-100))).epsilon(1e-5));
+}
+
+TEST_CASE("dropout: the mask is a pure function of seed and offset, scaled by 1/(1-p)") {
+  const std::int64_t n = 100000;
+  std::vector<float> a(n, 1.0f), b(n, 1.0f);
+  dropout_inplace(a.data(), n, 0.25f, 1234);
+  dropout_inplace(b.data(), n, 0.25f, 1234);
+  std::int64_t kept = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    REQUIRE(a[i] == b[i]);
+    const bool keep = rng::keep(1234, std::uint64_t(i), 0.25f);
+    REQUIRE(a[i] == (keep ? 1.0f / 0.75f : 0.0f));
+    kept += keep;
+  }
+  // Binomial(n, 0.75): standard deviation sqrt(n 0.75 0.25) ~ 137; 6 sigma.
+  CHECK(std::abs(double(kept) - 0.75 * n) < 6 * 137);
+  std::vector<float> c(n, 1.0f);
+  dropout_inplace(c.data(), n, 0.25f, 1235);  // another seed: another mask
+  CHECK(c != a);
+}
