@@ -28,19 +28,23 @@ namespace ctx = boost::context::detail;
 namespace halfway::simt::detail {
 namespace {
 
-struct StartArgs {
-  FiberPool* pool;
-  Fiber* fiber;
+thread_local Fiber* g_starting = nullptr;
+
+// What a switch leaves for the context it arrives in: where to save the suspended
+// context, and whether that was the host (whose stack ASan must learn).
+struct Jump {
+  void** slot;
+  bool from_host;
 };
 
-thread_local StartArgs g_start{};
+struct FirstJump {
+  Jump jump;  // first: a FirstJump* is also a Jump*
+  FiberPool* pool;
+};
 
 void trampoline(ctx::transfer_t t) {
-  auto* pool = static_cast<FiberPool*>(t.data);
-  // The host's context comes in through t.fctx; started() records it.
-  Fiber* f = g_start.fiber;
-  f->ctx = t.fctx;  // temporarily: started() moves it to the host slot
-  pool->started(*f);
+  Fiber* f = g_starting;
+  static_cast<FirstJump*>(t.data)->pool->started(*f, &t);
   std::abort();  // started() never returns
 }
 
@@ -93,49 +97,48 @@ void FiberPool::begin_on_host() {
 #endif
 }
 
-void FiberPool::resume(Fiber& f) {
-  const bool fresh = f.ctx == nullptr;
-  if (fresh) {
-    // Stagger the stack tops by a few cache lines: with every top at the same page offset,
-    // the hot frames of all fibers would compete for the same L1 sets.
-    const std::size_t colour = (f.index % 61) * 64;
-    f.ctx = ctx::make_fcontext(f.stack_lo + f.stack_size - colour, f.stack_size - colour, trampoline);
-    g_start = StartArgs{this, &f};
+void FiberPool::switch_to(Fiber* from, Fiber* to) {
+  void* target;
+  FirstJump first{{from ? &from->ctx : &host_ctx_, from == nullptr}, this};
+  if (to) {
+    if (!to->ctx) {
+      // Stagger the stack tops by a few cache lines: with every top at the same page
+      // offset, the hot frames of all fibers would compete for the same L1 sets.
+      const std::size_t colour = (to->index % 61) * 64;
+      to->ctx = ctx::make_fcontext(to->stack_lo + to->stack_size - colour, to->stack_size - colour, trampoline);
+      g_starting = to;
+    }
+    target = to->ctx;
+  } else {
+    target = host_ctx_;
   }
 #if defined(HALFWAY_EMU_ASAN)
-  __sanitizer_start_switch_fiber(&host_fake_stack_, f.stack_lo, f.stack_size);
+  __sanitizer_start_switch_fiber(from ? &from->asan_fake_stack : &host_fake_stack_, to ? to->stack_lo : host_stack_lo_,
+                                 to ? to->stack_size : host_stack_size_);
 #endif
 #if defined(HALFWAY_EMU_TSAN)
-  __tsan_switch_to_fiber(f.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+  __tsan_switch_to_fiber(to ? to->tsan_fiber : host_tsan_fiber_, __tsan_switch_to_fiber_no_sync);
 #endif
-  ctx::transfer_t t = ctx::jump_fcontext(f.ctx, this);
-  f.ctx = t.fctx;
+  ctx::transfer_t t = ctx::jump_fcontext(target, &first);
+  // Back in `from`: save the context of whoever switched here.
+  const Jump& j = *static_cast<const Jump*>(t.data);
+  *j.slot = t.fctx;
 #if defined(HALFWAY_EMU_ASAN)
-  __sanitizer_finish_switch_fiber(host_fake_stack_, nullptr, nullptr);
+  if (j.from_host) __sanitizer_finish_switch_fiber(from ? from->asan_fake_stack : host_fake_stack_,
+                                                   &host_stack_lo_, &host_stack_size_);
+  else __sanitizer_finish_switch_fiber(from ? from->asan_fake_stack : host_fake_stack_, nullptr, nullptr);
 #endif
 }
 
-void FiberPool::yield(Fiber& f) {
+void FiberPool::started(Fiber& f, void* transfer) {
+  const auto& t = *static_cast<const ctx::transfer_t*>(transfer);
+  const Jump& j = *static_cast<const Jump*>(t.data);
+  *j.slot = t.fctx;
 #if defined(HALFWAY_EMU_ASAN)
-  __sanitizer_start_switch_fiber(&f.asan_fake_stack, host_stack_lo_, host_stack_size_);
+  if (j.from_host) __sanitizer_finish_switch_fiber(nullptr, &host_stack_lo_, &host_stack_size_);
+  else __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
-#if defined(HALFWAY_EMU_TSAN)
-  __tsan_switch_to_fiber(host_tsan_fiber_, __tsan_switch_to_fiber_no_sync);
-#endif
-  ctx::transfer_t t = ctx::jump_fcontext(host_ctx_, nullptr);
-  host_ctx_ = t.fctx;
-#if defined(HALFWAY_EMU_ASAN)
-  // The host may be another OS thread than last time: learn its stack again.
-  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &host_stack_lo_, &host_stack_size_);
-#endif
-}
-
-void FiberPool::started(Fiber& f) {
-  host_ctx_ = f.ctx;
-  f.ctx = nullptr;
-#if defined(HALFWAY_EMU_ASAN)
-  __sanitizer_finish_switch_fiber(nullptr, &host_stack_lo_, &host_stack_size_);
-#endif
+  (void)f;
   entry_(arg_);
   std::abort();
 }

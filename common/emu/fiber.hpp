@@ -2,8 +2,9 @@
 /// @brief Fibers for the emulator's CUDA threads: pooled stacks, Boost.Context switches,
 /// and the sanitizer annotations every switch needs.
 ///
-/// Only the scheduler switches: host -> fiber (resume) and fiber -> host (yield); a fiber
-/// never switches to another fiber directly. Stacks are mmap'ed once, with a guard page
+/// switch_to() goes from the running context (a fiber, or the host: nullptr) straight to
+/// another one; a thread that blocks hands over to the next ready thread without a detour
+/// through the host (one switch, not two). Stacks are mmap'ed once, with a guard page
 /// below (a stack overflow faults instead of corrupting a neighbour), and reused by every
 /// later block and launch: a fiber's entry function loops, running one CUDA thread's body
 /// per round.
@@ -34,14 +35,13 @@ class FiberPool {
   void ensure(unsigned n, Entry entry, void* arg);
   Fiber& operator[](unsigned i) { return *fibers_[i]; }
 
-  /// Call on the host before a series of resumes (TSan needs the host's own fiber).
+  /// Call on the host before a series of switches (TSan needs the host's own fiber).
   void begin_on_host();
-  /// Host -> fiber f; returns when f yields.
-  void resume(Fiber& f);
-  /// Fiber f -> host (called on f's stack); returns when the host resumes f again.
-  void yield(Fiber& f);
+  /// From `from` (the running fiber, or nullptr for the host) to `to` (a fiber, or nullptr
+  /// for the host). Returns when something switches back to `from`.
+  void switch_to(Fiber* from, Fiber* to);
   /// Called by a fiber's entry function once, first thing.
-  void started(Fiber& f);
+  void started(Fiber& f, void* jump);
 
   static std::size_t stack_bytes();
 

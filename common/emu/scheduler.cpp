@@ -6,10 +6,10 @@
 //   loops: run the kernel body for the thread the scheduler assigned, mark it exited, yield.
 //   So a thread's body runs exactly once per block, and stacks are reused without being
 //   re-created.
-// - Ready queue. The host side pops a thread index, resumes that fiber and gets control
-//   back when the thread blocks (a barrier or a warp operation) or exits. Only the host
-//   switches to fibers; a fiber always yields to the host (two switches per suspension,
-//   no per-switch allocation).
+// - Ready queue. The host pops a thread and switches to its fiber. When that thread
+//   blocks (a barrier or a warp operation) or exits, it pops the next ready thread itself
+//   and switches straight to it (one switch per suspension, no allocation); only when
+//   the queue is empty does control return to the host.
 // - Barriers. A thread at __syncthreads records where it waits and yields. When the ready
 //   queue is empty, every live thread is blocked, and the pass ends: if all of them wait at
 //   one __syncthreads, the barrier releases (exited threads do not count, as on Volta and
@@ -198,8 +198,29 @@ class Scheduler {
     queue.insert(queue.end(), ids.begin(), ids.end());
   }
 
+  Thread* pop_ready() {
+    while (head < queue.size()) {
+      Thread& t = threads[queue[head++]];
+      if (t.state == State::ready) return &t;
+    }
+    return nullptr;
+  }
+
+  // The running fiber `me` stops: hand over to the next ready thread, or to the host when
+  // there is none (the pass ends) or the launch is failing.
+  void dispatch(Fiber& me) {
+    Thread* next = aborting ? nullptr : pop_ready();
+    if (next) {
+      current = next;
+      t_thread = &next->info;
+      pool.switch_to(&me, &pool[next->info.linear]);
+    } else {
+      pool.switch_to(&me, nullptr);
+    }
+  }
+
   void wait_here(Thread& t) {
-    pool.yield(pool[t.info.linear]);
+    dispatch(pool[t.info.linear]);
     if (aborting) throw Unwind{};
   }
 
@@ -232,7 +253,7 @@ void Scheduler::fiber_main(void* arg) {
     t.state = State::done;
     ++s.n_done;
     s.warps[t.info.warp].exited |= 1u << t.info.lane;
-    s.pool.yield(me);
+    s.dispatch(me);
   }
 }
 
@@ -265,16 +286,15 @@ void Scheduler::run_block() {
   push_in_order(perm);
 
   for (;;) {
-    while (head < queue.size()) {
-      Thread& t = threads[queue[head++]];
-      if (t.state != State::ready) continue;
-      current = &t;
-      t_thread = &t.info;
-      pool.resume(pool[t.info.linear]);
+    if (Thread* t = pop_ready()) {
+      current = t;
+      t_thread = &t->info;
+      pool.switch_to(nullptr, &pool[t->info.linear]);  // back when the queue is empty
       if (aborting) {
         abandon();
         std::rethrow_exception(error);
       }
+      continue;
     }
     if (n_done == n_threads) break;
     end_of_pass();
@@ -374,7 +394,7 @@ void Scheduler::abandon() {
     t.state = State::ready;
     current = &t;
     t_thread = &t.info;
-    pool.resume(pool[t.info.linear]);
+    pool.switch_to(nullptr, &pool[t.info.linear]);
   }
   current = nullptr;
   t_thread = nullptr;
