@@ -175,10 +175,12 @@ int main(int argc, char** argv) {
   app.add_option("values", values, "numbers to store (default: a tour of the edge cases)");
   add_log_option(app, log_path, "each value's row per format (CSV)");
   app.add_option("--table", table_path,
-                 "write ulp/|x| against |x| for fp32, fp16 and bf16 to this CSV (for the spacing plot)");
+                 "write ulp/|x| against |x| for fp32, fp16 and bf16 to this CSV (for the spacing plot)")
+      ->option_text("FILE");
   app.add_option("--gradients", gradients_path,
                  "cast a synthetic gradient tensor to fp16 at several loss scales and write its "
-                 "histogram to this CSV (for the gradient plot)");
+                 "histogram to this CSV (for the gradient plot)")
+      ->option_text("FILE");
   app.add_option("--gradient-count", count, "values in the gradient tensor")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 28));
   app.add_option("--scale", scale, "the loss scale of the histogram's second series")
