@@ -148,8 +148,8 @@ class Tensor {
   /// Changes the shape, keeping the elements. Throws Error when the numel differs.
   void reshape(Shape shape);
 
-  /// Throw an Error "<what>: expected <shape|dtype|backend> ..., found ..." on a
-  /// mismatch: the checks an op makes on its arguments.
+  /// The checks an op makes on its arguments: on a mismatch each throws an Error
+  /// `what: expected shape [32, 128], found [32, 127]` (or dtype, or backend).
   void require_shape(const Shape& expected, std::string_view what) const;
   void require_dtype(DType expected, std::string_view what) const;
   void require_backend(Backend expected, std::string_view what) const;

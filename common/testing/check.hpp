@@ -4,7 +4,7 @@
 /// random numbers.
 ///
 /// ```
-/// std::vector<float> x = halfway::testing::random_normal(n, /*seed=*/1);
+/// std::vector<float> x = halfway::testing::random_normal(n, 1);  // seed 1
 /// ...
 /// // fp16 storage: relative error 2^-11 per rounding, two roundings -> rtol 2^-10
 /// HALFWAY_CHECK_CLOSE(out, ref, 0.0, 0x1p-10);

@@ -90,7 +90,7 @@ TEST_CASE("normal matches exact box-muller on the same bits") {
   }
 }
 
-TEST_CASE("the logarithm of normal is accurate over its whole input range [slow]") {
+TEST_CASE("the logarithm of normal is accurate over its whole input range") {
   // Every n in [1, 2^24] (step 7, and the ends): relative error of ln(n 2^-24) against
   // the double-precision log. Bound: 8 x 2^-24 relative (2 to 4 float ulps): the series
   // is accurate to 2e-9, and each of the ~10 operations rounds once by at most 2^-24
@@ -114,7 +114,7 @@ TEST_CASE("the logarithm of normal is accurate over its whole input range [slow]
   CHECK(worst <= 8.0 / k2pow24);
 }
 
-TEST_CASE("the cosine of normal is accurate over a whole turn [slow]") {
+TEST_CASE("the cosine of normal is accurate over a whole turn") {
   // Every j in [0, 2^24) (step 5): absolute error of cos(2 pi j 2^-24). Bound 4 * 2^-24:
   // the reduced angle carries one rounding (<= 2^-24 * pi/4 absolute), the polynomial
   // truncation is below 2e-9, and ~6 roundings of values <= 1 add at most 3 * 2^-24.
