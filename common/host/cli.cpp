@@ -36,14 +36,20 @@ std::string program_name(int argc, char** argv, const CLI::App& app) {
   return "program";
 }
 
-int usage_error(std::ostream& err, const std::string& program, const std::string& what) {
+// What the program printed so far comes first, then the error line.
+void flush_output() {
   std::cout.flush();
+  std::fflush(stdout);
+}
+
+int usage_error(std::ostream& err, const std::string& program, const std::string& what) {
+  flush_output();
   err << program << ": error: " << one_line(what) << " (see --help)" << std::endl;
   return 2;
 }
 
 int runtime_error(std::ostream& err, const std::string& program, const std::string& what) {
-  std::cout.flush();
+  flush_output();
   err << program << ": " << one_line(what) << std::endl;
   return 1;
 }
@@ -100,7 +106,7 @@ CLI::Option* add_log_option(CLI::App& app, std::string& path, const char* what,
 
 CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
   if (dtype.empty()) dtype = "f16";
-  return app.add_option("--dtype", dtype, "element type of activations and weights' working copy")
+  return app.add_option("--dtype", dtype, "element type of the computation: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str()
       ->type_name("TYPE");
