@@ -342,7 +342,7 @@ void run_cuda(const Options& o, Problem& p, std::optional<JsonlWriter>& log) {
     std::vector<double> runs;
     GpuTimer timer;
     for (int i = 0; i < repeats; ++i) {
-      // Flush L2 (60 MiB on an H200) by writing 256 MiB, so each run starts from HBM.
+      // Flush L2 (50 MB on an H200) by writing 256 MiB, so each run starts from HBM.
       HALFWAY_CUDA_CHECK(cudaMemsetAsync(flush.raw(), i & 0xff, flush.bytes()));
       timer.start();
       work();

@@ -195,7 +195,9 @@ struct Launcher {
   void operator()() const {
     auto* kernel = &gemm_wmma_best_kernel<T, TA, TB>;
     constexpr int bytes = smem_bytes<T, TA, TB>();
-    HALFWAY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    // Over 48 KiB of dynamic shared memory needs an opt-in, once per kernel instance.
+    static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    HALFWAY_CUDA_CHECK(opt_in);
     HALFWAY_LAUNCH(kernel, grid, kThreads, bytes, stream)(g);
   }
 };
