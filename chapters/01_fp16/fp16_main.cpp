@@ -27,6 +27,7 @@ namespace {
 
 // One number as a format stores it.
 struct Stored {
+  const char* label;  // the format, and the rounding when it is not to nearest even
   const FloatFormat* format;
   std::uint32_t bits;
   double value;
@@ -36,9 +37,11 @@ std::vector<Stored> store(double x) {
   const float f = static_cast<float>(x);  // round to nearest even, by the FPU
   const half h(f);                        // chapter 01's conversions
   const bfloat16 b(f);
-  return {{&kFp32, float_to_bits(f), f},
-          {&kFp16, h.bits, to_float(h)},
-          {&kBf16, b.bits, to_float(b)}};
+  const half z = half::from_bits(float_to_half_bits_rtz(f));  // for comparison
+  return {{"fp32", &kFp32, float_to_bits(f), f},
+          {"fp16", &kFp16, h.bits, to_float(h)},
+          {"fp16 rtz", &kFp16, z.bits, to_float(z)},
+          {"bf16", &kBf16, b.bits, to_float(b)}};
 }
 
 // Where a stored value landed: what the lesson calls overflow, flush, subnormal.
@@ -73,7 +76,7 @@ void print_value(const std::string& text, double x, CsvWriter* log) {
     const double error = s.value - x;
     // The spacing where the rounding happened: at x (at the stored value for inf and NaN).
     const double u = ulp(f, std::isfinite(x) ? x : s.value);
-    std::printf("  %-4s  %-35s %-10s  %-24.17g", f.name, bits_string(f, s.bits).c_str(),
+    std::printf("  %-8s  %-35s %-10s  %-24.17g", s.label, bits_string(f, s.bits).c_str(),
                 hex(s.bits, f.total_bits() / 4).c_str(), s.value);
     char err[64] = "-";
     if (std::isfinite(error)) std::snprintf(err, sizeof err, "%+.3e (%+.2f ulp)", error, error / u);
@@ -82,7 +85,7 @@ void print_value(const std::string& text, double x, CsvWriter* log) {
     if (!n.empty()) std::printf("  %s", n.c_str());
     std::printf("\n");
     if (log)
-      log->row(text, f.name, hex(s.bits, f.total_bits() / 4), s.value, error,
+      log->row(text, s.label, hex(s.bits, f.total_bits() / 4), s.value, error,
                x != 0 ? error / std::fabs(x) : 0.0, u, n);
   }
 }
@@ -199,9 +202,10 @@ int main(int argc, char** argv) {
           log_path, std::vector<std::string>{"input", "format", "bits", "value", "error",
                                              "relative_error", "ulp", "note"});
     if (!numbers.empty())
-      std::printf("Each value as fp32, fp16 and bf16 store it (round to nearest even); the error\n"
-                  "is stored minus given, the ulp is the format's spacing at the given value.\n"
-                  "  %-4s  %-35s %-10s  %-24s  %-22s  %s\n",
+      std::printf("Each value as fp32, fp16 and bf16 store it, rounded to nearest even (and, to\n"
+                  "compare, fp16 rounded toward zero). The error is the stored value minus the given\n"
+                  "one; the ulp is the format's spacing at the given value.\n"
+                  "  %-8s  %-35s %-10s  %-24s  %-22s  %s\n",
                   "", "sign exponent mantissa", "bits", "stored value", "error (in ulps)", "ulp");
     for (std::size_t i = 0; i < numbers.size(); ++i) print_value(values[i], numbers[i], log.get());
     if (!table_path.empty()) write_spacing_table(table_path);

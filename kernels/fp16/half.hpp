@@ -14,7 +14,13 @@
 ///
 /// On the host and in emulated kernels every conversion runs chapter 01's hand-written
 /// code (01_fp16/convert.hpp, the exercises). Under nvcc, device code uses the
-/// hardware's conversion instructions instead: the same result for every non-NaN value.
+/// hardware's conversion instructions instead: the same result for every non-NaN value
+/// (the cast kernels of cast.hpp call the hand-written ones everywhere, NaN bits included).
+///
+/// In a kernel that works with CUDA's types, reinterpret a `halfway::half*` as `__half*`
+/// (same size, alignment and bits); under nvcc `half(__half)` and `__half(h)` convert one
+/// value. CUDA's headers also declare a global `half` (a typedef of `__half`): outside
+/// namespace halfway, in a file that includes them, write `halfway::half`.
 #pragma once
 
 #include <cmath>
