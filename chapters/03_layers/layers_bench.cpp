@@ -1,1 +1,130 @@
-int main() { return 0; }
+// ch03_bench: forward+backward of one encoder layer and one decoder layer at the trainer's
+// shapes (batch 32, ~10 tokens, d_model 128, 4 heads, feed-forward 2048, dropout 0.1, training
+// mode), per backend and precision, and PyTorch's CPU time for the same layer in the same run
+// (pytorch_reference.py bench), with the ratio.
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "chapters/03_layers/transformer.hpp"
+#include "common/cli.hpp"
+#include "common/log.hpp"
+#include "common/rng.hpp"
+#include "common/timer.hpp"
+
+using namespace halfway;
+using namespace halfway::layers;
+
+namespace {
+
+struct Options {
+  int batch = 32, length = 10, warmup = 3, repeats = 20;
+  bool torch = true;
+  std::string csv;
+};
+
+template <class S>
+std::vector<S> random_s(std::size_t n, std::uint64_t seed) {
+  std::vector<S> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = st<S>(acc_t<S>(rng::normal(seed, i)));
+  return v;
+}
+
+// Median seconds of forward+backward of one layer of kind `layer` in storage type S.
+template <class S>
+Timing time_layer(const std::string& layer, const Options& o) {
+  Config c;  // d_model 128, 4 heads, d_ff 2048, dropout 0.1, ReLU, post-LN
+  const int B = o.batch, L = o.length, D = c.d_model;
+  const auto x = random_s<S>(std::size_t(B) * L * D, 1);
+  const auto mem = random_s<S>(x.size(), 2);
+  const auto dy = random_s<S>(x.size(), 3);
+  std::vector<std::uint8_t> pad(std::size_t(B) * L, 0);
+  RunState run{true, 7, 0};
+  if (layer == "encoder") {
+    auto l = std::make_unique<EncoderLayer<S>>("enc.", c);
+    ParamList<S> ps;
+    l->collect(ps);
+    for (auto* p : ps) p->sync();
+    return time_repeated([&] {
+      ++run.step;
+      l->forward(x.data(), B, L, pad.data(), run);
+      l->backward(dy.data());
+    }, o.warmup, o.repeats);
+  }
+  auto l = std::make_unique<DecoderLayer<S>>("dec.", c);
+  ParamList<S> ps;
+  l->collect(ps);
+  for (auto* p : ps) p->sync();
+  return time_repeated([&] {
+    ++run.step;
+    l->forward(x.data(), mem.data(), B, L, L, pad.data(), pad.data(), run);
+    l->backward(dy.data());
+  }, o.warmup, o.repeats);
+}
+
+// PyTorch's median milliseconds for the same layer, or nothing when torch is unavailable.
+std::optional<double> torch_ms(const std::string& layer, const Options& o) {
+  const std::string cmd = std::string("\"") + HALFWAY_PYTHON + "\" \"" + HALFWAY_CH03_TORCH_SCRIPT +
+                          "\" bench --layer " + layer + " --batch " + std::to_string(o.batch) +
+                          " --length " + std::to_string(o.length) + " --warmup " + std::to_string(o.warmup) +
+                          " --repeats " + std::to_string(o.repeats) +
+                          " --threads " + std::to_string(omp_get_max_threads()) + " 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return std::nullopt;
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe.get())) out += buf;
+  try {
+    return nlohmann::json::parse(out).at("median_ms").get<double>();
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Chapter 03: forward+backward of one encoder and one decoder layer, per backend, against PyTorch"};
+  Options o;
+  app.add_option("--batch", o.batch, "sequences per batch")->check(CLI::Range(1, 4096));
+  app.add_option("--length", o.length, "tokens per sequence")->check(CLI::Range(1, 512));
+  app.add_option("--warmup", o.warmup, "untimed runs first")->check(CLI::Range(0, 1000));
+  app.add_option("--repeats", o.repeats, "timed runs (the median is reported)")->check(CLI::Range(1, 10000));
+  app.add_flag("!--no-torch", o.torch, "do not run PyTorch's timing");
+  app.add_option("--csv", o.csv, "write the timings to this CSV file");
+  return run_program(argc, argv, app, [&] {
+    std::unique_ptr<CsvWriter> csv;
+    if (!o.csv.empty())
+      csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_ms", "speedup_vs_torch"});
+    std::printf("forward+backward, batch %d, length %d, d_model 128, 4 heads, d_ff 2048, dropout 0.1 (median of %d)\n",
+                o.batch, o.length, o.repeats);
+    // OpenBLAS picks its kernels from the CPU's model; in a VM with a generic model name it
+    // may fall back to old SSE3 ("Prescott") kernels: OPENBLAS_CORETYPE=Haswell (or
+    // SkylakeX) then gives the AVX2 (AVX-512) ones, to us and to PyTorch (the same library).
+    std::printf("OpenBLAS core: %s; %d threads (PyTorch gets the same number)\n", openblas_get_corename(),
+                omp_get_max_threads());
+    std::printf("%-8s %-8s %-6s %10s %10s %10s %8s\n", "layer", "backend", "prec", "median ms", "min ms", "torch ms", "speedup");
+    for (const std::string layer : {"encoder", "decoder"}) {
+      const std::optional<double> t = o.torch ? torch_ms(layer, o) : std::nullopt;
+      const auto line = [&](const char* prec, const Timing& tm) {
+        const double ms = tm.median * 1e3;
+        const double ratio = t ? *t / ms : 0.0;
+        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, *t, ratio);
+        else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, "-", "-");
+        if (csv) csv->row(layer, std::string("cpu"), std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
+      };
+      line("fp32", time_layer<float>(layer, o));
+      line("fp16", time_layer<half>(layer, o));
+      line("bf16", time_layer<bfloat16>(layer, o));
+      std::printf("%-8s %-8s %-6s %s\n", layer.c_str(), "emu/cuda", "-", "not timed: the layers' CUDA kernels are not written yet");
+    }
+    if (!o.torch) std::printf("(PyTorch not run: --no-torch)\n");
+  });
+}

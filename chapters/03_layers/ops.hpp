@@ -21,8 +21,11 @@
 
 namespace halfway::layers {
 
-/// Parallelise a loop over rows only when there is enough work to pay for the threads.
-inline bool worth_threads(std::int64_t work) { return work >= (1 << 15) && omp_get_max_threads() > 1; }
+/// Parallelise an elementwise loop only when there is a lot of work. At the trainer's
+/// shapes (a few MB per op) the loops are memory-bound and short, and OpenMP's worker
+/// threads, which spin for a while after each parallel region, would steal the cores from
+/// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
+inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
 
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
 template <class S>
@@ -172,20 +175,35 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
 
 // ---- dropout and activations ---------------------------------------------------------------
 
-/// Inverted dropout in place: v[i] = keep(seed, i) ? v[i] / (1 - p) : 0. The mask is a pure
-/// function of (seed, i) (Philox, common/rng.hpp), so the backward pass recomputes it
-/// instead of storing it, and cpu, emu and cuda drop the same elements. Dropout is
-/// diagonal, so the same call is also its backward. T is S or A.
+/// Dropout's keep decision for element i: Philox-4x32-10 (common/rng.hpp) gives four 32-bit
+/// words per counter, so element i uses word i % 4 of the block at offset i / 4, and keeps
+/// the element when its top 24 bits times 2^-24 (a uniform in [0, 1), exact) are >= p. One
+/// Philox call per four elements; the same bits on every backend.
+HALFWAY_HD_INLINE bool dropout_keep(std::uint64_t seed, std::uint64_t i, float p) {
+  const rng::Block b = rng::block(seed, i >> 2, rng::kStreamBits);
+  return float(b.v[i & 3u] >> 8) * 5.9604644775390625e-8f >= p;
+}
+
+/// Inverted dropout in place: v[i] = dropout_keep(seed, i, p) ? v[i] / (1 - p) : 0. The mask
+/// is a pure function of (seed, i), so the backward pass recomputes it instead of storing
+/// it, and cpu, emu and cuda drop the same elements. Dropout is diagonal, so the same call
+/// is also its backward. T is S or A.
 template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
+  const A zero = A(0);
+  const auto apply = [&](std::int64_t i, bool keep) {
+    if constexpr (std::is_same_v<T, A>) v[i] = keep ? v[i] * scale : zero;
+    else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(zero);
+  };
+  const std::int64_t blocks = (n + 3) / 4;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-  for (std::int64_t i = 0; i < n; ++i) {
-    const bool keep = rng::keep(seed, std::uint64_t(i), p);
-    if constexpr (std::is_same_v<T, A>) v[i] = keep ? v[i] * scale : A(0);
-    else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(A(0));
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {  // one Philox block, four elements
+    const rng::Block b = rng::block(seed, std::uint64_t(blk), rng::kStreamBits);
+    for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
+      apply(blk * 4 + j, float(b.v[j] >> 8) * 5.9604644775390625e-8f >= p);
   }
 }
 

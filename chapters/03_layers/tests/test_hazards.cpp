@@ -171,6 +171,12 @@ TEST_CASE("hazard: d_model 17 (not a multiple of 16) in fp32 matches fp64") {
 }
 
 TEST_CASE("dropout: the mask is a pure function of seed and offset, scaled by 1/(1-p)") {
+  // Element i is decided by word i % 4 of Philox block i / 4 (common/rng.hpp): check the
+  // mapping against rng::block directly for a few elements.
+  for (std::uint64_t i : {0ull, 1ull, 2ull, 3ull, 4ull, 77ull, 1000001ull}) {
+    const float u = float(rng::block(1234, i / 4, rng::kStreamBits).v[i % 4] >> 8) * 0x1p-24f;
+    CHECK(dropout_keep(1234, i, 0.25f) == (u >= 0.25f));
+  }
   const std::int64_t n = 100000;
   std::vector<float> a(n, 1.0f), b(n, 1.0f);
   dropout_inplace(a.data(), n, 0.25f, 1234);
@@ -178,7 +184,7 @@ TEST_CASE("dropout: the mask is a pure function of seed and offset, scaled by 1/
   std::int64_t kept = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     REQUIRE(a[i] == b[i]);
-    const bool keep = rng::keep(1234, std::uint64_t(i), 0.25f);
+    const bool keep = dropout_keep(1234, std::uint64_t(i), 0.25f);
     REQUIRE(a[i] == (keep ? 1.0f / 0.75f : 0.0f));
     kept += keep;
   }
