@@ -4,7 +4,7 @@
 /// Every check in the course reports through these, so a bad shape, a bad file or a
 /// failed CUDA call reads the same way: `gemm.cpp:42: expected K >= 1, found K = 0`.
 /// Programs turn an uncaught halfway::Error into one line on stderr and exit code 1
-/// (see halfway::run_main in cli.hpp); a UsageError exits with code 2.
+/// (see halfway::run_program in cli.hpp); a UsageError exits with code 2.
 #pragma once
 
 #include <stdexcept>
