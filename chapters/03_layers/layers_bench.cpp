@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <cblas.h>
+extern "C" char* openblas_get_corename(void);  // OpenBLAS (its cblas.h typedefs bfloat16)
 #include <omp.h>
 
 #include <nlohmann/json.hpp>
