@@ -14,7 +14,7 @@
 namespace halfway::emu {
 
 constexpr int kRaceWrite = __LINE__ + 4;
-constexpr int kRaceRead = __LINE__ + 6;
+constexpr int kRaceRead = __LINE__ + 5;
 __global__ void neighbour_sum(float* out, int with_barrier) {
   __shared__ float s[64];
   s[threadIdx.x] = static_cast<float>(threadIdx.x);
@@ -22,15 +22,15 @@ __global__ void neighbour_sum(float* out, int with_barrier) {
   out[threadIdx.x] = s[(threadIdx.x + 1) % 64];
 }
 
-constexpr int kWarpWrite = __LINE__ + 7;
-constexpr int kWarpRead = __LINE__ + 6;
+constexpr int kWarpWrite = __LINE__ + 12;
+constexpr int kWarpRead = __LINE__ + 9;
 __global__ void warp_reduce_legacy(float* out, int with_syncwarp) {
   __shared__ float s[64];
   volatile float* v = s;
   const unsigned t = threadIdx.x;
   v[t] = static_cast<float>(t);
   v[t + 32] = 0.0f;
-  if (with_syncwarp) __syncwarp();
+  __syncthreads();  // from here on, legacy code relied on the warp's lockstep
   for (int off = 16; off > 0; off /= 2) {
     const float x = v[t] + v[t + off];
     if (with_syncwarp) __syncwarp();

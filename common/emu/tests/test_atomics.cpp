@@ -52,12 +52,12 @@ __global__ void atomics(Counters* c, int* old_add) {
   atomicInc(&c->inc_u, 9u);
   atomicDec(&c->dec_u, 9u);
   // A counter through atomicCAS, the way CUDA code builds atomics the hardware lacks.
-  int old = c->cas_i, assumed;
+  int old = atomicAdd(&c->cas_i, 0), assumed;  // an atomic read: a plain one would race
   do {
     assumed = old;
     old = atomicCAS(&c->cas_i, assumed, assumed + 2);
   } while (old != assumed);
-  unsigned long long o = c->cas_ull, a;
+  unsigned long long o = atomicAdd(&c->cas_ull, 0ull), a;
   do {
     a = o;
     o = atomicCAS(&c->cas_ull, a, a + 1);
