@@ -51,8 +51,8 @@ def first_error(output: str) -> str:
         if "ERROR:" in line or "error:" in line or "exception" in line.lower():
             text = line.strip()
             text = re.sub(r"^\S*/(chapters|solutions|exercises|kernels|common)/", r"\1/", text)
-            for follow in lines[i + 1:i + 4]:
-                if follow.strip().startswith(("values:", "logged:")) or NOT_IMPLEMENTED in follow:
+            for follow in lines[i + 1:i + 3]:
+                if follow.strip().startswith("values:"):
                     text += " | " + follow.strip()
                     break
             return text[:300]
