@@ -441,14 +441,16 @@ class FeedForward {
   const S* backward(const S* dy) {
     const std::int64_t n = std::int64_t(rows_) * f_;
     S* da = const_cast<S*>(linear2.backward(dy));  // linear2's own dx buffer: ours to edit
-    if (drop_) dropout_inplace(da, n, p_, seed_);
     const S* a = a_.data();
     if (act_ == Activation::relu) {
-      // a = relu(h) after dropout: a > 0 exactly where h > 0 and the element was kept
-      // (where it was dropped, da is already 0).
+      // a = dropout(relu(h)) is > 0 exactly where h > 0 and the element was kept: ReLU's
+      // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to
+      // recompute the dropout mask.
+      const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) da[i] = ld(a[i]) > 0 ? da[i] : st<S>(A(0));
+      for (std::int64_t i = 0; i < n; ++i) da[i] = ld(a[i]) > 0 ? st<S>(ld(da[i]) * scale) : st<S>(A(0));
     } else {
+      if (drop_) dropout_inplace(da, n, p_, seed_);
       const S* h = h_;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) da[i] = st<S>(ld(da[i]) * gelu_grad(ld(h[i])));

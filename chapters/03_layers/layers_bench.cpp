@@ -2,6 +2,7 @@
 // shapes (batch 32, ~10 tokens, d_model 128, 4 heads, feed-forward 2048, dropout 0.1, training
 // mode), per backend and precision, and PyTorch's CPU time for the same layer in the same run
 // (pytorch_reference.py bench), with the ratio.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -27,6 +28,8 @@ namespace {
 struct Options {
   int batch = 32, length = 10, warmup = 3, repeats = 20;
   bool torch = true;
+  int torch_threads = 0;
+  std::vector<std::string> precisions = {"fp32", "fp16", "bf16"};
   std::string csv;
 };
 
@@ -70,19 +73,20 @@ Timing time_layer(const std::string& layer, const Options& o) {
 }
 
 // PyTorch's median milliseconds for the same layer, or nothing when torch is unavailable.
-std::optional<double> torch_ms(const std::string& layer, const Options& o) {
+std::optional<std::pair<double, int>> torch_ms(const std::string& layer, const Options& o) {
   const std::string cmd = std::string("\"") + HALFWAY_PYTHON + "\" \"" + HALFWAY_CH03_TORCH_SCRIPT +
                           "\" bench --layer " + layer + " --batch " + std::to_string(o.batch) +
                           " --length " + std::to_string(o.length) + " --warmup " + std::to_string(o.warmup) +
                           " --repeats " + std::to_string(o.repeats) +
-                          " --threads " + std::to_string(omp_get_max_threads()) + " 2>/dev/null";
+                          " --threads " + std::to_string(o.torch_threads) + " 2>/dev/null";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) return std::nullopt;
   std::string out;
   char buf[512];
   while (fgets(buf, sizeof buf, pipe.get())) out += buf;
   try {
-    return nlohmann::json::parse(out).at("median_ms").get<double>();
+    const auto j = nlohmann::json::parse(out);
+    return std::make_pair(j.at("median_ms").get<double>(), j.at("threads").get<int>());
   } catch (...) {
     return std::nullopt;
   }
@@ -98,6 +102,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "untimed runs first")->check(CLI::Range(0, 1000));
   app.add_option("--repeats", o.repeats, "timed runs (the median is reported)")->check(CLI::Range(1, 10000));
   app.add_flag("!--no-torch", o.torch, "do not run PyTorch's timing");
+  app.add_option("--precision", o.precisions, "fp32, fp16, bf16 (repeatable)")->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  app.add_option("--torch-threads", o.torch_threads, "PyTorch's threads (0: its default)")->check(CLI::Range(0, 256));
   app.add_option("--csv", o.csv, "write the timings to this CSV file");
   return run_program(argc, argv, app, [&] {
     std::unique_ptr<CsvWriter> csv;
@@ -108,11 +114,12 @@ int main(int argc, char** argv) {
     // OpenBLAS picks its kernels from the CPU's model; in a VM with a generic model name it
     // may fall back to old SSE3 ("Prescott") kernels: OPENBLAS_CORETYPE=Haswell (or
     // SkylakeX) then gives the AVX2 (AVX-512) ones, to us and to PyTorch (the same library).
-    std::printf("OpenBLAS core: %s; %d threads (PyTorch gets the same number)\n", openblas_get_corename(),
-                omp_get_max_threads());
+    std::printf("OpenBLAS core: %s; %d threads\n", openblas_get_corename(), omp_get_max_threads());
     std::printf("%-8s %-8s %-6s %10s %10s %10s %8s\n", "layer", "backend", "prec", "median ms", "min ms", "torch ms", "speedup");
     for (const std::string layer : {"encoder", "decoder"}) {
-      const std::optional<double> t = o.torch ? torch_ms(layer, o) : std::nullopt;
+      const auto tt = o.torch ? torch_ms(layer, o) : std::nullopt;
+      const std::optional<double> t = tt ? std::optional<double>(tt->first) : std::nullopt;
+      if (tt) std::printf("(PyTorch %s layer: %d threads)\n", layer.c_str(), tt->second);
       const auto line = [&](const char* prec, const Timing& tm) {
         const double ms = tm.median * 1e3;
         const double ratio = t ? *t / ms : 0.0;
@@ -120,9 +127,12 @@ int main(int argc, char** argv) {
         else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, "-", "-");
         if (csv) csv->row(layer, std::string("cpu"), std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
       };
-      line("fp32", time_layer<float>(layer, o));
-      line("fp16", time_layer<half>(layer, o));
-      line("bf16", time_layer<bfloat16>(layer, o));
+      const auto want = [&](const char* p) {
+        return std::find(o.precisions.begin(), o.precisions.end(), p) != o.precisions.end();
+      };
+      if (want("fp32")) line("fp32", time_layer<float>(layer, o));
+      if (want("fp16")) line("fp16", time_layer<half>(layer, o));
+      if (want("bf16")) line("bf16", time_layer<bfloat16>(layer, o));
       std::printf("%-8s %-8s %-6s %s\n", layer.c_str(), "emu/cuda", "-", "not timed: the layers' CUDA kernels are not written yet");
     }
     if (!o.torch) std::printf("(PyTorch not run: --no-torch)\n");
