@@ -43,7 +43,8 @@ __global__ void warp_reduce_legacy(float* out, int with_syncwarp) {
 constexpr int kOobShared = __LINE__ + 4;
 __global__ void shared_overflow(float* out) {
   __shared__ float s[32];
-  s[threadIdx.x + 1] = 1.0f;  // thread 31 writes s[32]
+  float* p = s;               // through a pointer, as kernels index (UBSan would see s[32] first)
+  p[threadIdx.x + 1] = 1.0f;  // thread 31 writes s[32]
   __syncthreads();
   out[threadIdx.x] = s[threadIdx.x];
 }
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
   HALFWAY_CUDA_CHECK(cudaMalloc(&a, 256 * sizeof(__half)));
   HALFWAY_CUDA_CHECK(cudaMemset(a, 0, 256 * sizeof(__half)));
   HALFWAY_CUDA_CHECK(cudaMemset(counter, 0, sizeof(int)));
+  HALFWAY_CUDA_CHECK(cudaMemset(out, 0, 64 * sizeof(float)));
+  std::setvbuf(stdout, nullptr, _IONBF, 0);  // the line numbers must get out before a crash
   if (mode == "race" || mode == "race-fixed") {
     std::printf("PROBE LINES %d %d\n", kRaceWrite, kRaceRead);
     HALFWAY_LAUNCH(neighbour_sum, 1, 64, 0, 0)(out, mode == "race-fixed");
