@@ -65,7 +65,7 @@ def panel(ax, backend, runs):
         values = [r.get("gflops", 0) if r.get("valid") else 0 for r in runs]
         ax.set_ylabel("GFLOP/s")
         title = f'CPU: {first.get("machine", "")}\n{shape}'
-    colors = ["#999999" if r["kernel"] in ("cublas", "openblas_sgemm") else "#3b75af" for r in runs]
+    colors = ["#999999" if r["kernel"] == r.get("baseline") else "#3b75af" for r in runs]
     bars = ax.bar(range(len(runs)), values, color=colors)
     for bar, r in zip(bars, runs):
         if not r.get("valid"):

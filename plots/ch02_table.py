@@ -45,13 +45,14 @@ def table(backend, rows):
     out = [f'**{backend}** on {first.get("machine", "?")}, {first.get("date", "?")}: '
            f'{first["m"]}x{first["n"]}x{first["k"]}, {first.get("layout", "")}, {first.get("dtype", "")} inputs, '
            f'fp32 output.', "",
-           f"| kernel | median ms | {unit} | % of {base} |", "|---|---:|---:|---:|"]
+           f"| kernel | median ms | best ms | {unit} (median) | % of {base} |", "|---|---:|---:|---:|---:|"]
     for r in rows:
         if not r.get("valid"):
-            out.append(f'| {r["kernel"]} | invalid | | |')
+            out.append(f'| {r["kernel"]} | invalid | | | |')
             continue
         rate = r["gflops"] / 1e3 if tera else r["gflops"]
-        out.append(f'| {r["kernel"]} | {r["median_ms"]:.3f} | {rate:.2f} | {r["pct_of_baseline"]:.1f}% |')
+        out.append(f'| {r["kernel"]} | {r["median_ms"]:.3f} | {r.get("min_ms", 0):.3f} | {rate:.2f} | '
+                   f'{r["pct_of_baseline"]:.1f}% |')
     if backend == "emu":
         out += ["", "(emu times measure the emulator, not a GPU.)"]
     return out

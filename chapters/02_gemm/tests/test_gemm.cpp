@@ -17,6 +17,11 @@ using namespace halfway::ch02;
 namespace {
 
 constexpr Backend kBackend = Backend::CH02_BACKEND;
+// Every test name starts with its backend ("emu: kernel 4 ..."): the three binaries share
+// this source, and ctest needs names that are unique across them.
+#define CH02_STR2(x) #x
+#define CH02_STR(x) CH02_STR2(x)
+#define CH02_TEST(name) TEST_CASE(CH02_STR(CH02_BACKEND) ": " name)
 constexpr Op N = Op::N, T = Op::T;
 
 void expect_ok(GemmKernel kernel, const Problem& p) {
@@ -153,7 +158,7 @@ void random_within_bound(GemmKernel kernel) {
 }  // namespace
 
 // The checker itself: a test that cannot fail proves nothing.
-TEST_CASE("the comparison fails on NaN and Inf whatever the bound") {
+CH02_TEST("the comparison fails on NaN and Inf whatever the bound") {
   const double inf = 1.0 / 0.0, nan = 0.0 / 0.0;
   CHECK(compare({1.0, 2.0}, {1.0, 2.0}, {0.0, 0.0}).ok);
   CHECK_FALSE(compare({1.0, 2.5}, {1.0, 2.0}, {0.0, 0.1}).ok);
@@ -162,7 +167,7 @@ TEST_CASE("the comparison fails on NaN and Inf whatever the bound") {
   CHECK_FALSE(compare({-inf}, {0.0}, {inf}).ok);
 }
 
-TEST_CASE("GEMM arguments are checked with clear messages") {
+CH02_TEST("GEMM arguments are checked with clear messages") {
   std::vector<std::uint16_t> a(64), b(64);
   std::vector<float> c(64);
   GemmArgs g = gemm_args(N, N, 4, 4, 4);
@@ -203,18 +208,18 @@ TEST_CASE("GEMM arguments are checked with clear messages") {
 
 #if CH02_BACKEND_IS_CPU
 
-TEST_CASE("cpu GEMM: integer inputs give exact results for every layout and shape") {
+CH02_TEST("integer inputs give exact results for every layout and shape") {
   exact_layouts_and_shapes(GemmKernel::best);
 }
-TEST_CASE("cpu GEMM: padded and unaligned strides and bf16 are exact") {
+CH02_TEST("padded and unaligned strides and bf16 are exact") {
   exact_strides_and_types(GemmKernel::best);
 }
-TEST_CASE("cpu GEMM: 16-bit outputs with alpha and beta are exact") { exact_outputs_alpha_beta(GemmKernel::best); }
-TEST_CASE("cpu GEMM: strided batches are exact") { exact_batches(GemmKernel::best); }
-TEST_CASE("cpu GEMM: random inputs stay within the fp32 accumulation bound") {
+CH02_TEST("16-bit outputs with alpha and beta are exact") { exact_outputs_alpha_beta(GemmKernel::best); }
+CH02_TEST("strided batches are exact") { exact_batches(GemmKernel::best); }
+CH02_TEST("random inputs stay within the fp32 accumulation bound") {
   random_within_bound(GemmKernel::best);
 }
-TEST_CASE("cpu GEMM: f32 inputs (chapter 03's fp32 mode) go straight to sgemm") {
+CH02_TEST("f32 inputs (chapter 03's fp32 mode) go straight to sgemm") {
   for (const auto& l : kLayouts) {
     Problem p;
     p.op_a = l[0];
@@ -233,7 +238,7 @@ TEST_CASE("cpu GEMM: f32 inputs (chapter 03's fp32 mode) go straight to sgemm") 
   }
 }
 
-TEST_CASE("cpu GEMM: the ladder's kernels are not cpu kernels") {
+CH02_TEST("the ladder's kernels are not cpu kernels") {
   std::vector<std::uint16_t> a(1), b(1);
   std::vector<float> c(1);
   GemmArgs g = gemm_args(N, N, 1, 1, 1);
@@ -244,7 +249,7 @@ TEST_CASE("cpu GEMM: the ladder's kernels are not cpu kernels") {
                        doctest::Contains("kernel 'best' on the cpu backend"), Error);
 }
 
-TEST_CASE("cpu GEMM conversions agree with the compiler's _Float16 and round bf16 to nearest even") {
+CH02_TEST("conversions agree with the compiler's _Float16 and round bf16 to nearest even") {
   // Every fp16 bit pattern converts exactly and back (NaNs become the canonical 0x7fff).
   std::vector<std::uint16_t> all(65536), back(65536);
   for (int i = 0; i < 65536; ++i) all[std::size_t(i)] = std::uint16_t(i);
@@ -292,15 +297,15 @@ TEST_CASE("cpu GEMM conversions agree with the compiler's _Float16 and round bf1
 #else
 
 #define CH02_KERNEL_TESTS(kernel, name, tags)                                                       \
-  TEST_CASE(name ": integer inputs give exact results for every layout and shape" tags) {          \
+  CH02_TEST(name ": integer inputs give exact results for every layout and shape" tags) {          \
     exact_layouts_and_shapes(kernel);                                                              \
   }                                                                                                \
-  TEST_CASE(name ": padded and unaligned strides and bf16 are exact" tags) {                       \
+  CH02_TEST(name ": padded and unaligned strides and bf16 are exact" tags) {                       \
     exact_strides_and_types(kernel);                                                               \
   }                                                                                                \
-  TEST_CASE(name ": 16-bit outputs with alpha and beta are exact" tags) { exact_outputs_alpha_beta(kernel); } \
-  TEST_CASE(name ": strided batches are exact" tags) { exact_batches(kernel); }                    \
-  TEST_CASE(name ": random inputs stay within the fp32 accumulation bound" tags) {                \
+  CH02_TEST(name ": 16-bit outputs with alpha and beta are exact" tags) { exact_outputs_alpha_beta(kernel); } \
+  CH02_TEST(name ": strided batches are exact" tags) { exact_batches(kernel); }                    \
+  CH02_TEST(name ": random inputs stay within the fp32 accumulation bound" tags) {                \
     random_within_bound(kernel);                                                                   \
   }
 
@@ -311,7 +316,7 @@ CH02_KERNEL_TESTS(GemmKernel::wmma_block, "kernel 4 wmma_block", " [ex02.2]")
 CH02_KERNEL_TESTS(GemmKernel::wmma_pipeline, "kernel 5 wmma_pipeline", "")
 CH02_KERNEL_TESTS(GemmKernel::wmma_best, "kernel 6 wmma_best", "")
 
-TEST_CASE("f32 inputs are refused by the kernels with a clear message") {
+CH02_TEST("f32 inputs are refused by the kernels with a clear message") {
   std::vector<float> a(1), b(1), c(1);
   GemmArgs g = gemm_args(N, N, 1, 1, 1);
   g.in = DType::f32;
@@ -321,7 +326,7 @@ TEST_CASE("f32 inputs are refused by the kernels with a clear message") {
   CHECK_THROWS_WITH_AS(gemm(kBackend, g), doctest::Contains("f16 or bf16 inputs on"), Error);
 }
 
-TEST_CASE("the library GEMM (best: kernel 6) stays within the bound") {
+CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {
   Problem p;
   p.m = 72;
   p.n = 73;
