@@ -95,6 +95,16 @@ __global__ void matches_and_reductions(unsigned* out) {
   out[160 + l] = static_cast<unsigned>(__reduce_min_sync(0xffffffffu, static_cast<int>(l) - 5));
 }
 
+// A block of 48 threads: warp 1 has lanes 0-15 only, and names just those in its masks.
+__global__ void partial_warp_sum(int* out) {
+  const unsigned t = threadIdx.x;
+  const unsigned mask = t < 32 ? 0xffffffffu : 0x0000ffffu;
+  const int width = t < 32 ? 32 : 16;
+  int v = static_cast<int>(t);
+  for (int off = width / 2; off > 0; off /= 2) v += __shfl_down_sync(mask, v, off, width);
+  if (t % 32 == 0) out[t / 32] = v;
+}
+
 constexpr int kShflLine = __LINE__ + 4;
 constexpr int kExitLine = __LINE__ + 2;
 __global__ void waits_on_exited_lane(int* out) {
@@ -259,6 +269,16 @@ TEST_CASE("emu: warp operations in only some warps run each thread once") {
     CHECK(o[1] == (32 + 63) * 32 / 2);
     CHECK(o[2] == 64);
     CHECK(o[3] == (96 + 127) * 32 / 2);
+  });
+}
+
+TEST_CASE("emu: a partial last warp shuffles among its own lanes") {
+  for_each_order([] {
+    DeviceBuffer<int> out(2);
+    HALFWAY_LAUNCH(partial_warp_sum, 1, 48, 0, 0)(out.get());
+    const auto o = out.host();
+    CHECK(o[0] == 31 * 32 / 2);
+    CHECK(o[1] == (32 + 47) * 16 / 2);
   });
 }
 
