@@ -73,7 +73,11 @@ Timing time_layer(const std::string& layer, const Options& o) {
 }
 
 // PyTorch's median milliseconds for the same layer, or nothing when torch is unavailable.
-std::optional<std::pair<double, int>> torch_ms(const std::string& layer, const Options& o) {
+struct TorchTime {
+  double median_ms, min_ms;
+  int threads;
+};
+std::optional<TorchTime> torch_ms(const std::string& layer, const Options& o) {
   const std::string cmd = std::string("\"") + HALFWAY_PYTHON + "\" \"" + HALFWAY_CH03_TORCH_SCRIPT +
                           "\" bench --layer " + layer + " --batch " + std::to_string(o.batch) +
                           " --length " + std::to_string(o.length) + " --warmup " + std::to_string(o.warmup) +
@@ -86,7 +90,7 @@ std::optional<std::pair<double, int>> torch_ms(const std::string& layer, const O
   while (fgets(buf, sizeof buf, pipe.get())) out += buf;
   try {
     const auto j = nlohmann::json::parse(out);
-    return std::make_pair(j.at("median_ms").get<double>(), j.at("threads").get<int>());
+    return TorchTime{j.at("median_ms").get<double>(), j.at("min_ms").get<double>(), j.at("threads").get<int>()};
   } catch (...) {
     return std::nullopt;
   }
@@ -108,22 +112,22 @@ int main(int argc, char** argv) {
   return run_program(argc, argv, app, [&] {
     std::unique_ptr<CsvWriter> csv;
     if (!o.csv.empty())
-      csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_ms", "speedup_vs_torch"});
+      csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_median_ms", "speedup_vs_torch"});
     std::printf("forward+backward, batch %d, length %d, d_model 128, 4 heads, d_ff 2048, dropout 0.1 (median of %d)\n",
                 o.batch, o.length, o.repeats);
     // OpenBLAS picks its kernels from the CPU's model; in a VM with a generic model name it
     // may fall back to old SSE3 ("Prescott") kernels: OPENBLAS_CORETYPE=Haswell (or
     // SkylakeX) then gives the AVX2 (AVX-512) ones, to us and to PyTorch (the same library).
     std::printf("OpenBLAS core: %s; %d threads\n", openblas_get_corename(), omp_get_max_threads());
-    std::printf("%-8s %-8s %-6s %10s %10s %10s %8s\n", "layer", "backend", "prec", "median ms", "min ms", "torch ms", "speedup");
+    std::printf("%-8s %-8s %-6s %10s %10s %10s %8s %8s\n", "layer", "backend", "prec", "median ms", "min ms", "torch ms", "speedup", "(mins)");
     for (const std::string layer : {"encoder", "decoder"}) {
       const auto tt = o.torch ? torch_ms(layer, o) : std::nullopt;
-      const std::optional<double> t = tt ? std::optional<double>(tt->first) : std::nullopt;
-      if (tt) std::printf("(PyTorch %s layer: %d threads)\n", layer.c_str(), tt->second);
+      const std::optional<double> t = tt ? std::optional<double>(tt->median_ms) : std::nullopt;
+      if (tt) std::printf("(PyTorch %s layer: %d threads, min %.2f ms)\n", layer.c_str(), tt->threads, tt->min_ms);
       const auto line = [&](const char* prec, const Timing& tm) {
         const double ms = tm.median * 1e3;
         const double ratio = t ? *t / ms : 0.0;
-        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, *t, ratio);
+        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx %7.2fx\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, *t, ratio, tt->min_ms / (tm.min * 1e3));
         else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, "-", "-");
         if (csv) csv->row(layer, std::string("cpu"), std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
       };

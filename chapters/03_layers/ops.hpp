@@ -199,7 +199,9 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
     else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(zero);
   };
   const std::int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static) if (worth_threads(n))
+  // Philox is compute-bound (10 rounds per four elements): worth two threads earlier than
+  // the memory-bound loops.
+#pragma omp parallel for schedule(static) if (n >= (1 << 18) && omp_get_max_threads() > 1)
   for (std::int64_t blk = 0; blk < blocks; ++blk) {  // one Philox block, four elements
     const rng::Block b = rng::block(seed, std::uint64_t(blk), rng::kStreamBits);
     for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
