@@ -4,7 +4,8 @@
 /// __pipeline_memcpy_async copies at once, so __pipeline_commit and __pipeline_wait_prior
 /// have nothing left to do: a kernel that forgets to wait still works here and fails on a
 /// GPU. The size and alignment rules of cp.async are checked (4, 8 or 16 bytes, both
-/// pointers aligned to the size).
+/// pointers aligned to the size). libcu++'s cuda::memcpy_async / cuda::pipeline and inline
+/// PTX (cp.async.*) are not emulated: kernels use these primitives instead.
 #pragma once
 
 #include <cstddef>
