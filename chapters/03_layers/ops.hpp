@@ -18,6 +18,7 @@
 #include "03_layers/rows.hpp"
 #include "chapters/03_layers/precision.hpp"
 #include "common/rng.hpp"
+#include "kernels/layers/row_ops.hpp"
 
 namespace halfway::layers {
 
@@ -138,31 +139,11 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
 template <class S>
 void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
                             const std::uint8_t* key_pad, bool causal) {
-  using A = acc_t<S>;
   const std::int64_t rows = std::int64_t(B) * H * Lq;
 #pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
   for (std::int64_t r = 0; r < rows; ++r) {
-    const int b = int(r / (std::int64_t(H) * Lq)), i = int(r % Lq);
-    const A* s = scores + r * Lk;
-    S* out = p + r * Lk;
-    const auto visible = [&](int j) {
-      return !(key_pad && key_pad[std::int64_t(b) * Lk + j]) && !(causal && j > i);
-    };
-    A m = 0;
-    bool any = false;
-    for (int j = 0; j < Lk; ++j)
-      if (visible(j) && (!any || s[j] > m)) {
-        m = s[j];
-        any = true;
-      }
-    if (!any) {  // every key hidden: the row attends to nothing
-      for (int j = 0; j < Lk; ++j) out[j] = st<S>(A(0));
-      continue;
-    }
-    A sum = 0;
-    for (int j = 0; j < Lk; ++j) sum += visible(j) ? std::exp(s[j] - m) : A(0);
-    const A inv = A(1) / sum;
-    for (int j = 0; j < Lk; ++j) out[j] = st<S>(visible(j) ? std::exp(s[j] - m) * inv : A(0));
+    const std::int64_t b = r / (std::int64_t(H) * Lq);
+    masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq), key_pad ? key_pad + b * Lk : nullptr, causal);
   }
 }
 
@@ -174,15 +155,6 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
 }
 
 // ---- dropout and activations ---------------------------------------------------------------
-
-/// Dropout's keep decision for element i: Philox-4x32-10 (common/rng.hpp) gives four 32-bit
-/// words per counter, so element i uses word i % 4 of the block at offset i / 4, and keeps
-/// the element when its top 24 bits times 2^-24 (a uniform in [0, 1), exact) are >= p. One
-/// Philox call per four elements; the same bits on every backend.
-HALFWAY_HD_INLINE bool dropout_keep(std::uint64_t seed, std::uint64_t i, float p) {
-  const rng::Block b = rng::block(seed, i >> 2, rng::kStreamBits);
-  return float(b.v[i & 3u] >> 8) * 5.9604644775390625e-8f >= p;
-}
 
 /// Inverted dropout in place: v[i] = dropout_keep(seed, i, p) ? v[i] / (1 - p) : 0. The mask
 /// is a pure function of (seed, i), so the backward pass recomputes it instead of storing

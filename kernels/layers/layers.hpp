@@ -1,0 +1,39 @@
+/// @file layers.hpp
+/// @brief Chapter 03's kernels: the row-wise layers on the emu and cuda backends.
+///
+/// Each kernel runs one thread per row and calls the very row functions the cpu
+/// implementation calls (03_layers/rows.hpp: the exercises; kernels/layers/row_ops.hpp), so
+/// the three backends compute the same arithmetic. Pointers are device pointers (host
+/// memory under the emulator). Every function synchronises before it returns and throws
+/// halfway::Error on a launch failure.
+///
+/// Row-per-thread is the first rung of a ladder, like chapter 02's naive GEMM: a row of
+/// d_model = 128 values is short work for a thread but fine for a block's worth of rows;
+/// a block-per-row version with warp reductions is the next step.
+#pragma once
+
+#include <cstdint>
+
+#include "common/hd.hpp"
+#include "kernels/fp16/half.hpp"
+
+#define HALFWAY_LAYERS_KERNELS_FOR(S)                                                          \
+  void layernorm_forward(const S* x, const S* gamma, const S* beta, S* y, float* mean,         \
+                         float* rstd, int rows, int d, float eps);                             \
+  void layernorm_backward(const S* x, const S* gamma, const float* mean, const float* rstd,    \
+                          const S* dy, S* dx, float* dgamma, float* dbeta, int rows, int d);   \
+  void softmax_backward(const S* y, const float* dy, S* ds, int rows, int n);                  \
+  void masked_softmax_forward(const float* scores, S* p, int B, int H, int Lq, int Lk,         \
+                              const std::uint8_t* key_pad, bool causal);                       \
+  void cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,        \
+                     int ignore_index, float smoothing, float row_scale, S* dlogits,           \
+                     float* row_loss);                                                         \
+  void dropout(S* v, std::int64_t n, float p, std::uint64_t seed);
+
+/// layernorm_backward accumulates into dgamma and dbeta (+=) like the cpu version;
+/// cross_entropy writes each row's loss (0 for ignored rows) and scale * (p - q) per row.
+HALFWAY_KERNEL_API(
+  HALFWAY_LAYERS_KERNELS_FOR(float)
+  HALFWAY_LAYERS_KERNELS_FOR(::halfway::half)
+  HALFWAY_LAYERS_KERNELS_FOR(::halfway::bfloat16)
+)

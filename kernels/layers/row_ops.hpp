@@ -1,0 +1,59 @@
+/// @file row_ops.hpp
+/// @brief Row-wise pieces of chapter 03's layers shared by the cpu implementation and the
+/// kernels: the masked softmax of one row of attention scores, and dropout's keep bit.
+/// (The exercised rows, LayerNorm, softmax backward and cross-entropy, are in
+/// 03_layers/rows.hpp.)
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "common/hd.hpp"
+#include "common/rng.hpp"
+#include "kernels/layers/scalar.hpp"
+
+namespace halfway::layers {
+
+/// Softmax of one row of n scores (fp32 or fp64, A) into probabilities (S, one rounding),
+/// for query i of batch entry b: key j is hidden when key_pad[j] != 0 (key_pad: this batch
+/// entry's row of the padding mask, or null) or, with causal, when j > i. Hidden keys are
+/// skipped, never given a large negative score; a fully masked row becomes all zeros.
+template <class S>
+HALFWAY_HD void masked_softmax_row(const acc_t<S>* s, S* out, int n, int i, const std::uint8_t* key_pad,
+                                   bool causal) {
+  using A = acc_t<S>;
+  A m = 0;
+  bool any = false;
+  for (int j = 0; j < n; ++j) {
+    const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
+    if (visible && (!any || s[j] > m)) {
+      m = s[j];
+      any = true;
+    }
+  }
+  if (!any) {  // every key hidden: the row attends to nothing
+    for (int j = 0; j < n; ++j) out[j] = st<S>(A(0));
+    return;
+  }
+  A sum = 0;
+  for (int j = 0; j < n; ++j) {
+    const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
+    sum += visible ? std::exp(s[j] - m) : A(0);
+  }
+  const A inv = A(1) / sum;
+  for (int j = 0; j < n; ++j) {
+    const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
+    out[j] = st<S>(visible ? std::exp(s[j] - m) * inv : A(0));
+  }
+}
+
+/// Dropout's keep decision for element i: Philox-4x32-10 (common/rng.hpp) gives four 32-bit
+/// words per counter, so element i uses word i % 4 of the block at offset i / 4, and keeps
+/// the element when its top 24 bits times 2^-24 (a uniform in [0, 1), exact) are >= p. One
+/// Philox call per four elements; the same bits on every backend.
+HALFWAY_HD_INLINE bool dropout_keep(std::uint64_t seed, std::uint64_t i, float p) {
+  const rng::Block b = rng::block(seed, i >> 2, rng::kStreamBits);
+  return float(b.v[i & 3u] >> 8) * 5.9604644775390625e-8f >= p;
+}
+
+}  // namespace halfway::layers
