@@ -3,14 +3,14 @@
 //
 // Design
 // - Fibers. Fiber i of a pool (fiber.hpp) runs thread i of every block. Its entry function
-//   loops: run the kernel body for the thread the scheduler assigned, mark it exited, yield.
+//   loops: run the kernel body for the thread it is given, mark it exited, hand over.
 //   So a thread's body runs exactly once per block, and stacks are reused without being
 //   re-created.
 // - Ready queue. The host pops a thread and switches to its fiber. When that thread
 //   blocks (a barrier or a warp operation) or exits, it pops the next ready thread itself
 //   and switches straight to it (one switch per suspension, no allocation); only when
 //   the queue is empty does control return to the host.
-// - Barriers. A thread at __syncthreads records where it waits and yields. When the ready
+// - Barriers. A thread at __syncthreads records where it waits and hands over. When the ready
 //   queue is empty, every live thread is blocked, and the pass ends: if all of them wait at
 //   one __syncthreads, the barrier releases (exited threads do not count, as on Volta and
 //   later); otherwise the block can never progress and that is reported as a KernelError
@@ -32,8 +32,9 @@
 //   Host writes before a launch happen before every thread's start; every thread's end
 //   happens before the host continues (and before the next block starts, because static
 //   __shared__ arrays are reused by the next block); barrier arrival releases and barrier
-//   departure acquires a per-block object; __syncwarp does the same on a per-warp object.
-//   This file is compiled without TSan instrumentation, so its bookkeeping is invisible.
+//   departure acquires a barrier object; __syncwarp does the same on a per-warp object.
+//   This file is compiled without TSan instrumentation and hides the libc calls it makes
+//   (TsanIgnore), so its bookkeeping is invisible to the race checker.
 #include "common/emu/scheduler.hpp"
 
 #include <algorithm>
@@ -161,6 +162,12 @@ std::string mask_lanes(unsigned mask) {
   for (unsigned l = 0; l < 32; ++l)
     if (mask >> l & 1u) ids.push_back(l);
   return (ids.size() == 1 ? "lane " : "lanes ") + ranges(ids);
+}
+
+// Two source positions are the same barrier when the lines match and the files do (the
+// same __FILE__ may or may not be one string literal).
+bool same_site(const char* f1, int l1, const char* f2, int l2) {
+  return l1 == l2 && (f1 == f2 || (f1 && f2 && std::strcmp(f1, f2) == 0));
 }
 
 std::string where(const char* file, int line) { return std::string(file) + ":" + std::to_string(line); }
@@ -340,7 +347,7 @@ void Scheduler::end_of_pass() {
     if (t.state == State::warp) report_stuck();
     if (t.state != State::barrier) continue;
     if (!first) first = &t;
-    else if (t.file != first->file || t.line != first->line) same = false;
+    else if (!same_site(t.file, t.line, first->file, first->line)) same = false;
   }
   if (!same) report_stuck();
   int count = 0;
@@ -378,7 +385,7 @@ void Scheduler::end_of_pass() {
       for (unsigned l = l0; l < 32; ++l) {
         if (!(missing >> l & 1u)) continue;
         const Thread& t = threads[warp * 32 + l];
-        if (t.state == t0.state && t.file == t0.file && t.line == t0.line) same_mask |= 1u << l;
+        if (t.state == t0.state && same_site(t.file, t.line, t0.file, t0.line)) same_mask |= 1u << l;
       }
       missing &= ~same_mask;
       msg << (first ? " " : "; ") << mask_lanes(same_mask);
@@ -398,13 +405,13 @@ void Scheduler::end_of_pass() {
   for (const Thread& t : threads) {
     if (t.state != State::barrier) continue;
     bool known = false;
-    for (const Thread* s : sites) known = known || (s->file == t.file && s->line == t.line);
+    for (const Thread* s : sites) known = known || same_site(s->file, s->line, t.file, t.line);
     if (!known) sites.push_back(&t);
   }
   for (std::size_t k = 0; k < sites.size(); ++k) {
     std::vector<unsigned> ids;
     for (const Thread& t : threads)
-      if (t.state == State::barrier && t.file == sites[k]->file && t.line == sites[k]->line)
+      if (t.state == State::barrier && same_site(t.file, t.line, sites[k]->file, sites[k]->line))
         ids.push_back(t.info.linear);
     msg << (k ? "; " : " ") << (ids.size() == 1 ? "thread " : "threads ") << ranges(ids) << " wait at "
         << where(sites[k]->file, sites[k]->line);
