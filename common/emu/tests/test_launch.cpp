@@ -91,6 +91,18 @@ __global__ void throws_after_barrier(int thrower) {
   __syncthreads();
 }
 
+// One lane throws while the others of its warp wait in a shuffle and other warps wait at
+// a barrier: all of them must be unwound.
+__global__ void throws_in_warp_op(int* out) {
+  Guard g;
+  const int t = threadIdx.x;
+  if (t < 32) {
+    if (t == 13) throw std::logic_error("lane 13 gives up");
+    out[t] = __shfl_sync(0xffffffffu, t, 0);
+  }
+  __syncthreads();
+}
+
 __global__ void exercise_stub(float* out) {
   if (threadIdx.x == 3) HALFWAY_EXERCISE_NOT_IMPLEMENTED("00.1");
   out[threadIdx.x] = 1.0f;
@@ -234,6 +246,16 @@ TEST_CASE("emu: an exception from a kernel thread propagates unchanged and unwin
     DeviceBuffer<int> runs(4 * 256);
     HALFWAY_LAUNCH(count_runs, 4, 256, 0, 0)(runs.get());
     for (int r : runs.host()) CHECK(r == 1);
+  });
+}
+
+TEST_CASE("emu: an exception while lanes wait in a warp op unwinds them all") {
+  for_each_order([] {
+    g_alive = 0;
+    DeviceBuffer<int> out(32);
+    CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(throws_in_warp_op, 1, 96, 0, 0)(out.get()), "lane 13 gives up",
+                         std::logic_error);
+    CHECK(g_alive == 0);
   });
 }
 
