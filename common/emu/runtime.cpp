@@ -1,6 +1,8 @@
 // The emulated CUDA runtime API (see runtime.hpp for the error policy).
 #include "common/emu/runtime.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -218,6 +220,31 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->maxThreadsPerMultiProcessor = 1024;
   prop->major = 8;  // the emulator provides what sm_80 kernels use (WMMA, bf16, cp.async)
   prop->minor = 0;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
+  if (!value) return detail::record_error(cudaErrorInvalidValue);
+  if (device != 0) return detail::record_error(cudaErrorInvalidDevice);
+  cudaDeviceProp p;
+  cudaGetDeviceProperties(&p, 0);
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(p.sharedMemPerBlock); return cudaSuccess;
+    case cudaDevAttrWarpSize: *value = p.warpSize; return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *value = p.major; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = static_cast<int>(p.sharedMemPerBlockOptin); return cudaSuccess;
+  }
+  return detail::record_error(cudaErrorInvalidValue);
+}
+
+cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
+  if (!free_bytes || !total_bytes) return detail::record_error(cudaErrorInvalidValue);
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  *free_bytes = page * static_cast<std::size_t>(sysconf(_SC_AVPHYS_PAGES));
+  *total_bytes = page * static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES));
   return cudaSuccess;
 }
 

@@ -88,6 +88,15 @@ TEST_CASE("emu runtime: streams events and device properties") {
   int count = 0;
   CHECK(simt::cudaGetDeviceCount(&count) == simt::cudaSuccess);
   CHECK(count == 1);
+  int v = 0;
+  CHECK(simt::cudaDeviceGetAttribute(&v, simt::cudaDevAttrWarpSize, 0) == simt::cudaSuccess);
+  CHECK(v == 32);
+  CHECK(simt::cudaDeviceGetAttribute(&v, simt::cudaDevAttrMaxSharedMemoryPerBlockOptin, 0) == simt::cudaSuccess);
+  CHECK(v == 227 * 1024);
+  std::size_t free_bytes = 0, total_bytes = 0;
+  CHECK(simt::cudaMemGetInfo(&free_bytes, &total_bytes) == simt::cudaSuccess);
+  CHECK(total_bytes > 0);
+  CHECK(free_bytes <= total_bytes);
 }
 
 TEST_CASE("emu runtime: cudaMemcpyToSymbol fills __constant__ memory") {
