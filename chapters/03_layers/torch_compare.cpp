@@ -1,4 +1,4 @@
-// ch03_torch_compare FILE: our encoder-decoder in fp32 against PyTorch's, from the reference
+// ch03_torch_compare FILE [--pre-ln]: our encoder-decoder in fp32 against PyTorch's, from the reference
 // that pytorch_reference.py exported (weights, inputs, logits, loss and every gradient).
 // Prints the largest relative error of every tensor; exits 0 when every tensor is within
 // its bound, 1 when one is not, 77 (ctest's Skipped) when the file does not exist.
@@ -52,7 +52,7 @@ std::vector<std::int32_t> ints(const SafeTensor& t) {
   return v;
 }
 
-int run(const std::string& path) {
+int run(const std::string& path, bool pre_ln) {
   if (!std::filesystem::exists(path)) {
     std::printf("ch03_torch_compare: no reference at %s (torch missing?): skipped\n", path.c_str());
     return 77;
@@ -65,6 +65,7 @@ int run(const std::string& path) {
   };
   Config c;  // the seed's model: 13 tokens, 128, 4 heads, 2 + 2 layers, 2048, ReLU, post-LN
   c.dropout = 0.0f;
+  c.pre_ln = pre_ln;
   Seq2Seq<float> model(c);
   for (auto* p : model.params()) {
     const SafeTensor& t = get("param." + p->name);
@@ -113,12 +114,13 @@ int run(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: ch03_torch_compare REFERENCE.safetensors\n");
+  const bool pre_ln = argc == 3 && std::string(argv[2]) == "--pre-ln";
+  if (argc != 2 && !pre_ln) {
+    std::fprintf(stderr, "usage: ch03_torch_compare REFERENCE.safetensors [--pre-ln]\n");
     return 2;
   }
   try {
-    return run(argv[1]);
+    return run(argv[1], pre_ln);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
