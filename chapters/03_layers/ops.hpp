@@ -8,6 +8,7 @@
 /// rows = batch * sequence.
 #pragma once
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -156,28 +157,92 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
 
 // ---- dropout and activations ---------------------------------------------------------------
 
+namespace detail {
+
+/// The high 32 bits of a * m in each of 16 lanes.
+__attribute__((target("avx512f"))) inline __m512i mulhi16(__m512i a, __m512i m) {
+  const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, m), 32);  // lanes 0, 2, ...: in the low halves
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);   // lanes 1, 3, ...: in the high halves
+  return _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, odd);
+}
+
+/// Philox-4x32-10 of 16 consecutive counters (blocks first .. first + 15) at once with
+/// AVX-512: the same bijection as rng::philox4x32_10, lane by lane (the 32x32 -> 64-bit
+/// products are split into their low halves, _mm512_mullo_epi32, and their high halves,
+/// from _mm512_mul_epu32 on the even and the odd lanes). out[j][lane] is word j of block
+/// first + lane. The dropout test checks it against rng::block.
+__attribute__((target("avx512f"))) inline void philox16(std::uint64_t seed, std::uint64_t first,
+                                                         std::uint32_t out[4][16]) {
+  alignas(64) std::uint32_t lo[16], hi[16];
+  for (int l = 0; l < 16; ++l) {
+    lo[l] = std::uint32_t(first + std::uint64_t(l));
+    hi[l] = std::uint32_t((first + std::uint64_t(l)) >> 32);
+  }
+  __m512i c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);
+  __m512i c2 = _mm512_set1_epi32(int(rng::kStreamBits)), c3 = _mm512_setzero_si512();
+  std::uint32_t k0 = std::uint32_t(seed), k1 = std::uint32_t(seed >> 32);
+  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const __m512i hi0 = mulhi16(c0, m0), lo0 = _mm512_mullo_epi32(c0, m0);
+    const __m512i hi1 = mulhi16(c2, m1), lo1 = _mm512_mullo_epi32(c2, m1);
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
+    c1 = lo1;
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
+    c3 = lo0;
+  }
+  _mm512_storeu_si512(out[0], c0);
+  _mm512_storeu_si512(out[1], c1);
+  _mm512_storeu_si512(out[2], c2);
+  _mm512_storeu_si512(out[3], c3);
+}
+
+inline bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+
+}  // namespace detail
+
 /// Inverted dropout in place: v[i] = dropout_keep(seed, i, p) ? v[i] / (1 - p) : 0. The mask
 /// is a pure function of (seed, i), so the backward pass recomputes it instead of storing
 /// it, and cpu, emu and cuda drop the same elements. Dropout is diagonal, so the same call
-/// is also its backward. T is S or A.
+/// is also its backward. T is S or A. (With AVX-512 the cpu draws 16 Philox blocks at
+/// once: the same bits, four times cheaper than one block at a time.)
 template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
   const A zero = A(0);
-  const auto apply = [&](std::int64_t i, bool keep) {
+  const auto apply = [&](std::int64_t i, std::uint32_t word) {
+    const bool keep = float(word >> 8) * 5.9604644775390625e-8f >= p;  // as dropout_keep
     if constexpr (std::is_same_v<T, A>) v[i] = keep ? v[i] * scale : zero;
     else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(zero);
   };
   const std::int64_t blocks = (n + 3) / 4;
-  // Philox is compute-bound (10 rounds per four elements): worth two threads earlier than
-  // the memory-bound loops.
-#pragma omp parallel for schedule(static) if (n >= (1 << 18) && omp_get_max_threads() > 1)
-  for (std::int64_t blk = 0; blk < blocks; ++blk) {  // one Philox block, four elements
+  std::int64_t done = 0;  // blocks handled 16 at a time
+  if (detail::have_avx512() && blocks >= 16) {
+    const std::int64_t groups = blocks / 16;
+    // Philox is compute-bound: worth two threads earlier than the memory-bound loops.
+#pragma omp parallel for schedule(static) if (n >= (1 << 20) && omp_get_max_threads() > 1)
+    for (std::int64_t g = 0; g < groups; ++g) {
+      std::uint32_t w[4][16];
+      detail::philox16(seed, std::uint64_t(g) * 16, w);
+      for (int l = 0; l < 16; ++l)
+        for (int j = 0; j < 4; ++j) {
+          const std::int64_t i = (g * 16 + l) * 4 + j;
+          if (i < n) apply(i, w[j][l]);
+        }
+    }
+    done = groups * 16;
+  }
+  for (std::int64_t blk = done; blk < blocks; ++blk) {  // one Philox block, four elements
     const rng::Block b = rng::block(seed, std::uint64_t(blk), rng::kStreamBits);
-    for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
-      apply(blk * 4 + j, float(b.v[j] >> 8) * 5.9604644775390625e-8f >= p);
+    for (int j = 0; j < 4 && blk * 4 + j < n; ++j) apply(blk * 4 + j, b.v[j]);
   }
 }
 
