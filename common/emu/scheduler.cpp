@@ -254,9 +254,18 @@ class Scheduler {
     }
   }
 
+  // True when the launch is being abandoned and the caller should return at once: it
+  // throws Unwind, except inside a destructor run by unwinding (throwing there would
+  // terminate the program).
+  bool abandoning() const {
+    if (!aborting) return false;
+    if (std::uncaught_exceptions() > 0) return true;
+    throw Unwind{};
+  }
+
   void wait_here(Thread& t) {
     dispatch(pool[t.info.linear]);
-    if (aborting) throw Unwind{};
+    (void)abandoning();
   }
 
   static void fiber_main(void* arg);
@@ -455,7 +464,7 @@ int syncthreads(const char* file, int line, int pred) {
   TsanIgnore ignore;
   Scheduler& s = sched();
   if (!s.current) outside_kernel("__syncthreads");
-  if (s.aborting) throw Unwind{};
+  if (s.abandoning()) return 0;
   Thread& t = *s.current;
   t.state = State::barrier;
   t.file = file;
@@ -471,7 +480,7 @@ void warp_collective(const WarpOpKind& kind, unsigned mask, void* my_data, const
   TsanIgnore ignore;
   Scheduler& s = sched();
   if (!s.current) outside_kernel(kind.name);
-  if (s.aborting) throw Unwind{};
+  if (s.abandoning()) return;
   Thread& t = *s.current;
   const unsigned lane = t.info.lane;
   Warp& w = s.warps[t.info.warp];
