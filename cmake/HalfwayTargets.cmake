@@ -173,5 +173,7 @@ function(halfway_plot)
     DEPENDS "${PROJECT_SOURCE_DIR}/${P_SCRIPT}" ${P_PROGRAM}
     COMMENT "Plotting ${P_NAME}.png"
     VERBATIM)
-  set_property(GLOBAL APPEND PROPERTY HALFWAY_PLOT_OUTPUTS "${png}")
+  # A custom command's output is only buildable from its own directory: a target here.
+  add_custom_target(plot_${P_NAME} DEPENDS "${png}")
+  set_property(GLOBAL APPEND PROPERTY HALFWAY_PLOT_TARGETS plot_${P_NAME})
 endfunction()
