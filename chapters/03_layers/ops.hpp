@@ -249,18 +249,6 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
 /// The activations of the feed-forward block.
 enum class Activation { relu, gelu };
 
-/// GELU, exact form: x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as PyTorch's default.
-template <class A>
-inline A gelu(A x) {
-  return A(0.5) * x * (A(1) + std::erf(x * A(0.70710678118654752440)));
-}
-/// d gelu / dx = Phi(x) + x phi(x).
-template <class A>
-inline A gelu_grad(A x) {
-  return A(0.5) * (A(1) + std::erf(x * A(0.70710678118654752440))) +
-         x * A(0.39894228040143267794) * std::exp(A(-0.5) * x * x);
-}
-
 // ---- cross-entropy -------------------------------------------------------------------------
 
 /// Mean cross-entropy over the rows whose target is not `ignore_index` (exercise 03.3 on

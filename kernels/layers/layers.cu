@@ -1,5 +1,7 @@
 // Chapter 03's row kernels: one thread per row, each calling the row function the cpu
 // implementation uses (see layers.hpp).
+#include <algorithm>
+
 #include "common/device.cuh"
 #include "03_layers/rows.hpp"
 #include "kernels/layers/layers.hpp"
@@ -116,6 +118,70 @@ __global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed
 }
 
 template <class S>
+__global__ void embedding_forward_kernel(const std::int32_t* tokens, int rows, int length, const S* table, int d,
+                                         const float* pe, S* y) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= std::int64_t(rows) * d) return;
+  const int r = int(i / d), c = int(i % d);
+  const float scale = sqrtf(float(d));
+  y[i] = ::halfway::layers::st<S>(scale * ::halfway::layers::ld(table[std::int64_t(tokens[r]) * d + c]) +
+                                  pe[std::int64_t(r % length) * d + c]);
+}
+
+template <class S>
+__global__ void embedding_backward_kernel(const std::int32_t* tokens, int rows, const S* dy, int vocab, int d,
+                                          float* dtable) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= std::int64_t(vocab) * d) return;
+  const int v = int(i / d), c = int(i % d);
+  const float scale = sqrtf(float(d));
+  float g = dtable[i];
+  for (int r = 0; r < rows; ++r)  // in row order: the cpu's order
+    if (tokens[r] == v) g += scale * ::halfway::layers::ld(dy[std::int64_t(r) * d + c]);
+  dtable[i] = g;
+}
+
+template <class S>
+__global__ void bias_add_kernel(const float* acc, const S* bias, S* y, int rows, int d) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= std::int64_t(rows) * d) return;
+  y[i] = ::halfway::layers::st<S>(acc[i] + ::halfway::layers::ld(bias[i % d]));
+}
+
+template <class S>
+__global__ void column_sum_kernel(const S* dy, float* db, int rows, int d) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= d) return;
+  float s = db[c];
+  for (int r = 0; r < rows; ++r) s += ::halfway::layers::ld(dy[std::int64_t(r) * d + c]);
+  db[c] = s;
+}
+
+template <class S>
+__global__ void elementwise_kernel(int op, const S* a, const S* b, S* out, std::int64_t n, float scale) {
+  using ::halfway::layers::ld;
+  using ::halfway::layers::st;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    switch (op) {
+      case 0: out[i] = st<S>(ld(a[i]) + ld(b[i])); break;                                // residual
+      case 1: out[i] = ld(a[i]) > 0.0f ? a[i] : st<S>(0.0f); break;                      // relu
+      case 2: out[i] = ld(a[i]) > 0.0f ? st<S>(ld(out[i]) * scale) : st<S>(0.0f); break; // relu+dropout bwd
+      case 3: out[i] = st<S>(::halfway::layers::gelu(ld(a[i]))); break;                  // gelu
+      default: out[i] = st<S>(ld(out[i]) * ::halfway::layers::gelu_grad(ld(a[i]))); break;  // gelu bwd
+    }
+  }
+}
+
+template <class S>
+void elementwise(int op, const S* a, const S* b, S* out, std::int64_t n, float scale) {
+  if (n <= 0) return;
+  const unsigned grid = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096));
+  HALFWAY_LAUNCH(elementwise_kernel<S>, grid, kThreads, 0, 0)(op, a, b, out, n, scale);
+  finish();
+}
+
+template <class S>
 void layernorm_forward_t(const S* x, const S* gamma, const S* beta, S* y, float* mean, float* rstd, int rows,
                          int d, float eps) {
   if (rows <= 0) return;
@@ -174,7 +240,37 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
     const unsigned grid = unsigned(blocks < 4096 * kThreads ? blocks_for(blocks) : 4096);                \
     HALFWAY_LAUNCH(dropout_kernel<S>, grid, kThreads, 0, 0)(v, n, p, seed);                              \
     finish();                                                                                            \
-  }
+  }                                                                                                      \
+  void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int d,        \
+                         const float* pe, S* y) {                                                        \
+    if (rows <= 0) return;                                                                               \
+    HALFWAY_LAUNCH(embedding_forward_kernel<S>, blocks_for(std::int64_t(rows) * d), kThreads, 0, 0)(     \
+        tokens, rows, length, table, d, pe, y);                                                          \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int vocab, int d,           \
+                          float* dtable) {                                                               \
+    HALFWAY_LAUNCH(embedding_backward_kernel<S>, blocks_for(std::int64_t(vocab) * d), kThreads, 0, 0)(   \
+        tokens, rows, dy, vocab, d, dtable);                                                             \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void bias_add(const float* acc, const S* bias, S* y, int rows, int d) {                                \
+    if (rows <= 0) return;                                                                               \
+    HALFWAY_LAUNCH(bias_add_kernel<S>, blocks_for(std::int64_t(rows) * d), kThreads, 0, 0)(acc, bias, y, \
+                                                                                             rows, d);   \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void column_sum(const S* dy, float* db, int rows, int d) {                                             \
+    HALFWAY_LAUNCH(column_sum_kernel<S>, blocks_for(d), kThreads, 0, 0)(dy, db, rows, d);                \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void residual_add(const S* a, const S* b, S* out, std::int64_t n) { elementwise<S>(0, a, b, out, n, 1.0f); } \
+  void relu_forward(const S* h, S* a, std::int64_t n) { elementwise<S>(1, h, nullptr, a, n, 1.0f); }     \
+  void relu_dropout_backward(const S* a, S* da, std::int64_t n, float scale) {                           \
+    elementwise<S>(2, a, nullptr, da, n, scale);                                                         \
+  }                                                                                                      \
+  void gelu_forward(const S* h, S* a, std::int64_t n) { elementwise<S>(3, h, nullptr, a, n, 1.0f); }     \
+  void gelu_backward(const S* h, S* da, std::int64_t n) { elementwise<S>(4, h, nullptr, da, n, 1.0f); }
 
 HALFWAY_LAYERS_DEFINE(float)
 HALFWAY_LAYERS_DEFINE(::halfway::half)

@@ -28,10 +28,26 @@
   void cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,        \
                      int ignore_index, float smoothing, float row_scale, S* dlogits,           \
                      float* row_loss);                                                         \
-  void dropout(S* v, std::int64_t n, float p, std::uint64_t seed);
+  void dropout(S* v, std::int64_t n, float p, std::uint64_t seed);                            \
+  void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table,     \
+                         int d, const float* pe, S* y);                                        \
+  void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int vocab, int d, \
+                          float* dtable);                                                      \
+  void bias_add(const float* acc, const S* bias, S* y, int rows, int d);                       \
+  void column_sum(const S* dy, float* db, int rows, int d);                                    \
+  void residual_add(const S* a, const S* b, S* out, std::int64_t n);                           \
+  void relu_forward(const S* h, S* a, std::int64_t n);                                         \
+  void relu_dropout_backward(const S* a, S* da, std::int64_t n, float scale);                  \
+  void gelu_forward(const S* h, S* a, std::int64_t n);                                         \
+  void gelu_backward(const S* h, S* da, std::int64_t n);
 
 /// layernorm_backward accumulates into dgamma and dbeta (+=) like the cpu version;
-/// cross_entropy writes each row's loss (0 for ignored rows) and scale * (p - q) per row.
+/// cross_entropy writes each row's loss (0 for ignored rows) and scale * (p - q) per row;
+/// embedding_backward and column_sum accumulate (+=) in fp32, deterministically: one
+/// thread per output element sums its rows in order (no atomics; for the embedding one
+/// thread per (token id, feature) scans the tokens, cheap for the seed's 13-token vocabulary);
+/// bias_add rounds the GEMM's fp32 result plus the bias once; relu_dropout_backward is
+/// "a > 0 ? da * scale : 0" (see FeedForward::backward).
 HALFWAY_KERNEL_API(
   HALFWAY_LAYERS_KERNELS_FOR(float)
   HALFWAY_LAYERS_KERNELS_FOR(::halfway::half)

@@ -56,4 +56,16 @@ HALFWAY_HD_INLINE bool dropout_keep(std::uint64_t seed, std::uint64_t i, float p
   return float(b.v[i & 3u] >> 8) * 5.9604644775390625e-8f >= p;
 }
 
+/// GELU, exact form: x Phi(x) = x/2 (1 + erf(x / sqrt 2)), as PyTorch's default.
+template <class A>
+HALFWAY_HD_INLINE A gelu(A x) {
+  return A(0.5) * x * (A(1) + std::erf(x * A(0.70710678118654752440)));
+}
+/// d gelu / dx = Phi(x) + x phi(x).
+template <class A>
+HALFWAY_HD_INLINE A gelu_grad(A x) {
+  return A(0.5) * (A(1) + std::erf(x * A(0.70710678118654752440))) +
+         x * A(0.39894228040143267794) * std::exp(A(-0.5) * x * x);
+}
+
 }  // namespace halfway::layers

@@ -136,3 +136,57 @@ TEST_CASE_TEMPLATE("emu dropout drops the same elements as the cpu", S, float, h
     require_same(ve, v, "dropout");
   }
 }
+
+TEST_CASE_TEMPLATE("emu embedding forward and backward equal the cpu with repeated tokens", S, float, half, bfloat16) {
+  const int V = 5, D = 17, B = 3, L = 4;
+  const auto table = random_s<S>(std::size_t(V) * D, 11, 0.3);
+  std::vector<float> pe;
+  positional_encoding<float>(L, D, pe);
+  const std::vector<std::int32_t> tokens = {1, 3, 3, 0, 4, 4, 4, 4, 2, 1, 3, 3};
+  std::vector<S> y(std::size_t(B) * L * D), ye(y.size());
+  embedding_forward<S>(tokens.data(), B * L, L, table.data(), V, D, pe, y.data());
+  emu::embedding_forward(tokens.data(), B * L, L, table.data(), D, pe.data(), ye.data());
+  require_same(ye, y, "embedding forward");
+  const auto dy = random_s<S>(y.size(), 12);
+  std::vector<float> g(std::size_t(V) * D, 0.25f), ge = g;
+  embedding_backward<S>(tokens.data(), B * L, dy.data(), D, g.data());
+  emu::embedding_backward(tokens.data(), B * L, dy.data(), V, D, ge.data());
+  require_same(ge, g, "embedding backward");
+}
+
+TEST_CASE_TEMPLATE("emu bias add column sum residual ReLU GELU equal the cpu", S, float, half, bfloat16) {
+  const int rows = 7, d = 33;
+  const std::int64_t n = std::int64_t(rows) * d;
+  std::vector<float> acc(n);
+  for (std::int64_t i = 0; i < n; ++i) acc[i] = float(rng::normal(13, i));
+  const auto bias = random_s<S>(d, 14), a = random_s<S>(n, 15), b = random_s<S>(n, 16);
+  // bias add as linear_forward's epilogue; the column sum as linear_backward's db
+  std::vector<S> y(n), ye(n);
+  for (std::int64_t i = 0; i < n; ++i) y[i] = st<S>(acc[i] + ld(bias[i % d]));
+  emu::bias_add(acc.data(), bias.data(), ye.data(), rows, d);
+  require_same(ye, y, "bias add");
+  std::vector<float> db(d, 1.0f), dbe(d, 1.0f);
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < d; ++j) db[j] += ld(a[r * d + j]);
+  emu::column_sum(a.data(), dbe.data(), rows, d);
+  require_same(dbe, db, "column sum");
+  std::vector<S> sum(n), sume(n);
+  add(a.data(), b.data(), sum.data(), n);
+  emu::residual_add(a.data(), b.data(), sume.data(), n);
+  require_same(sume, sum, "residual add");
+  // ReLU and GELU forward and backward, as FeedForward does them
+  std::vector<S> r(n), re(n), g(n), ge(n);
+  for (std::int64_t i = 0; i < n; ++i) r[i] = ld(a[i]) > 0 ? a[i] : st<S>(0.0f);
+  emu::relu_forward(a.data(), re.data(), n);
+  require_same(re, r, "relu");
+  for (std::int64_t i = 0; i < n; ++i) g[i] = st<S>(gelu(ld(a[i])));
+  emu::gelu_forward(a.data(), ge.data(), n);
+  require_same(ge, g, "gelu");
+  std::vector<S> dr = b, dre = b, dg = b, dge = b;
+  for (std::int64_t i = 0; i < n; ++i) dr[i] = ld(r[i]) > 0 ? st<S>(ld(dr[i]) * 1.25f) : st<S>(0.0f);
+  emu::relu_dropout_backward(r.data(), dre.data(), n, 1.25f);
+  require_same(dre, dr, "relu and dropout backward");
+  for (std::int64_t i = 0; i < n; ++i) dg[i] = st<S>(ld(dg[i]) * gelu_grad(ld(a[i])));
+  emu::gelu_backward(a.data(), dge.data(), n);
+  require_same(dge, dg, "gelu backward");
+}
