@@ -71,7 +71,7 @@ def panel(ax, backend, runs):
         if not r.get("valid"):
             text = "invalid"
         elif backend == "emu":
-            text = f'{r.get("median_ms", 0):.0f}'
+            text = f'{r.get("median_ms", 0):.2g}'
         else:
             text = f'{r.get("pct_of_baseline", 0):.0f}%'
         ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
