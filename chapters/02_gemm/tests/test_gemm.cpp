@@ -336,4 +336,18 @@ CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {
   expect_ok(GemmKernel::best, p);
 }
 
+#if CH02_BACKEND_IS_CUDA
+// gridDim.z stops at 65535: longer batches are launched in slices (gemm_launch). Cheap on
+// a GPU, too slow for the emulator (70000 blocks of fibers).
+CH02_TEST("a batch longer than gridDim.z allows is launched in slices") {
+  Problem p;
+  p.m = 2;
+  p.n = 3;
+  p.k = 4;
+  p.batch = 70000;
+  expect_ok(GemmKernel::best, p);
+  expect_ok(GemmKernel::naive, p);
+}
+#endif
+
 #endif
