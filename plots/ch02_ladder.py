@@ -15,7 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LADDER = ["naive", "smem_tiled", "wmma_naive", "wmma_block", "wmma_pipeline", "wmma_best"]
+LADDER = ["naive", "smem_tiled", "wmma_naive", "wmma_block", "wmma_pipeline", "wmma_best", "wmma_best_v1",
+          "wmma_best_v2", "wmma_best_v3"]
 LABELS = {
     "naive": "1 naive",
     "smem_tiled": "2 smem tiled",
@@ -23,6 +24,9 @@ LABELS = {
     "wmma_block": "4 WMMA block",
     "wmma_pipeline": "5 cp.async",
     "wmma_best": "6 best",
+    "wmma_best_v1": "6: 128x256",
+    "wmma_best_v2": "6: 256x128",
+    "wmma_best_v3": "6: BK 64",
     "cublas": "cuBLAS",
     "openblas_sgemm": "OpenBLAS sgemm",
     "cpu_gemm": "cpu GEMM",

@@ -15,7 +15,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- ch02-results:begin -->", "<!-- ch02-results:end -->"
 ORDER = ["cublas", "openblas_sgemm", "cpu_gemm", "naive", "smem_tiled", "wmma_naive", "wmma_block",
-         "wmma_pipeline", "wmma_best"]
+         "wmma_pipeline", "wmma_best", "wmma_best_v1", "wmma_best_v2", "wmma_best_v3"]
 
 
 def latest_runs(paths):

@@ -356,8 +356,18 @@ void run_cuda(const Options& o, Problem& p, std::optional<JsonlWriter>& log) {
   std::vector<Result> results;
   std::vector<std::pair<std::string, std::function<void()>>> work;
   work.emplace_back("cublas", cublas);
-  for (GemmKernel kern : parse_kernels(o.kernels))
+  bool with_best = false;
+  for (GemmKernel kern : parse_kernels(o.kernels)) {
     work.emplace_back(std::string(to_string(kern)), [&g, kern] { gemm(Backend::cuda, g, kern); });
+    with_best = with_best || kern == GemmKernel::wmma_best || kern == GemmKernel::best;
+  }
+  // Kernel 6's other tile shapes (f16, NN): which one wins depends on the GPU.
+  if (with_best && g.in == DType::f16 && g.op_a == Op::N && g.op_b == Op::N) {
+    for (int v = 1; v < 4; ++v) {
+      std::printf("  wmma_best_v%d = %s\n", v, kGemmBestVariants[v]);
+      work.emplace_back("wmma_best_v" + std::to_string(v), [&g, v] { gemm_best_variant(Backend::cuda, g, v); });
+    }
+  }
   for (auto& [name, fn] : work) {
     Result r;
     r.kernel = name;

@@ -37,18 +37,30 @@ namespace halfway::HALFWAY_KERNEL_NS::gemm_impl {
 
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kBK = 32, kStages = 4, kGroupM = 8;
-constexpr int kWarpsM = 2, kWarpsN = 2, kThreads = 32 * kWarpsM * kWarpsN;
-constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;  // 64 x 64
-constexpr int kFM = kWM / 16, kFN = kWN / 16;            // 4 x 4 fragments
-constexpr int kSlices = kBK / 16;
-constexpr int kLdC = kBN + 4;  // fp32 staging of C: ldm a multiple of 4, rows shifted by 4 banks
+/// A tile configuration of kernel 6: block tile BM x BN, k-step BK, WARPS_M x WARPS_N warps,
+/// STAGES pipeline stages. `Tuned` is the library's; the benchmark times the others
+/// (gemm_launch_variant) so the choice can be revisited on each GPU.
+template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES>
+struct Tiles {
+  static constexpr int kBM = BM, kBN = BN, kBK = BK, kStages = STAGES, kGroupM = 8;
+  static constexpr int kWarpsM = WARPS_M, kWarpsN = WARPS_N, kThreads = 32 * WARPS_M * WARPS_N;
+  static constexpr int kWM = BM / WARPS_M, kWN = BN / WARPS_N;  // the warp tile
+  static constexpr int kFM = kWM / 16, kFN = kWN / 16;           // its fragments
+  static constexpr int kSlices = BK / 16;
+  static constexpr int kLdC = BN + 4;  // fp32 staging of C: ldm a multiple of 4, rows shifted by 4 banks
+  static_assert(kWM % 16 == 0 && kWN % 16 == 0 && BK % 16 == 0, "whole fragments");
+  static_assert(kWarpsM * kWM == BM && kWarpsN * kWN == BN, "the warps cover the block tile");
+};
+using Tuned = Tiles<128, 128, 32, 2, 2, 4>;         // 4 warps of 64x64, 4 stages
+using Wide = Tiles<128, 256, 32, 2, 4, 3>;          // 8 warps of 64x64, 3 stages
+using Tall = Tiles<256, 128, 32, 4, 2, 3>;          // 8 warps of 64x64, 3 stages
+using DeepK = Tiles<128, 128, 64, 2, 2, 3>;         // k-step 64, 3 stages
 
-template <class T, bool TA, bool TB>
+template <class C, class T, bool TA, bool TB>
 constexpr int smem_bytes() {
-  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
-  const int pipeline = kStages * (G::kAElems + G::kBElems) * int(sizeof(T));
-  const int epilogue = kBM * kLdC * int(sizeof(float));
+  using G = TileGeometry<C::kBM, C::kBN, C::kBK, TA, TB>;
+  const int pipeline = C::kStages * (G::kAElems + G::kBElems) * int(sizeof(T));
+  const int epilogue = C::kBM * C::kLdC * int(sizeof(float));
   return (pipeline > epilogue ? pipeline : epilogue) + kSmemAlignSlack;
 }
 
@@ -58,8 +70,11 @@ struct alignas(4 * sizeof(T)) Quad {
   T v[4];
 };
 
-template <class T, bool TA, bool TB>
-__global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs g) {
+template <class C, class T, bool TA, bool TB>
+__global__ void __launch_bounds__(C::kThreads) gemm_wmma_best_kernel(const GemmArgs g) {
+  constexpr int kBM = C::kBM, kBN = C::kBN, kBK = C::kBK, kStages = C::kStages, kGroupM = C::kGroupM;
+  constexpr int kWarpsN = C::kWarpsN, kThreads = C::kThreads, kWM = C::kWM, kWN = C::kWN;
+  constexpr int kFM = C::kFM, kFN = C::kFN, kSlices = C::kSlices, kLdC = C::kLdC;
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
   unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
@@ -186,28 +201,42 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_best_kernel(const GemmArgs
   }
 }
 
-/// Launches the instance for <T, TA, TB> (see with_instance).
+/// Launches the instance for <T, TA, TB> (see with_instance) with tile configuration C.
+template <class C>
 struct Launcher {
   const GemmArgs& g;
-  dim3 grid;
   cudaStream_t stream;
   template <class T, bool TA, bool TB>
   void operator()() const {
-    auto* kernel = &gemm_wmma_best_kernel<T, TA, TB>;
-    constexpr int bytes = smem_bytes<T, TA, TB>();
+    const dim3 grid(ceil_div(g.m, C::kBM) * ceil_div(g.n, C::kBN), 1, unsigned(g.batch));
+    auto* kernel = &gemm_wmma_best_kernel<C, T, TA, TB>;
+    constexpr int bytes = smem_bytes<C, T, TA, TB>();
     // Over 48 KiB of dynamic shared memory needs an opt-in, once per kernel instance.
     static const cudaError_t opt_in = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     HALFWAY_CUDA_CHECK(opt_in);
-    HALFWAY_LAUNCH(kernel, grid, kThreads, bytes, stream)(g);
+    HALFWAY_LAUNCH(kernel, grid, C::kThreads, bytes, stream)(g);
   }
 };
 
 }  // namespace
 
 void launch_wmma_best(const GemmArgs& g, cudaStream_t stream) {
-  const dim3 grid(ceil_div(g.m, kBM) * ceil_div(g.n, kBN), 1, unsigned(g.batch));
-  with_instance(g, Launcher{g, grid, stream});
+  with_instance(g, Launcher<Tuned>{g, stream});
   check_launch("6 (wmma_best)");
+}
+
+void launch_wmma_best_variant(int variant, const GemmArgs& g, cudaStream_t stream) {
+  if (variant == 0) return launch_wmma_best(g, stream);
+  // The other shapes exist for the benchmark's comparison only: f16, NN.
+  HALFWAY_EXPECT(g.in == DType::f16 && g.op_a == Op::N && g.op_b == Op::N,
+                 "f16 inputs and layout NN for kernel 6's variants 1-3", "another type or layout");
+  switch (variant) {
+    case 1: Launcher<Wide>{g, stream}.operator()<__half, false, false>(); break;
+    case 2: Launcher<Tall>{g, stream}.operator()<__half, false, false>(); break;
+    case 3: Launcher<DeepK>{g, stream}.operator()<__half, false, false>(); break;
+    default: HALFWAY_EXPECT(false, "a variant of kernel 6 from 0 to 3", std::to_string(variant));
+  }
+  check_launch("6 (wmma_best variant)");
 }
 
 }  // namespace halfway::HALFWAY_KERNEL_NS::gemm_impl

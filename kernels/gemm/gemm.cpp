@@ -106,4 +106,19 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
   }
 }
 
+void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* stream) {
+  validate(g);
+  HALFWAY_EXPECT(backend != Backend::cpu, "backend emu or cuda for kernel 6's variants", "cpu");
+  HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs on emu and cuda", "f32");
+#if HALFWAY_GEMM_HAVE_KERNELS
+  if (backend == Backend::emu) return emu::gemm_launch_variant(variant, g, stream);
+#if HALFWAY_HAVE_CUDA
+  return gpu::gemm_launch_variant(variant, g, stream);
+#endif
+#endif
+  (void)variant;
+  (void)stream;
+  throw Error(std::string("kernel 6 variants on ") + std::string(to_string(backend)) + ": not in this build");
+}
+
 }  // namespace halfway

@@ -111,6 +111,16 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel = GemmKernel::be
 /// where the CPU has it), calls OpenBLAS `cblas_sgemm`, and rounds C to fp16/bf16 if asked.
 void gemm_cpu(const GemmArgs& g);
 
+/// Tile shapes of kernel 6 that the benchmark compares (variant 0 is the library's):
+/// the best shape differs from GPU to GPU, so the benchmark keeps measuring them.
+inline constexpr const char* kGemmBestVariants[] = {
+    "128x128x32, 4 warps of 64x64, 4 stages", "128x256x32, 8 warps of 64x64, 3 stages",
+    "256x128x32, 8 warps of 64x64, 3 stages", "128x128x64, 4 warps of 64x64, 3 stages"};
+
+/// Kernel 6 with tile shape `variant` (0-3, see kGemmBestVariants) on emu or cuda.
+/// Variants 1-3 take f16 inputs, layout NN and batches up to 65535 only (benchmark use).
+void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* stream = nullptr);
+
 /// FLOPs of the product (2*M*N*K per batch entry), for GFLOP/s figures.
 inline double gemm_flops(const GemmArgs& g) {
   return 2.0 * g.m * double(g.n) * double(g.k) * g.batch;
@@ -126,4 +136,5 @@ void convert_from_f32(DType out, const float* src, std::uint16_t* dst, std::int6
 
 /// The kernel libraries' entry point, once per build (halfway::emu and halfway::gpu):
 /// checks nothing (gemm() validates) and launches rung `kernel` of the ladder.
-HALFWAY_KERNEL_API(void gemm_launch(::halfway::GemmKernel kernel, const ::halfway::GemmArgs& g, void* stream);)
+HALFWAY_KERNEL_API(void gemm_launch(::halfway::GemmKernel kernel, const ::halfway::GemmArgs& g, void* stream);
+                   void gemm_launch_variant(int variant, const ::halfway::GemmArgs& g, void* stream);)

@@ -266,5 +266,6 @@ void launch_wmma_naive(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_block(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_pipeline(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_best(const GemmArgs& g, cudaStream_t stream);
+void launch_wmma_best_variant(int variant, const GemmArgs& g, cudaStream_t stream);
 
 }  // namespace halfway::HALFWAY_KERNEL_NS::gemm_impl

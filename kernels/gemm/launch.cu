@@ -27,4 +27,9 @@ void gemm_launch(GemmKernel kernel, const GemmArgs& g, void* stream) {
   }
 }
 
+void gemm_launch_variant(int variant, const GemmArgs& g, void* stream) {
+  HALFWAY_EXPECT(g.batch <= 65535, "a batch of at most 65535 for kernel 6's variants", std::to_string(g.batch));
+  gemm_impl::launch_wmma_best_variant(variant, g, static_cast<cudaStream_t>(stream));
+}
+
 }  // namespace halfway::HALFWAY_KERNEL_NS

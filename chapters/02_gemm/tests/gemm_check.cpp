@@ -54,6 +54,7 @@ std::string Problem::describe() const {
   s << " " << to_string(in) << "->" << to_string(out) << " alpha " << alpha << " beta " << beta;
   if (pad || align8) s << " ld" << (align8 ? " aligned" : "") << " +" << pad;
   if (offset) s << " base +" << offset;
+  if (best_variant >= 0) s << " kernel 6 variant " << best_variant;
   s << (values == Values::integers ? " integers" : " random");
   return s.str();
 }
@@ -134,7 +135,10 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
   g.stride_a = ma.stride;
   g.stride_b = mb.stride;
   g.stride_c = mc.stride;
-  gemm(backend, g, kernel);
+  if (p.best_variant >= 0)
+    gemm_best_variant(backend, g, p.best_variant);
+  else
+    gemm(backend, g, kernel);
   if (backend == Backend::cuda) gpu::synchronize();
 
   std::vector<double> out_all;

@@ -30,6 +30,7 @@ struct Problem {
   int offset = 0;
   bool broadcast_b = false;  ///< stride_b = 0: one B for the whole batch
   Values values = Values::integers;
+  int best_variant = -1;     ///< >= 0: run kernel 6 with this tile shape (gemm_best_variant)
   std::uint64_t seed = 1;
 
   std::string describe() const;

@@ -316,6 +316,23 @@ CH02_KERNEL_TESTS(GemmKernel::wmma_block, "kernel 4 wmma_block", " [ex02.2]")
 CH02_KERNEL_TESTS(GemmKernel::wmma_pipeline, "kernel 5 wmma_pipeline", "")
 CH02_KERNEL_TESTS(GemmKernel::wmma_best, "kernel 6 wmma_best", "")
 
+CH02_TEST("kernel 6's other tile shapes are exact too") {
+  for (int variant = 1; variant < 4; ++variant) {
+    for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{128, 256, 64}, Shape3{300, 280, 136}}) {
+      Problem p;
+      p.m = s.m;
+      p.n = s.n;
+      p.k = s.k;
+      p.best_variant = variant;
+      expect_ok(GemmKernel::best, p);
+      p.align8 = true;
+      p.out = DType::f16;
+      p.beta = 1.0f;
+      expect_ok(GemmKernel::best, p);
+    }
+  }
+}
+
 CH02_TEST("f32 inputs are refused by the kernels with a clear message") {
   std::vector<float> a(1), b(1), c(1);
   GemmArgs g = gemm_args(N, N, 1, 1, 1);
