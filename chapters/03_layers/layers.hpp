@@ -157,6 +157,14 @@ class LayerNorm {
     S* y = y_.get(std::size_t(rows) * d_);
     A* mean = mean_.get(std::size_t(rows));
     A* rstd = rstd_.get(std::size_t(rows));
+#if HALFWAY_CH03_HAVE_EMU
+    if constexpr (!std::is_same_v<S, double>) {
+      if (on_emu<S>()) {
+        emu::layernorm_forward(x, weight.value.data(), bias.value.data(), y, mean, rstd, rows, d_, float(eps_));
+        return y;
+      }
+    }
+#endif
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * d_))
     for (int r = 0; r < rows; ++r) {
       LayerNormRow<S> row;
@@ -175,6 +183,15 @@ class LayerNorm {
 
   const S* backward(const S* dy) {
     S* dx = dx_.get(std::size_t(rows_) * d_);
+#if HALFWAY_CH03_HAVE_EMU
+    if constexpr (!std::is_same_v<S, double>) {
+      if (on_emu<S>()) {
+        emu::layernorm_backward(x_, weight.value.data(), mean_.data(), rstd_.data(), dy, dx, weight.grad.data(),
+                                bias.grad.data(), rows_, d_);
+        return dx;
+      }
+    }
+#endif
     const int threads = worth_threads(std::int64_t(rows_) * d_) ? omp_get_max_threads() : 1;
     A* partial = partial_.get(std::size_t(threads) * 2 * d_);
     std::fill(partial, partial + std::size_t(threads) * 2 * d_, A(0));
@@ -427,6 +444,16 @@ class FeedForward {
     h_ = h;  // linear1's output buffer, untouched until its next forward: GELU's saved input
     const std::int64_t n = std::int64_t(rows) * f_;
     S* a = a_.get(std::size_t(n));
+#if HALFWAY_CH03_HAVE_EMU
+    if constexpr (!std::is_same_v<S, double>) {
+      if (on_emu<S>()) {
+        if (act_ == Activation::relu) emu::relu_forward(h, a, n);
+        else emu::gelu_forward(h, a, n);
+        if (drop_) dropout_inplace(a, n, p_, seed_);
+        return linear2.forward(a, rows);
+      }
+    }
+#endif
     if (act_ == Activation::relu) {
 #pragma omp parallel for schedule(static) if (worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0));
@@ -442,6 +469,19 @@ class FeedForward {
     const std::int64_t n = std::int64_t(rows_) * f_;
     S* da = const_cast<S*>(linear2.backward(dy));  // linear2's own dx buffer: ours to edit
     const S* a = a_.data();
+#if HALFWAY_CH03_HAVE_EMU
+    if constexpr (!std::is_same_v<S, double>) {
+      if (on_emu<S>()) {
+        if (act_ == Activation::relu) {
+          emu::relu_dropout_backward(a, da, n, drop_ ? 1.0f / (1.0f - p_) : 1.0f);
+        } else {
+          if (drop_) dropout_inplace(da, n, p_, seed_);
+          emu::gelu_backward(h_, da, n);
+        }
+        return linear1.backward(da);
+      }
+    }
+#endif
     if (act_ == Activation::relu) {
       // a = dropout(relu(h)) is > 0 exactly where h > 0 and the element was kept: ReLU's
       // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to

@@ -20,6 +20,9 @@
 #include "chapters/03_layers/precision.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/row_ops.hpp"
+#if HALFWAY_CH03_HAVE_EMU
+#include "kernels/layers/layers.hpp"
+#endif
 
 namespace halfway::layers {
 
@@ -28,6 +31,18 @@ namespace halfway::layers {
 /// threads, which spin for a while after each parallel region, would steal the cores from
 /// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
 inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
+
+/// In a build with the emulator, `HALFWAY_CH03_EMU(call)` runs emu::call and returns when
+/// on_emu<S>() (the op's storage type S must be in scope); elsewhere it does nothing.
+#if HALFWAY_CH03_HAVE_EMU
+#define HALFWAY_CH03_EMU(...)        \
+  if (on_emu<S>()) {                 \
+    ::halfway::emu::__VA_ARGS__;     \
+    return;                          \
+  }
+#else
+#define HALFWAY_CH03_EMU(...)
+#endif
 
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
 template <class S>
@@ -42,6 +57,9 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
 /// out = st(a + b): the residual connection (one rounding in mixed mode).
 template <class S>
 void add(const S* a, const S* b, S* out, std::int64_t n) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_EMU(residual_add(a, b, out, n))
+  }
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) out[i] = st<S>(ld(a[i]) + ld(b[i]));
 }
@@ -69,6 +87,11 @@ void embedding_forward(const std::int32_t* tokens, int rows, int length, const S
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
     const int t = tokens[r];
+    if (on_emu<S>()) {  // checked here, computed by the kernel below
+      HALFWAY_EXPECT(t >= 0 && t < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
+                     std::to_string(t) + " at position " + std::to_string(r));
+      continue;
+    }
     HALFWAY_EXPECT(t >= 0 && t < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
                    std::to_string(t) + " at position " + std::to_string(r));
     const S* e = table + std::int64_t(t) * d_model;
@@ -76,14 +99,20 @@ void embedding_forward(const std::int32_t* tokens, int rows, int length, const S
     S* out = y + std::int64_t(r) * d_model;
     for (int i = 0; i < d_model; ++i) out[i] = st<S>(scale * ld(e[i]) + p[i]);
   }
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_EMU(embedding_forward(tokens, rows, length, table, d_model, pe.data(), y))
+  }
 }
 
 /// dE[tokens[r], :] += sqrt(D) dy[r, :] in A: a token that occurs k times gets the sum of
 /// its k gradients (rows are visited in order, so the sum is deterministic).
 template <class S>
 void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d_model,
-                        acc_t<S>* dtable) {
+                        acc_t<S>* dtable, int vocab = 0) {
   using A = acc_t<S>;
+  if constexpr (!std::is_same_v<S, double>) {
+    if (vocab > 0) HALFWAY_CH03_EMU(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
+  }
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
     A* g = dtable + std::int64_t(tokens[r]) * d_model;
@@ -112,6 +141,9 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
     ld_acc = out;
   }
   mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
+  if constexpr (!std::is_same_v<S, double>) {
+    if (ldy == out) HALFWAY_CH03_EMU(bias_add(acc, b, y, rows, out))
+  }
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * out))
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) y[r * ldy + j] = st<S>(acc[r * ld_acc + j] + ld(b[j]));
@@ -125,9 +157,12 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
                      float beta_dx) {
   using A = acc_t<S>;
   mm<S, A>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
+  if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
+  if constexpr (!std::is_same_v<S, double>) {
+    if (lddy == out) HALFWAY_CH03_EMU(column_sum(dy, db, rows, out))
+  }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
-  if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
 }
 
 // ---- softmax with masks ------------------------------------------------------------------
@@ -140,6 +175,9 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
 template <class S>
 void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
                             const std::uint8_t* key_pad, bool causal) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_EMU(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
+  }
   const std::int64_t rows = std::int64_t(B) * H * Lq;
 #pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -151,6 +189,9 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
 /// ds = softmax backward of rows of length n (exercise 03.2 on every row).
 template <class S>
 void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, int n) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_EMU(softmax_backward(y, dy, ds, int(rows), n))
+  }
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
   for (std::int64_t r = 0; r < rows; ++r) softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
 }
@@ -215,6 +256,10 @@ inline bool have_avx512() {
 template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
+  if constexpr (!std::is_same_v<T, double>) {
+    using S = T;
+    HALFWAY_CH03_EMU(dropout(v, n, p, seed))
+  }
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
   const A zero = A(0);
@@ -270,6 +315,17 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
   }
   if (counted) *counted = count;
   const A row_scale = count > 0 ? scale / A(count) : A(0);
+  if constexpr (!std::is_same_v<S, double>) {
+    if (on_emu<S>()) {
+#if HALFWAY_CH03_HAVE_EMU
+      std::vector<float> row_loss(std::size_t(rows), 0.0f);
+      emu::cross_entropy(logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss.data());
+      A sum = 0;
+      for (float l : row_loss) sum += l;
+      return count > 0 ? sum / A(count) : A(0);
+#endif
+    }
+  }
   A total = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total) if (worth_threads(std::int64_t(rows) * vocab))
   for (int r = 0; r < rows; ++r) {

@@ -30,6 +30,37 @@
 
 namespace halfway::layers {
 
+/// Where the layers compute: Backend::cpu (the default: the host implementation) or
+/// Backend::emu (the kernels of kernels/layers and chapter 02's GEMM under the emulator,
+/// whose device memory is host memory, so the layers' buffers serve both). Set it for a
+/// scope with BackendScope; double always runs on the cpu. cuda needs device buffers, which
+/// the layers do not have yet.
+inline Backend& layers_backend() {
+  static thread_local Backend backend = Backend::cpu;
+  return backend;
+}
+/// Runs the layers on `b` until the end of the scope.
+struct BackendScope {
+  Backend saved;
+  explicit BackendScope(Backend b) : saved(layers_backend()) {
+    HALFWAY_EXPECT(b != Backend::cuda, "the layers on cpu or emu", "cuda (the layers' buffers are host memory)");
+    layers_backend() = b;
+  }
+  ~BackendScope() { layers_backend() = saved; }
+  BackendScope(const BackendScope&) = delete;
+  BackendScope& operator=(const BackendScope&) = delete;
+};
+
+/// True when an op on S runs its emu kernel (a build with the emulator, Backend::emu, not double).
+template <class S>
+inline bool on_emu() {
+#if HALFWAY_CH03_HAVE_EMU
+  return !std::is_same_v<S, double> && layers_backend() == Backend::emu;
+#else
+  return false;
+#endif
+}
+
 /// The course's DType of a storage type (double has none: it never leaves the cpu).
 template <class S>
 constexpr DType dtype_of() {
@@ -123,7 +154,8 @@ void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, con
     g.stride_a = stride_a;
     g.stride_b = stride_b;
     g.stride_c = stride_c;
-    gemm(Backend::cpu, g);
+    // Chapter 02's kernels take fp16/bf16 inputs: an fp32 GEMM stays on the cpu.
+    gemm(on_emu<S>() && is_16bit_v<S> ? Backend::emu : Backend::cpu, g);
   }
 }
 

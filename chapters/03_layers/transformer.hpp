@@ -402,8 +402,8 @@ class Seq2Seq {
       dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
       dropout_inplace(des, ns, cfg.dropout, seed_src_);
     }
-    embedding_backward<S>(b.tgt_in.data(), b.B * b.Lt, det, D, embedding.grad.data());
-    embedding_backward<S>(b.src.data(), b.B * b.Ls, des, D, embedding.grad.data());
+    embedding_backward<S>(b.tgt_in.data(), b.B * b.Lt, det, D, embedding.grad.data(), cfg.vocab);
+    embedding_backward<S>(b.src.data(), b.B * b.Ls, des, D, embedding.grad.data(), cfg.vocab);
   }
 
  private:
