@@ -41,7 +41,7 @@ inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_g
     return;                          \
   }
 #else
-#define HALFWAY_CH03_EMU(...)
+#define HALFWAY_CH03_EMU(...) (void)0;
 #endif
 
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
