@@ -7,6 +7,8 @@ endif()
 
 add_executable(emu_sanitizer_probe sanitizer_probe.cpp)
 target_link_libraries(emu_sanitizer_probe PRIVATE halfway_emu)
+halfway_chapter(ch00)
+add_dependencies(ch00 emu_sanitizer_probe)
 
 function(halfway_emu_probe_test mode expect)
   set(name "emu_${HALFWAY_SANITIZE}_probe_${mode}")
