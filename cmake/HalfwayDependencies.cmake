@@ -39,6 +39,28 @@ add_library(halfway_openblas INTERFACE)
 target_link_libraries(halfway_openblas INTERFACE ${BLAS_LIBRARIES})
 target_include_directories(halfway_openblas SYSTEM INTERFACE ${HALFWAY_CBLAS_INCLUDE_DIR})
 
+# OpenBLAS picks its kernels from the CPU's model name. A virtual machine that reports a
+# generic name ("Intel(R) Xeon(R) Processor") gets the slow Prescott kernels: 6.8 instead
+# of 44 GFLOP/s for sgemm on this course's 2-core machines. So the build names the kernel
+# set from the CPU's flags, and every test, demo and plot it runs sets OPENBLAS_CORETYPE.
+if(NOT DEFINED HALFWAY_OPENBLAS_CORETYPE)
+  set(_coretype "")
+  if(EXISTS /proc/cpuinfo)
+    file(STRINGS /proc/cpuinfo _flags REGEX "^flags" LIMIT_COUNT 1)
+    if(_flags MATCHES " avx512f ")
+      set(_coretype SkylakeX)
+    elseif(_flags MATCHES " avx2 ")
+      set(_coretype Haswell)
+    endif()
+  endif()
+  set(HALFWAY_OPENBLAS_CORETYPE "${_coretype}" CACHE STRING "OPENBLAS_CORETYPE for the tests and programs the build runs (empty: OpenBLAS decides)")
+endif()
+if(HALFWAY_OPENBLAS_CORETYPE)
+  set(HALFWAY_RUN_ENV "OPENBLAS_CORETYPE=${HALFWAY_OPENBLAS_CORETYPE}")
+else()
+  set(HALFWAY_RUN_ENV "HALFWAY_OPENBLAS_DEFAULT=1")
+endif()
+
 # Thrust for host-side code: the CUDA toolkit's CCCL when present, else Debian's libthrust-dev.
 # Host code runs Thrust's algorithms on the CPU (CPP device system).
 find_path(HALFWAY_CCCL_INCLUDE_DIR thrust/version.h
