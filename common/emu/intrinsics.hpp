@@ -4,7 +4,7 @@
 /// The fast-math intrinsics (__expf, __logf, __fdividef ...) compute the accurate libm
 /// result here; a GPU's hardware approximations differ by a few ulp, so tests of kernels
 /// that use them need a tolerance anyway. The C math functions (expf, sqrtf, fmaf ...)
-/// come from <cmath> as on the host.
+/// come from `<cmath>` as on the host.
 #pragma once
 
 #include <cmath>

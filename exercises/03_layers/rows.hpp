@@ -10,7 +10,7 @@
 /// and chapter 07's trainer run on your code.
 ///
 /// Types: S is the storage type (double, float, halfway::half or halfway::bfloat16), A =
-/// acc_t<S> the type to compute in (double for double, float otherwise). Read with
+/// `acc_t<S>` the type to compute in (double for double, float otherwise). Read with
 /// `ld(x[i])` (exact), write with `st<S>(value)` (the one rounding to 16 bits in mixed
 /// mode). Every sum and statistic stays in A, whatever S is.
 #pragma once

@@ -4,7 +4,7 @@
 ///
 /// S is what a layer stores (activations, gradients, GEMM inputs): double (for the
 /// finite-difference tests only), float (fp32 mode), halfway::half or halfway::bfloat16
-/// (mixed mode). A = acc_t<S> is what every sum, statistic and parameter gradient is
+/// (mixed mode). A = `acc_t<S>` is what every sum, statistic and parameter gradient is
 /// computed in: double for double, float for the others.
 #pragma once
 
