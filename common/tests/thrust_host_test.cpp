@@ -1,0 +1,27 @@
+// Thrust on the host: the CUDA toolkit's CCCL (or Debian's libthrust-dev) compiled by g++
+// with the CPP device system, as host-side code of the course uses it (fill, transform,
+// reduce, sort, scan where a chapter does not teach that algorithm).
+#include <doctest/doctest.h>
+
+#include <thrust/device_vector.h>
+#include <thrust/functional.h>
+#include <thrust/reduce.h>
+#include <thrust/scan.h>
+#include <thrust/sequence.h>
+#include <thrust/sort.h>
+#include <thrust/transform.h>
+
+#include <vector>
+
+TEST_CASE("thrust runs on the host with the CPP device system") {
+  static_assert(THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CPP);
+  thrust::device_vector<int> v(1000);
+  thrust::sequence(v.begin(), v.end(), 1);  // 1..1000
+  CHECK(thrust::reduce(v.begin(), v.end(), 0) == 500500);
+  thrust::transform(v.begin(), v.end(), v.begin(), thrust::negate<int>());
+  thrust::sort(v.begin(), v.end());
+  CHECK(v.front() == -1000);
+  CHECK(v.back() == -1);
+  thrust::inclusive_scan(v.begin(), v.end(), v.begin());
+  CHECK(v.back() == -500500);
+}
