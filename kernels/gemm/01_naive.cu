@@ -4,9 +4,9 @@
 //
 // Math: thread (i, j) computes C[i][j] = alpha * sum_p op(A)[i][p] * op(B)[p][j] + beta * C[i][j],
 // reading 2K inputs from global memory for 2K flops: an arithmetic intensity of
-// 1 flop per 2-byte load = 0.5 flop/byte. An H200 streams ~4.8 TB/s from HBM, so this
-// loop can never beat ~2.4 TFLOP/s even with perfect caching, against ~990 TFLOP/s of
-// fp16 tensor-core peak. (The caches help: neighbouring threads read the same A row.)
+// 1 flop per 2-byte load = 0.5 flop/byte. An H200 streams ~4.8 TB/s from HBM: if every
+// operand came from there, this loop could not beat ~2.4 TFLOP/s, against ~990 TFLOP/s of
+// fp16 tensor-core peak. (L1 and L2 help: neighbouring threads read the same A row.)
 //
 // Tiling: none. Blocks of 16x16 threads cover 16x16 pieces of C; threadIdx.x runs along
 // a row of C, so the 16 threads of a half-warp read 16 consecutive elements of B (one

@@ -9,14 +9,14 @@
 //   thread; `__pipeline_commit()` closes a group of such copies, and
 //   `__pipeline_wait_prior(n)` waits until at most n groups are still in flight.
 // - Shared memory holds kStages copies of the A and B tiles, used round-robin: stage
-//   s = kt % kStages for k-step kt. 3 stages of (128x40 + 32x136) halves need ~57 KiB,
+//   s = kt % kStages for k-step kt. 3 stages of (128x40 + 32x136) halves need ~56 KiB,
 //   over the 48 KiB of static shared memory: the buffer is dynamic, and the launch raises
 //   the kernel's limit with cudaFuncSetAttribute.
 //
-// Math: the same 64 flop/byte as kernel 4; what changes is latency hiding. With a global
-// load latency of ~600 ns and ~30 ns of tensor-core work per k-step per block, a block
-// needs loads for many k-steps in flight: the pipeline gives STAGES-1 per block, the
-// other resident blocks on the SM the rest.
+// Math: the same 64 flop/byte as kernel 4; what changes is latency hiding. A k-step of a
+// block is 1 Mflop, ~140 ns of an H200 SM's ~7.5 TFLOP/s of tensor-core math, while a
+// load from HBM takes ~0.5 us: an SM needs the loads of 3-4 k-steps in flight to never
+// wait. The pipeline gives STAGES-1 = 2 per block, and 2 blocks fit on an SM.
 //
 // Timeline (one block, 3 stages; L = loads in flight, C = computing):
 //   prologue:  L0 L1
