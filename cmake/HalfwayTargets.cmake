@@ -2,7 +2,10 @@
 #   halfway_chapter(ch03)                      the per-chapter target a student builds
 #   halfway_kernels(NAME SOURCES a.cu ...)     NAME_emu (g++ + emulator, always), NAME_gpu (nvcc, when CUDA is on)
 #   halfway_program(NAME CHAPTER ch03 ...)     a chapter program, in <build>/bin
-#   halfway_test(NAME CHAPTER ch03 BACKEND cpu|emu|gpu ...)   a doctest binary, discovered by ctest with labels
+#   halfway_test(NAME CHAPTER ch03 BACKEND cpu|emu|gpu [TEST_SUFFIX " (gpu)"] ...)
+#                                              a doctest binary, discovered by ctest with labels;
+#                                              ctest names must be unique, so two binaries built
+#                                              from one test source need a TEST_SUFFIX
 #
 # Test labels: the chapter (ch03), the backend (cpu, emu, gpu), and every [tag] in a test
 # case's name: [ex03.2] marks the tests of exercise 03.2 (and adds the label `exercise`),
@@ -76,7 +79,7 @@ function(halfway_program name)
 endfunction()
 
 function(halfway_test name)
-  cmake_parse_arguments(T "" "CHAPTER;BACKEND;TIMEOUT" "SOURCES;LINK;KERNELS" ${ARGN})
+  cmake_parse_arguments(T "" "CHAPTER;BACKEND;TIMEOUT;TEST_SUFFIX" "SOURCES;LINK;KERNELS" ${ARGN})
   if(NOT T_BACKEND MATCHES "^(cpu|emu|gpu)$")
     message(FATAL_ERROR "halfway_test(${name}): expected BACKEND cpu, emu or gpu, found '${T_BACKEND}'")
   endif()
@@ -92,7 +95,7 @@ function(halfway_test name)
   if(T_BACKEND STREQUAL "gpu")
     target_compile_definitions(${name} PRIVATE HALFWAY_TEST_NEEDS_GPU=1)
   endif()
-  doctest_discover_tests(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} ENVIRONMENT ${HALFWAY_RUN_ENV})
+  doctest_discover_tests(${name} TEST_SUFFIX "${T_TEST_SUFFIX}" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} ENVIRONMENT ${HALFWAY_RUN_ENV})
   # doctest_discover_tests sets one label at most; ours are added by a ctest include file
   # that runs after doctest's and reads the tags in each test's name.
   set(labels_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
