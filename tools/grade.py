@@ -174,7 +174,8 @@ def main() -> int:
     parser.add_argument("--build-dir", type=pathlib.Path, default=ROOT / "build" / "grade")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="report folder (default: BUILD_DIR/report)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--cuda", choices=["AUTO", "ON", "OFF"], default="AUTO", help="HALFWAY_CUDA for the grading build")
+    parser.add_argument("--cuda", choices=["AUTO", "ON", "OFF"], default="OFF",
+                        help="HALFWAY_CUDA for the grading build (default OFF: grading runs on the CPU)")
     parser.add_argument("--expect", choices=["full", "zero"], help="fail unless the grade is full marks / zero from stubs")
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args()
