@@ -56,7 +56,7 @@ void validate(const GemmArgs& g) {
                  "M = " + num(g.m) + ", N = " + num(g.n) + ", K = " + num(g.k));
   HALFWAY_EXPECT(g.batch >= 1, "a batch of at least 1", "batch = " + num(g.batch));
   HALFWAY_EXPECT(g.in == DType::f16 || g.in == DType::bf16 || g.in == DType::f32,
-                 "GEMM inputs f16 or bf16 (or f32, cpu backend only)", std::string(to_string(g.in)));
+                 "GEMM inputs f16, bf16 or f32", std::string(to_string(g.in)));
   HALFWAY_EXPECT(g.out == DType::f32 || g.out == g.in,
                  std::string("GEMM output f32 or ") + to_string(g.in) + " (the input type)",
                  std::string(to_string(g.out)));
@@ -80,6 +80,12 @@ void validate(const GemmArgs& g) {
 
 void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
   validate(g);
+  // f32 inputs have one kernel on emu and cuda (sgemm_tiled.cu), not a ladder.
+  const bool f32 = g.in == DType::f32;
+  if (f32 && backend != Backend::cpu)
+    HALFWAY_EXPECT(kernel == GemmKernel::best,
+                   "kernel 'best' for f32 inputs (the ladder takes f16/bf16; f32 runs the SIMT fp32 kernel)",
+                   std::string(to_string(kernel)));
   switch (backend) {
     case Backend::cpu:
       HALFWAY_EXPECT(kernel == GemmKernel::best, "kernel 'best' on the cpu backend (the ladder runs on emu and cuda)",
@@ -87,17 +93,21 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
       gemm_cpu(g);
       return;
     case Backend::emu:
-      HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs on emu (f32 inputs: cpu only)", "f32");
 #if HALFWAY_GEMM_HAVE_KERNELS
-      emu::gemm_launch(kernel, g, stream);
+      if (f32)
+        emu::sgemm_launch(g, stream);
+      else
+        emu::gemm_launch(kernel, g, stream);
       return;
 #else
       throw Error("GEMM on emu: this build has no emulator (common/emu is missing)");
 #endif
     case Backend::cuda:
-      HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs on cuda (f32 inputs: cpu only)", "f32");
 #if HALFWAY_HAVE_CUDA && HALFWAY_GEMM_HAVE_KERNELS
-      gpu::gemm_launch(kernel, g, stream);
+      if (f32)
+        gpu::sgemm_launch(g, stream);
+      else
+        gpu::gemm_launch(kernel, g, stream);
       return;
 #else
       (void)stream;
@@ -109,7 +119,7 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
 void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* stream) {
   validate(g);
   HALFWAY_EXPECT(backend != Backend::cpu, "backend emu or cuda for kernel 6's variants", "cpu");
-  HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs on emu and cuda", "f32");
+  HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs for kernel 6's variants (f32: gemm() with kernel 'best')", "f32");
 #if HALFWAY_GEMM_HAVE_KERNELS
   if (backend == Backend::emu) return emu::gemm_launch_variant(variant, g, stream);
 #if HALFWAY_HAVE_CUDA

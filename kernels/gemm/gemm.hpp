@@ -9,9 +9,11 @@
 ///   op_b = N the stored B is K x N (ldb >= N); with op_b = T it is N x K (ldb >= K).
 ///   The Transformer needs A*B (forward), A*B^T (dX = dY * W^T) and A^T*B (dW = X^T * dY).
 /// - Inputs are f16 or bf16 (both the same type), products are accumulated in fp32, the
-///   output C is f32 or the input type. (The cpu backend also takes f32 inputs, for
-///   chapter 03's fp32 mode: then it is plain sgemm.) alpha and beta are fp32. With beta == 0, C is only
-///   written, never read (an uninitialised C, even NaN, does not leak into the result).
+///   output C is f32 or the input type. Inputs may also be f32 (chapter 03's fp32 mode),
+///   with an f32 output: that is plain sgemm, run by a SIMT fp32 kernel on emu/cuda
+///   (kernels/gemm/sgemm_tiled.cu: WMMA has no fp32 tensor-core path) and by OpenBLAS on
+///   cpu. alpha and beta are fp32. With beta == 0, C is only written, never read (an
+///   uninitialised C, even NaN, does not leak into the result).
 /// - A strided batch (attention heads): matrix i of the batch is at a + i * stride_a,
 ///   b + i * stride_b, c + i * stride_c (strides in elements; 0 broadcasts a matrix).
 /// - Any M, N, K >= 1: nothing requires multiples of 16, of 8, or aligned pointers.
@@ -21,7 +23,7 @@
 /// Backends (common/backend.hpp): `cuda` runs the best WMMA kernel on the GPU (pointers
 /// are device pointers); `emu` runs the same kernels under the SIMT emulator (host
 /// pointers); `cpu` converts the fp16-rounded inputs to fp32 and calls OpenBLAS sgemm
-/// (host pointers). The same numbers come out of all three, up to the order of fp32
+/// (host pointers). f32 inputs: SIMT fp32 kernel on emu/cuda, OpenBLAS on cpu. The same numbers come out of all three, up to the order of fp32
 /// additions (see chapters/02_gemm/README.md for the error bound).
 ///
 /// Example: Y[M x N] = X[M x K] * W^T with W stored N x K, all fp16, fp32 output:
@@ -50,7 +52,7 @@ enum class Op : std::uint8_t { N, T };
 
 /// The rungs of chapter 02's kernel ladder, and `best`, what the library uses.
 enum class GemmKernel : std::uint8_t {
-  best = 0,           ///< the library's choice (the fastest kernel: wmma_best on emu/cuda)
+  best = 0,           ///< the library's choice (emu/cuda: wmma_best; sgemm_tiled for f32 inputs)
   naive = 1,          ///< 1: one thread per output element, straight from global memory
   smem_tiled = 2,     ///< 2: 16x16 tiles staged in shared memory (exercise 02.1)
   wmma_naive = 3,     ///< 3: one warp per 16x16 output tile, WMMA fragments from global
@@ -70,8 +72,8 @@ struct GemmArgs {
   Op op_a = Op::N;           ///< op(A) = A or A^T
   Op op_b = Op::N;           ///< op(B) = B or B^T
   int m = 0, n = 0, k = 0;   ///< C is m x n, the sum runs over k
-  DType in = DType::f16;     ///< element type of A and B: f16 or bf16 (f32: cpu backend only)
-  DType out = DType::f32;    ///< element type of C: f32 or the same as `in`
+  DType in = DType::f16;     ///< element type of A and B: f16, bf16 or f32 (fp32 mode)
+  DType out = DType::f32;    ///< element type of C: f32 or the same as `in` (f32 for f32 in)
   const void* a = nullptr;   ///< stored A: m x k (op_a N) or k x m (op_a T), row-major
   std::int64_t lda = 0;      ///< elements between rows of the stored A
   const void* b = nullptr;   ///< stored B: k x n (op_b N) or n x k (op_b T), row-major
@@ -101,7 +103,7 @@ std::string layout_name(const GemmArgs& g);
 
 /// Runs C = alpha * op(A) * op(B) + beta * C on `backend`. `kernel` picks a rung of the
 /// ladder on emu and cuda (tests and the benchmark use it; leave it at `best` otherwise);
-/// the cpu backend accepts only `best`. `stream` is a cudaStream_t (nullptr: the default
+/// the cpu backend and f32 inputs (one fp32 kernel, no ladder) accept only `best`. `stream` is a cudaStream_t (nullptr: the default
 /// stream). On cuda the call is asynchronous like any kernel launch; launch errors are
 /// thrown as halfway::Error.
 void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel = GemmKernel::best,
@@ -136,5 +138,7 @@ void convert_from_f32(DType out, const float* src, std::uint16_t* dst, std::int6
 
 /// The kernel libraries' entry point, once per build (halfway::emu and halfway::gpu):
 /// checks nothing (gemm() validates) and launches rung `kernel` of the ladder.
+/// sgemm_launch runs the fp32 SIMT kernel (f32 inputs and output, any layout and batch).
 HALFWAY_KERNEL_API(void gemm_launch(::halfway::GemmKernel kernel, const ::halfway::GemmArgs& g, void* stream);
-                   void gemm_launch_variant(int variant, const ::halfway::GemmArgs& g, void* stream);)
+                   void gemm_launch_variant(int variant, const ::halfway::GemmArgs& g, void* stream);
+                   void sgemm_launch(const ::halfway::GemmArgs& g, void* stream);)

@@ -25,11 +25,14 @@ using std::int64_t;
 /// fp32 value of an input element.
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(float x) { return x; }  // the fp32 kernel's inputs
 
-/// A float rounded (to nearest even) to the input type T.
+/// A float rounded (to nearest even) to the input type T (unchanged when T is float).
 template <class T>
 __device__ __forceinline__ T from_float(float x) {
-  if constexpr (std::is_same_v<T, __half>) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+  } else if constexpr (std::is_same_v<T, __half>) {
     return __float2half_rn(x);
   } else {
     return __float2bfloat16_rn(x);
@@ -234,7 +237,7 @@ __device__ __forceinline__ void store_tile_checked(const GemmArgs& g, int z, con
 // ---- host side -----------------------------------------------------------------------------
 
 /// Calls `f.template operator()<T, TA, TB>()` for the input type T (__half or
-/// __nv_bfloat16) and the layouts of g: one template instance per combination. (F is a
+/// __nv_bfloat16; float for the fp32 kernel) and the layouts of g: one template instance per combination. (F is a
 /// struct with a member template, not a C++20 template lambda: nvcc may compile C++17.)
 template <class T, class F>
 void with_layouts(const GemmArgs& g, const F& f) {
@@ -267,5 +270,7 @@ void launch_wmma_block(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_pipeline(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_best(const GemmArgs& g, cudaStream_t stream);
 void launch_wmma_best_variant(int variant, const GemmArgs& g, cudaStream_t stream);
+/// The fp32 SIMT kernel (sgemm_tiled.cu) for f32 inputs: not a rung of the ladder.
+void launch_sgemm_tiled(const GemmArgs& g, cudaStream_t stream);
 
 }  // namespace halfway::HALFWAY_KERNEL_NS::gemm_impl

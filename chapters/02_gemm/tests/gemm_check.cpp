@@ -99,7 +99,7 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
   };
   auto [fa, a_bits] = draw(ma.count, p.in);
   auto [fb, b_bits] = draw(mb.count, p.in);
-  // f32 inputs (cpu backend only) are used as drawn; 16-bit ones as rounded.
+  // f32 inputs (chapter 03's fp32 mode) are used as drawn; 16-bit ones as rounded.
   const bool in32 = p.in == DType::f32;
   const std::vector<double> a = in32 ? std::vector<double>(fa.begin(), fa.end()) : widen(p.in, a_bits);
   const std::vector<double> b = in32 ? std::vector<double>(fb.begin(), fb.end()) : widen(p.in, b_bits);
@@ -155,7 +155,11 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
   // - The reference uses the very fp16/bf16 values the kernel reads, so there is no input
   //   error to account for.
   // - Each product a*b is exact in fp32: 11 x 11 significant bits (8 x 8 for bf16) fit in
-  //   fp32's 24.
+  //   fp32's 24. f32 inputs (24 x 24 bits) are the exception: their product is rounded to
+  //   nearest once, by at most 2^-24 |a b| (or not at all inside an FMA). With sums rounded
+  //   to nearest too (SIMT fp32, sgemm), the classical bound for K products and K - 1 sums
+  //   is gamma_K * sum_p |a_ip||b_pj|, gamma_K = K 2^-24 / (1 - K 2^-24) < K * 2^-23 for
+  //   K < 2^23: the bound below holds unchanged (with a factor 2 to spare).
   // - The K products are summed in fp32 in some order (sequentially, in blocks, in tensor-
   //   core trees). Each addition errs by at most one ulp of its result when it truncates,
   //   as tensor cores may (half an ulp when it rounds to nearest): |s - S| <= K * 2^-23 *

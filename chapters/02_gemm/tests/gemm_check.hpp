@@ -13,8 +13,8 @@ namespace halfway::ch02 {
 
 /// How the inputs are drawn.
 enum class Values {
-  integers,  ///< integers in [-4, 4]: exact in fp16/bf16, exact sums in fp32
-  random,    ///< uniform in [-2, 2), rounded to the input type
+  integers,  ///< integers in [-4, 4]: exact in fp16/bf16/fp32, exact sums in fp32
+  random,    ///< uniform in [-2, 2), rounded to the input type (f32: as drawn)
 };
 
 /// One test problem. Leading dimensions are the tight ones plus `pad`; `align8` rounds

@@ -1,6 +1,6 @@
 // Chapter 02's GEMM tests, compiled once per backend (CH02_BACKEND: cpu, emu or cuda).
 // On emu and cuda every rung of the kernel ladder runs the same checks; on cpu the host
-// GEMM does. Integer inputs must give exact results; random inputs stay within the fp32
+// GEMM does. f32 inputs (the fp32 kernel on emu/cuda, sgemm on cpu) run on all three. Integer inputs must give exact results; random inputs stay within the fp32
 // accumulation bound derived in gemm_check.cpp; a NaN or Inf output always fails.
 #include <doctest/doctest.h>
 
@@ -155,7 +155,90 @@ void random_within_bound(GemmKernel kernel) {
   expect_ok(kernel, p);
 }
 
+// f32 inputs and output (chapter 03's fp32 mode): the fp32 SIMT kernel on emu and cuda,
+// sgemm on cpu. Shapes around its 64x64 block tile and 16-deep k-step: one element, odd
+// sizes inside one block, across block edges in M, N and K (72x73x74, 130x65x33).
+constexpr Shape3 kF32Shapes[] = {{1, 1, 1}, {17, 33, 40}, {72, 73, 74}, {130, 65, 33}};
+
+Problem f32_problem(const Op* l, const Shape3& s) {
+  Problem p;
+  p.op_a = l[0];
+  p.op_b = l[1];
+  p.m = s.m;
+  p.n = s.n;
+  p.k = s.k;
+  p.in = DType::f32;
+  p.out = DType::f32;
+  p.seed = std::uint64_t(s.m * 5 + s.n * 3 + s.k + 101);
+  return p;
+}
+
+// Integer inputs: every partial sum is an integer below 2^24, exact in any order.
+void f32_exact_layouts_and_shapes() {
+  for (const auto& s : kF32Shapes)
+    for (const auto& l : kLayouts) expect_ok(GemmKernel::best, f32_problem(l, s));
+}
+
+// Padded leading dimensions (aligned and not), unaligned bases, batches with padded
+// strides and a broadcast B, alpha and beta, and beta == 0 over a C full of NaN.
+void f32_exact_strides_batches_alpha_beta() {
+  for (const auto& l : kLayouts) {
+    Problem p = f32_problem(l, {72, 73, 74});
+    p.align8 = true;
+    p.pad = 8;
+    expect_ok(GemmKernel::best, p);  // ld rounded up to 8, plus 8
+    p.align8 = false;
+    p.pad = 3;
+    p.offset = 1;
+    p.alpha = 2.0f;
+    p.beta = -1.0f;
+    expect_ok(GemmKernel::best, p);  // nothing aligned, alpha and beta
+    p = f32_problem(l, {17, 33, 40});
+    p.batch = 3;
+    p.pad = 2;
+    p.alpha = -0.5f;
+    p.beta = 0.0f;  // C filled with NaN (run_and_check), which must not be read
+    expect_ok(GemmKernel::best, p);
+    p.broadcast_b = true;
+    p.beta = 0.25f;
+    expect_ok(GemmKernel::best, p);
+  }
+}
+
+// Random fp32 inputs (full 24-bit significands) against the fp64 reference and the fp32
+// accumulation bound of gemm_check.cpp (which covers the rounded fp32 products too).
+void f32_random_within_bound() {
+  for (const auto& l : kLayouts) {
+    for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{130, 65, 33}}) {
+      Problem p = f32_problem(l, s);
+      p.alpha = 0.75f;
+      p.beta = -1.25f;
+      p.values = Values::random;
+      p.pad = 1;
+      expect_ok(GemmKernel::best, p);
+    }
+  }
+  // A long K, where the accumulation error grows; and a batch.
+  Problem p = f32_problem(kLayouts[0], {20, 24, 1000});
+  p.values = Values::random;
+  expect_ok(GemmKernel::best, p);
+  p = f32_problem(kLayouts[3], {33, 17, 70});
+  p.values = Values::random;
+  p.batch = 3;
+  p.beta = 1.0f;
+  expect_ok(GemmKernel::best, p);
+}
+
 }  // namespace
+
+// fp32 GEMM on every backend (emu and cuda: kernels/gemm/sgemm_tiled.cu).
+CH02_TEST("fp32 GEMM: integer inputs give exact results for every layout and shape") {
+  f32_exact_layouts_and_shapes();
+}
+CH02_TEST("fp32 GEMM: padded strides and batches and alpha and beta are exact") {
+  f32_exact_strides_batches_alpha_beta();
+}
+CH02_TEST("fp32 GEMM: random inputs stay within the fp32 accumulation bound") { f32_random_within_bound(); }
 
 // The checker itself: a test that cannot fail proves nothing.
 CH02_TEST("the comparison fails on NaN and Inf whatever the bound") {
@@ -333,14 +416,15 @@ CH02_TEST("kernel 6's other tile shapes are exact too") {
   }
 }
 
-CH02_TEST("f32 inputs are refused by the kernels with a clear message") {
+CH02_TEST("f32 inputs run the fp32 kernel only: the ladder's rungs refuse them") {
   std::vector<float> a(1), b(1), c(1);
   GemmArgs g = gemm_args(N, N, 1, 1, 1);
   g.in = DType::f32;
   g.a = a.data();
   g.b = b.data();
   g.c = c.data();
-  CHECK_THROWS_WITH_AS(gemm(kBackend, g), doctest::Contains("f16 or bf16 inputs on"), Error);
+  CHECK_THROWS_WITH_AS(gemm(kBackend, g, GemmKernel::naive), doctest::Contains("kernel 'best' for f32 inputs"), Error);
+  CHECK_THROWS_WITH_AS(gemm_best_variant(kBackend, g, 1), doctest::Contains("f16 or bf16 inputs for kernel 6"), Error);
 }
 
 CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {
@@ -364,6 +448,8 @@ CH02_TEST("a batch longer than gridDim.z allows is launched in slices") {
   p.batch = 70000;
   expect_ok(GemmKernel::best, p);
   expect_ok(GemmKernel::naive, p);
+  p.in = DType::f32;  // the fp32 kernel slices its batches the same way
+  expect_ok(GemmKernel::best, p);
 }
 #endif
 
