@@ -1,11 +1,57 @@
-// Chapter 03's row kernels: one thread per row, each calling the row function the cpu
-// implementation uses (see layers.hpp).
+// Chapter 03's kernels (API and contract: layers.hpp). The row-wise layers run ONE BLOCK
+// PER ROW and call the very row functions the cpu implementation calls
+// (03_layers/rows.hpp, kernels/layers/row_ops.hpp), with the block as their team
+// (kernels/layers/team.hpp); the elementwise ones are one thread per element.
+//
+// The math. Every row layer is a few passes over a row of n values with a reduction in
+// between: LayerNorm forward needs sum x_i, then sum (x_i - mean)^2; its backward sum g_i
+// and sum g_i xhat_i; the softmax's backward sum y_j dy_j; the masked softmax and the
+// cross-entropy max_j z_j, then sum_j exp(z_j - m). A pass is independent per element; a
+// reduction is what makes it a row problem.
+//
+// The picture, for one row of n = 300 values and a block of 128 threads (4 warps):
+//
+//   row r  ------------------------------------------------------------>  block r
+//   element:  0   1 ... 127 | 128 129 ... 255 | 256 ... 299
+//   thread:   0   1 ... 127 |  0   1  ... 127 |  0  ...  43       i = rank, rank+128, ...
+//
+//   reduction (BlockTeam::sum; max is the same with max for +):
+//   1. each thread adds its own elements (at most ceil(n / 128) of them, in order);
+//   2. within each warp, a butterfly of __shfl_xor_sync with offsets 16, 8, 4, 2, 1:
+//        lane l adds the value of lane l ^ off; after 5 steps every lane of the warp holds
+//        the warp's total (the same bits in every lane: a + b == b + a in IEEE);
+//   3. lane 0 of warp w writes it to scratch[w] (__shared__), __syncthreads();
+//   4. every thread adds scratch[0] + scratch[1] + scratch[2] + scratch[3] in that order
+//      (a broadcast read: one value per warp, no bank conflicts) and returns the row total.
+//
+//        t0..t31        t32..t63       t64..t95       t96..t127
+//          \ xor /        \ xor /        \ xor /        \ xor /
+//          warp 0         warp 1         warp 2         warp 3
+//             \______________\______________/______________/
+//                       scratch[0..3] -> every thread
+//
+// So the sum's order differs from the cpu's serial loop: the kernels agree with the cpu to
+// a rounding bound, not bit for bit (tests/test_kernels.cpp derives it), but the order is
+// fixed by n and the block size alone, so every run and every GPU gives the same bits.
+//
+// Block size 128 = 4 warps: the course model's rows are d_model = 128 features (one per
+// thread for LayerNorm), short attention rows (Lk = sequence length) and a small
+// vocabulary, so a bigger block would mostly idle; 4 warps keep the block reduction to 4
+// partials, and at 128 threads an SM holds 16 blocks (2048 threads) on sm_80/sm_90, so
+// occupancy is full. Rows beyond the grid's size are looped over grid-stride.
+//
+// LayerNorm's dgamma/dbeta sum over rows: with a block per row the rows of a block run one
+// after another, and element i of every row is owned by thread i % 128, so each BLOCK
+// gets its own fp32 slice of a scratch buffer (2 d values), accumulated with plain +=;
+// a fixed grid of kGradBlocks blocks loops over the rows, then column_sums_kernel adds
+// the slices in block order. Deterministic, no atomics.
 #include <algorithm>
 
 #include "common/device.cuh"
 #include "03_layers/rows.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/row_ops.hpp"
+#include "kernels/layers/team.hpp"
 
 namespace halfway::HALFWAY_KERNEL_NS {
 namespace {
@@ -13,93 +59,152 @@ namespace {
 using ::halfway::layers::LayerNormRow;
 using ::halfway::layers::Pass;
 
-constexpr int kThreads = 128;
+constexpr int kThreads = 128;          // threads per block, row kernels and elementwise ones
+constexpr int kMaxWarps = 32;          // 1024 threads / 32: the most a block can have
+constexpr int kMaxRowBlocks = 4096;    // row kernels: at most this many blocks, grid-stride beyond
+constexpr int kGradBlocks = 512;       // LayerNorm backward: blocks, each with its own dgamma/dbeta slice
+static_assert(kThreads % 32 == 0 && kThreads <= 32 * kMaxWarps, "BlockTeam needs whole warps");
 
 unsigned blocks_for(std::int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+unsigned row_blocks(std::int64_t rows, int cap = kMaxRowBlocks) { return unsigned(std::min<std::int64_t>(rows, cap)); }
 
 void finish() {
   HALFWAY_CUDA_CHECK(cudaGetLastError());
   HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+// The thread block as a team (team.hpp): rank threadIdx.x, size blockDim.x, which must be
+// a multiple of 32 (whole warps; the kernels launch kThreads). `scratch` is the kernel's
+// __shared__ float[kMaxWarps]. sum/max return the same bits to every thread. Barriers:
+// the first __syncthreads() of a call waits until every thread has read scratch in the
+// previous call (so back-to-back calls cannot overwrite a value still being read), the
+// second until every warp has written its partial. Every thread of the block must call.
+struct BlockTeam {
+  int rank;
+  int size;
+  float* scratch;
+
+  __device__ explicit BlockTeam(float* shared_scratch)
+      : rank(int(threadIdx.x)), size(int(blockDim.x)), scratch(shared_scratch) {}
+
+  __device__ float sum(float v) const { return reduce<false>(v); }
+  __device__ float max(float v) const { return reduce<true>(v); }
+
+ private:
+  template <bool kMax>
+  __device__ static float op(float a, float b) {
+    if constexpr (kMax) return a > b ? a : b;
+    else return a + b;
+  }
+  template <bool kMax>
+  __device__ float reduce(float v) const {
+    const int lane = rank & 31, warp = rank >> 5, warps = size >> 5;
+    for (int off = 16; off > 0; off >>= 1) v = op<kMax>(v, __shfl_xor_sync(0xffffffffu, v, off));
+    __syncthreads();  // the previous call's reads of scratch are done
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();  // every warp's partial is in
+    float r = scratch[0];
+    for (int w = 1; w < warps; ++w) r = op<kMax>(r, scratch[w]);
+    return r;
+  }
+};
+
 template <class S>
 __global__ void layernorm_forward_kernel(const S* x, const S* gamma, const S* beta, S* y, float* mean,
                                          float* rstd, int rows, int d, float eps) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  LayerNormRow<S> row;
-  row.n = d;
-  row.eps = eps;
-  row.x = x + std::int64_t(r) * d;
-  row.gamma = gamma;
-  row.beta = beta;
-  row.y = y + std::int64_t(r) * d;
-  row.mean = mean + r;
-  row.rstd = rstd + r;
-  ::halfway::layers::layernorm_row<S>(Pass::forward, row);
+  __shared__ float scratch[kMaxWarps];
+  const BlockTeam team(scratch);
+  for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
+    LayerNormRow<S> row;
+    row.n = d;
+    row.eps = eps;
+    row.x = x + std::int64_t(r) * d;
+    row.gamma = gamma;
+    row.beta = beta;
+    row.y = y + std::int64_t(r) * d;
+    row.mean = mean + r;
+    row.rstd = rstd + r;
+    ::halfway::layers::layernorm_row<S>(Pass::forward, row, team);
+  }
 }
 
-// dx per row; each row's dgamma/dbeta terms go to its own slice of `partial` (zeroed), so
-// no two threads add to the same address; column_sums then adds the rows up in order.
+// dx per row; block b adds its rows' dgamma/dbeta terms to its own slice of `partial`
+// (zeroed: 2 d floats per block), element i always by thread i % blockDim.x, so no two
+// threads ever add to the same address; column_sums_kernel then adds the slices in order.
 template <class S>
 __global__ void layernorm_backward_kernel(const S* x, const S* gamma, const float* mean, const float* rstd,
                                           const S* dy, S* dx, float* partial, int rows, int d) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  LayerNormRow<S> row;
-  row.n = d;
-  row.x = x + std::int64_t(r) * d;
-  row.gamma = gamma;
-  row.mean = const_cast<float*>(mean + r);
-  row.rstd = const_cast<float*>(rstd + r);
-  row.dy = dy + std::int64_t(r) * d;
-  row.dx = dx + std::int64_t(r) * d;
-  row.dgamma = partial + std::int64_t(r) * 2 * d;
-  row.dbeta = row.dgamma + d;
-  ::halfway::layers::layernorm_row<S>(Pass::backward, row);
+  __shared__ float scratch[kMaxWarps];
+  const BlockTeam team(scratch);
+  float* slice = partial + std::int64_t(blockIdx.x) * 2 * d;
+  for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
+    LayerNormRow<S> row;
+    row.n = d;
+    row.x = x + std::int64_t(r) * d;
+    row.gamma = gamma;
+    row.mean = const_cast<float*>(mean + r);
+    row.rstd = const_cast<float*>(rstd + r);
+    row.dy = dy + std::int64_t(r) * d;
+    row.dx = dx + std::int64_t(r) * d;
+    row.dgamma = slice;
+    row.dbeta = slice + d;
+    ::halfway::layers::layernorm_row<S>(Pass::backward, row, team);
+  }
 }
 
-__global__ void column_sums_kernel(const float* partial, float* dgamma, float* dbeta, int rows, int d) {
+// One thread per column of the 2 d (dgamma then dbeta) slices: adds the `slices` block
+// slices in block order onto the accumulated gradients.
+__global__ void column_sums_kernel(const float* partial, float* dgamma, float* dbeta, int slices, int d) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= 2 * d) return;
   float s = 0;
-  for (int r = 0; r < rows; ++r) s += partial[std::int64_t(r) * 2 * d + c];
+  for (int b = 0; b < slices; ++b) s += partial[std::int64_t(b) * 2 * d + c];
   if (c < d) dgamma[c] += s;
   else dbeta[c - d] += s;
 }
 
 template <class S>
 __global__ void softmax_backward_kernel(const S* y, const float* dy, S* ds, int rows, int n) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  const std::int64_t o = std::int64_t(r) * n;
-  ::halfway::layers::softmax_backward_row<S>(y + o, dy + o, ds + o, n);
+  __shared__ float scratch[kMaxWarps];
+  const BlockTeam team(scratch);
+  for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
+    const std::int64_t o = std::int64_t(r) * n;
+    ::halfway::layers::softmax_backward_row<S>(y + o, dy + o, ds + o, n, team);
+  }
 }
 
 template <class S>
 __global__ void masked_softmax_kernel(const float* scores, S* p, int B, int H, int Lq, int Lk,
                                       const std::uint8_t* key_pad, bool causal) {
-  const std::int64_t r = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= std::int64_t(B) * H * Lq) return;
-  const std::int64_t b = r / (std::int64_t(H) * Lq);
-  ::halfway::layers::masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq),
-                                           key_pad ? key_pad + b * Lk : nullptr, causal);
+  __shared__ float scratch[kMaxWarps];
+  const BlockTeam team(scratch);
+  const std::int64_t rows = std::int64_t(B) * H * Lq;
+  for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const std::int64_t b = r / (std::int64_t(H) * Lq);
+    ::halfway::layers::masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq),
+                                             key_pad ? key_pad + b * Lk : nullptr, causal, team);
+  }
 }
 
+// The row's loss comes back to every thread; thread 0 stores it. targets[r] is the same
+// for the whole block, so the ignored-row branch is taken by all threads or none.
 template <class S>
 __global__ void cross_entropy_kernel(const S* logits, const std::int32_t* targets, int rows, int vocab,
                                      int ignore_index, float smoothing, float row_scale, S* dlogits,
                                      float* row_loss) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  S* d = dlogits + std::int64_t(r) * vocab;
-  if (targets[r] == ignore_index) {
-    for (int j = 0; j < vocab; ++j) d[j] = ::halfway::layers::st<S>(0.0f);
-    row_loss[r] = 0.0f;
-    return;
+  __shared__ float scratch[kMaxWarps];
+  const BlockTeam team(scratch);
+  for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
+    S* d = dlogits + std::int64_t(r) * vocab;
+    if (targets[r] == ignore_index) {
+      for (int j = team.rank; j < vocab; j += team.size) d[j] = ::halfway::layers::st<S>(0.0f);
+      if (team.rank == 0) row_loss[r] = 0.0f;
+      continue;
+    }
+    const float loss = ::halfway::layers::cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r],
+                                                               smoothing, row_scale, d, team);
+    if (team.rank == 0) row_loss[r] = loss;
   }
-  row_loss[r] = ::halfway::layers::cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r],
-                                                        smoothing, row_scale, d);
 }
 
 template <class S>
@@ -185,7 +290,8 @@ template <class S>
 void layernorm_forward_t(const S* x, const S* gamma, const S* beta, S* y, float* mean, float* rstd, int rows,
                          int d, float eps) {
   if (rows <= 0) return;
-  HALFWAY_LAUNCH(layernorm_forward_kernel<S>, blocks_for(rows), kThreads, 0, 0)(x, gamma, beta, y, mean, rstd, rows, d, eps);
+  HALFWAY_LAUNCH(layernorm_forward_kernel<S>, row_blocks(rows), kThreads, 0, 0)(x, gamma, beta, y, mean, rstd,
+                                                                                rows, d, eps);
   finish();
 }
 
@@ -193,12 +299,15 @@ template <class S>
 void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const float* rstd, const S* dy, S* dx,
                           float* dgamma, float* dbeta, int rows, int d) {
   if (rows <= 0) return;
+  const unsigned blocks = row_blocks(rows, kGradBlocks);
   float* partial = nullptr;
-  const std::size_t bytes = std::size_t(rows) * 2 * d * sizeof(float);
+  const std::size_t bytes = std::size_t(blocks) * 2 * d * sizeof(float);
   HALFWAY_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&partial), bytes));
   HALFWAY_CUDA_CHECK(cudaMemset(partial, 0, bytes));
-  HALFWAY_LAUNCH(layernorm_backward_kernel<S>, blocks_for(rows), kThreads, 0, 0)(x, gamma, mean, rstd, dy, dx, partial, rows, d);
-  HALFWAY_LAUNCH(column_sums_kernel, blocks_for(2 * d), kThreads, 0, 0)(partial, dgamma, dbeta, rows, d);
+  HALFWAY_LAUNCH(layernorm_backward_kernel<S>, blocks, kThreads, 0, 0)(x, gamma, mean, rstd, dy, dx, partial,
+                                                                       rows, d);
+  HALFWAY_LAUNCH(column_sums_kernel, blocks_for(2 * std::int64_t(d)), kThreads, 0, 0)(partial, dgamma, dbeta,
+                                                                                     int(blocks), d);
   finish();
   HALFWAY_CUDA_CHECK(cudaFree(partial));
 }
@@ -216,21 +325,21 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
   }                                                                                                      \
   void softmax_backward(const S* y, const float* dy, S* ds, int rows, int n) {                           \
     if (rows <= 0) return;                                                                               \
-    HALFWAY_LAUNCH(softmax_backward_kernel<S>, blocks_for(rows), kThreads, 0, 0)(y, dy, ds, rows, n);    \
+    HALFWAY_LAUNCH(softmax_backward_kernel<S>, row_blocks(rows), kThreads, 0, 0)(y, dy, ds, rows, n);    \
     finish();                                                                                            \
   }                                                                                                      \
   void masked_softmax_forward(const float* scores, S* p, int B, int H, int Lq, int Lk,                   \
                               const std::uint8_t* key_pad, bool causal) {                                \
     const std::int64_t rows = std::int64_t(B) * H * Lq;                                                 \
     if (rows <= 0) return;                                                                               \
-    HALFWAY_LAUNCH(masked_softmax_kernel<S>, blocks_for(rows), kThreads, 0, 0)(scores, p, B, H, Lq, Lk,  \
+    HALFWAY_LAUNCH(masked_softmax_kernel<S>, row_blocks(rows), kThreads, 0, 0)(scores, p, B, H, Lq, Lk,  \
                                                                                key_pad, causal);         \
     finish();                                                                                            \
   }                                                                                                      \
   void cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab, int ignore_index, \
                      float smoothing, float row_scale, S* dlogits, float* row_loss) {                    \
     if (rows <= 0) return;                                                                               \
-    HALFWAY_LAUNCH(cross_entropy_kernel<S>, blocks_for(rows), kThreads, 0, 0)(                           \
+    HALFWAY_LAUNCH(cross_entropy_kernel<S>, row_blocks(rows), kThreads, 0, 0)(                           \
         logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss);            \
     finish();                                                                                            \
   }                                                                                                      \

@@ -1,15 +1,18 @@
 /// @file layers.hpp
 /// @brief Chapter 03's kernels: the row-wise layers on the emu and cuda backends.
 ///
-/// Each kernel runs one thread per row and calls the very row functions the cpu
-/// implementation calls (03_layers/rows.hpp: the exercises; kernels/layers/row_ops.hpp), so
-/// the three backends compute the same arithmetic. Pointers are device pointers (host
-/// memory under the emulator). Every function synchronises before it returns and throws
-/// halfway::Error on a launch failure.
-///
-/// Row-per-thread is the first rung of a ladder, like chapter 02's naive GEMM: a row of
-/// d_model = 128 values is short work for a thread but fine for a block's worth of rows;
-/// a block-per-row version with warp reductions is the next step.
+/// The row-wise kernels (LayerNorm, masked softmax, softmax backward, cross-entropy) run
+/// one block of 128 threads per row (grid-stride over the rows beyond the grid) and call
+/// the very row functions the cpu implementation calls (03_layers/rows.hpp: the
+/// exercises; kernels/layers/row_ops.hpp) with the block as their team
+/// (kernels/layers/team.hpp): thread k handles elements k, k + 128, ..., and the row's sums
+/// and maxima are warp-shuffle plus shared-memory reductions. So the three backends compute
+/// the same formulas, but a block adds a row up in another order than the cpu's serial
+/// loop: results agree to a few roundings (bounds in chapters/03_layers/tests/
+/// test_kernels.cpp), and are deterministic (no atomics; the same bits on every run).
+/// The elementwise kernels are one thread per element and equal the cpu bit for bit.
+/// Pointers are device pointers (host memory under the emulator). Every function
+/// synchronises before it returns and throws halfway::Error on a launch failure.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,8 @@
 /// @brief Row-wise pieces of chapter 03's layers shared by the cpu implementation and the
 /// kernels: the masked softmax of one row of attention scores, and dropout's keep bit.
 /// (The exercised rows, LayerNorm, softmax backward and cross-entropy, are in
-/// 03_layers/rows.hpp.)
+/// 03_layers/rows.hpp.) Row functions take a team (kernels/layers/team.hpp): one cpu
+/// thread by default, a thread block in the kernels.
 #pragma once
 
 #include <cmath>
@@ -11,37 +12,42 @@
 #include "common/hd.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/scalar.hpp"
+#include "kernels/layers/team.hpp"
 
 namespace halfway::layers {
 
 /// Softmax of one row of n scores (fp32 or fp64, A) into probabilities (S, one rounding),
 /// for query i of batch entry b: key j is hidden when key_pad[j] != 0 (key_pad: this batch
 /// entry's row of the padding mask, or null) or, with causal, when j > i. Hidden keys are
-/// skipped, never given a large negative score; a fully masked row becomes all zeros.
-template <class S>
+/// skipped, never given a large negative score; a row with no visible key (or whose
+/// visible scores are all -inf, where the softmax would be 0/0) becomes all zeros.
+///
+/// Team `t` (kernels/layers/team.hpp): member t.rank handles keys t.rank, t.rank + t.size,
+/// ...; the row's max and sum come from t.max and t.sum. The cpu passes nothing (one
+/// thread); the kernel passes its block.
+template <class S, class Team = SerialTeam>
 HALFWAY_HD void masked_softmax_row(const acc_t<S>* s, S* out, int n, int i, const std::uint8_t* key_pad,
-                                   bool causal) {
+                                   bool causal, const Team& t = Team{}) {
   using A = acc_t<S>;
-  A m = 0;
-  bool any = false;
-  for (int j = 0; j < n; ++j) {
+  // The max over visible keys; -inf (max's identity) for a member that sees none. It is
+  // the same value for every member, so the branch below is the same for all of them.
+  A m = A(-INFINITY);
+  for (int j = t.rank; j < n; j += t.size) {
     const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
-    if (visible && (!any || s[j] > m)) {
-      m = s[j];
-      any = true;
-    }
+    if (visible && s[j] > m) m = s[j];
   }
-  if (!any) {  // every key hidden: the row attends to nothing
-    for (int j = 0; j < n; ++j) out[j] = st<S>(A(0));
+  m = t.max(m);
+  if (!(m > A(-INFINITY))) {  // every key hidden: the row attends to nothing
+    for (int j = t.rank; j < n; j += t.size) out[j] = st<S>(A(0));
     return;
   }
   A sum = 0;
-  for (int j = 0; j < n; ++j) {
+  for (int j = t.rank; j < n; j += t.size) {
     const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
     sum += visible ? std::exp(s[j] - m) : A(0);
   }
-  const A inv = A(1) / sum;
-  for (int j = 0; j < n; ++j) {
+  const A inv = A(1) / t.sum(sum);
+  for (int j = t.rank; j < n; j += t.size) {
     const bool visible = !(key_pad && key_pad[j]) && !(causal && j > i);
     out[j] = st<S>(visible ? std::exp(s[j] - m) * inv : A(0));
   }

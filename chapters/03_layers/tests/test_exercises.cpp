@@ -1,10 +1,20 @@
 // The tests of exercises 03.1 (LayerNorm rows), 03.2 (softmax backward) and 03.3
 // (cross-entropy rows): exact values where the math is exact, central differences in
 // fp64 otherwise. Each fails on the stub (it throws "exercise 03.N is not implemented yet").
+//
+// The last tests run each row function with a team of several host threads (ThreadTeam
+// below: the contract of kernels/layers/team.hpp without a GPU), as the kernels run it
+// with a thread block: a function that ignores its team does the row once per member
+// (dgamma added k times) or sums only its own elements, and fails them.
 #include <doctest/doctest.h>
 
+#include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "chapters/03_layers/tests/gradcheck.hpp"
@@ -12,6 +22,67 @@
 using namespace halfway;
 using namespace halfway::layers;
 using namespace ch03test;
+
+namespace {
+
+// A team of `size` host threads. sum/max: every member writes its value to its slot, a
+// barrier, every member combines the slots in rank order (the same bits for all), a
+// barrier before the slots are reused: the two barriers of the kernels' BlockTeam.
+struct TeamShared {
+  explicit TeamShared(int size) : bar(size), slots(std::size_t(size)) {}
+  std::barrier<> bar;
+  std::vector<double> slots;
+};
+
+struct ThreadTeam {
+  int rank = 0;
+  int size = 1;
+  TeamShared* shared = nullptr;
+  template <class T>
+  T sum(T v) const {
+    return combine(v, [](T a, T b) { return a + b; });
+  }
+  template <class T>
+  T max(T v) const {
+    return combine(v, [](T a, T b) { return a > b ? a : b; });
+  }
+
+ private:
+  template <class T, class Op>
+  T combine(T v, Op op) const {
+    shared->slots[std::size_t(rank)] = double(v);  // exact: T is float or double
+    shared->bar.arrive_and_wait();
+    T r = T(shared->slots[0]);
+    for (int m = 1; m < size; ++m) r = op(r, T(shared->slots[std::size_t(m)]));
+    shared->bar.arrive_and_wait();
+    return r;
+  }
+};
+
+// Runs body(team) on `size` threads and rethrows the first exception (the stub's "not
+// implemented yet"); a member that throws leaves the barrier so the others finish.
+void run_team(int size, const std::function<void(const ThreadTeam&)>& body) {
+  TeamShared shared(size);
+  std::exception_ptr first;
+  std::mutex mu;
+  std::vector<std::thread> members;
+  for (int rank = 0; rank < size; ++rank)
+    members.emplace_back([&, rank] {
+      try {
+        body(ThreadTeam{rank, size, &shared});
+      } catch (...) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!first) first = std::current_exception();
+        }
+        shared.bar.arrive_and_drop();
+      }
+    });
+  for (auto& m : members) m.join();
+  if (first) std::rethrow_exception(first);
+}
+
+}  // namespace
 
 TEST_CASE("layernorm row forward: exact statistics of small integers [ex03.1]") {
   // x = 1 2 3 4 5 6 7 8 9: mean 5, biased variance 60/9 = 20/3; eps 0 here.
@@ -130,4 +201,66 @@ TEST_CASE("cross-entropy row against central differences and with huge logits [e
   CHECK(l == 0.0f);
   CHECK(db[0] == 0.0f);
   CHECK(db[1] == 0.0f);
+}
+
+// With a team, each member handles i = rank, rank + size, ... and the sums go through
+// t.sum: the results equal the serial ones up to the order of the fp64 sums (1e-13
+// relative), and dgamma/dbeta are added exactly once per element.
+TEST_CASE("layernorm row with a team of host threads equals the serial row [ex03.1]") {
+  const int n = 7;
+  const auto x = normal_vec(n, 11, 2.0), gamma = normal_vec(n, 12), beta = normal_vec(n, 13), dy = normal_vec(n, 14);
+  std::vector<double> y(n), dx(n), dg(n, 1.0), db(n, -1.0);
+  double mean = 0, rstd = 0;
+  LayerNormRow<double> r;
+  r.n = n, r.x = x.data(), r.gamma = gamma.data(), r.beta = beta.data(), r.y = y.data(), r.mean = &mean, r.rstd = &rstd;
+  r.dy = dy.data(), r.dx = dx.data(), r.dgamma = dg.data(), r.dbeta = db.data();
+  layernorm_row<double>(Pass::forward, r);
+  layernorm_row<double>(Pass::backward, r);
+  for (int size : {2, 3, 8}) {  // 8 > n: a member without elements still takes part
+    CAPTURE(size);
+    std::vector<double> yt(n), dxt(n), dgt(n, 1.0), dbt(n, -1.0);
+    double mt = -1, rt = -1;
+    LayerNormRow<double> rr = r;
+    rr.y = yt.data(), rr.mean = &mt, rr.rstd = &rt, rr.dx = dxt.data(), rr.dgamma = dgt.data(), rr.dbeta = dbt.data();
+    run_team(size, [&](const ThreadTeam& t) { layernorm_row<double>(Pass::forward, rr, t); });
+    CHECK(mt == doctest::Approx(mean).epsilon(1e-13));
+    CHECK(rt == doctest::Approx(rstd).epsilon(1e-13));
+    run_team(size, [&](const ThreadTeam& t) { layernorm_row<double>(Pass::backward, rr, t); });
+    for (int i = 0; i < n; ++i) {
+      CHECK(yt[i] == doctest::Approx(y[i]).epsilon(1e-13));
+      CHECK(dxt[i] == doctest::Approx(dx[i]).epsilon(1e-12));
+      CHECK(dgt[i] == doctest::Approx(dg[i]).epsilon(1e-13));
+      CHECK(dbt[i] == db[i]);  // 1 added to -1 + dy once: the same single rounding
+    }
+  }
+}
+
+TEST_CASE("softmax backward row with a team of host threads equals the serial row [ex03.2]") {
+  const int n = 9;
+  auto y = normal_vec(n, 15), dy = normal_vec(n, 16);
+  for (double& v : y) v = std::fabs(v);
+  std::vector<double> ds(n);
+  softmax_backward_row<double>(y.data(), dy.data(), ds.data(), n);
+  for (int size : {2, 4, 16}) {
+    CAPTURE(size);
+    std::vector<double> dst(n, 99.0);
+    run_team(size, [&](const ThreadTeam& t) { softmax_backward_row<double>(y.data(), dy.data(), dst.data(), n, t); });
+    for (int j = 0; j < n; ++j) CHECK(dst[j] == doctest::Approx(ds[j]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("cross-entropy row with a team of host threads: every member returns the loss [ex03.3]") {
+  const int V = 11;
+  const auto z = normal_vec(V, 17, 3.0);
+  std::vector<double> d(V);
+  const double loss = cross_entropy_row<double>(z.data(), V, 4, 0.1, 0.5, d.data());
+  for (int size : {2, 3, 16}) {
+    CAPTURE(size);
+    std::vector<double> dt(V, 99.0), losses(std::size_t(size), -1.0);
+    run_team(size, [&](const ThreadTeam& t) {
+      losses[std::size_t(t.rank)] = cross_entropy_row<double>(z.data(), V, 4, 0.1, 0.5, dt.data(), t);
+    });
+    for (double l : losses) CHECK(l == doctest::Approx(loss).epsilon(1e-13));
+    for (int j = 0; j < V; ++j) CHECK(dt[j] == doctest::Approx(d[j]).epsilon(1e-12));
+  }
 }
