@@ -6,7 +6,9 @@
 /// 1. A Param has a name ("transformer.encoder.layers.0.linear1.weight", PyTorch's names),
 ///    a shape, an fp32 master copy, the working copy in the storage type S that the
 ///    forward pass reads, and an fp32 gradient that backward *accumulates* into
-///    (zero_grad() clears it). An optimizer or a checkpoint walks `params()`.
+///    (zero_grad() clears it). An optimizer or a checkpoint walks `params()`. On emu and
+///    cuda the working copy and the gradient also live in device memory: w() and g() are
+///    the pointers the layers use, pull_grad() brings the gradient back to `grad`.
 /// 2. forward() returns a pointer to its output, which the module owns and keeps until its
 ///    next forward(); it saves (by pointer or copy) what backward() needs.
 /// 3. backward(dy) takes the gradient of that output and returns the gradient of the input
@@ -63,6 +65,9 @@ inline std::uint64_t dropout_seed(const RunState& run, std::uint64_t tag) {
 }
 
 /// A named parameter: fp32 master (fp64 in the checking mode), working copy in S, gradient.
+/// The host vectors are the truth for the master and the working copy; on emu and cuda the
+/// layers read a device copy of `value` (uploaded by w() after each sync()) and accumulate
+/// into a device gradient (g()), which pull_grad() copies into `grad`.
 template <class S>
 struct Param {
   using A = acc_t<S>;
@@ -70,7 +75,7 @@ struct Param {
   std::vector<std::int64_t> shape;
   std::vector<A> master;  ///< what the optimizer updates
   std::vector<S> value;   ///< what the forward pass reads: st(master) after sync()
-  std::vector<A> grad;    ///< accumulated by backward, in A
+  std::vector<A> grad;    ///< accumulated by backward, in A (on a device: after pull_grad())
 
   Param() = default;
   Param(std::string n, std::vector<std::int64_t> s) : name(std::move(n)), shape(std::move(s)) {
@@ -84,8 +89,41 @@ struct Param {
   /// The working copy from the master: in mixed mode, the rounding of every weight to 16 bits.
   void sync() {
     for (std::size_t i = 0; i < master.size(); ++i) value[i] = st<S>(master[i]);
+    value_uploaded_ = false;
   }
-  void zero_grad() { std::fill(grad.begin(), grad.end(), A(0)); }
+  /// Clears the gradient, on the host and, when it is there, on the device.
+  void zero_grad() {
+    std::fill(grad.begin(), grad.end(), A(0));
+    if (grad_on_device_) copy_in(dev_grad_.data(), grad.data(), grad.size() * sizeof(A));
+  }
+  /// The working copy the layers read: `value` on the cpu, its device copy on emu and cuda.
+  const S* w() {
+    if (!on_device<S>()) return value.data();
+    if (!value_uploaded_ || dev_value_.size() < value.size()) {
+      copy_in(dev_value_.get(value.size()), value.data(), value.size() * sizeof(S));
+      value_uploaded_ = true;
+    }
+    return dev_value_.data();
+  }
+  /// The gradient the layers accumulate into: `grad` on the cpu, its device copy on emu and
+  /// cuda (which starts from `grad` when first asked for).
+  A* g() {
+    if (!on_device<S>()) return grad.data();
+    if (!grad_on_device_ || dev_grad_.size() < grad.size()) {
+      copy_in(dev_grad_.get(grad.size()), grad.data(), grad.size() * sizeof(A));
+      grad_on_device_ = true;
+    }
+    return dev_grad_.data();
+  }
+  /// After a backward on emu or cuda: the device gradient into `grad` (nothing on the cpu).
+  void pull_grad() {
+    if (grad_on_device_) copy_out(grad.data(), dev_grad_.data(), grad.size() * sizeof(A));
+  }
+
+ private:
+  Buf<S> dev_value_;
+  Buf<A> dev_grad_;
+  bool value_uploaded_ = false, grad_on_device_ = false;
 };
 
 template <class S>
@@ -109,14 +147,14 @@ class Linear {
     x_ = x;
     rows_ = rows;
     S* y = y_.get(std::size_t(rows) * out_);
-    linear_forward<S>(x, rows, in_, weight.value.data(), in_, bias.value.data(), out_, y, out_, ws_);
+    linear_forward<S>(x, rows, in_, weight.w(), in_, bias.w(), out_, y, out_, ws_);
     return y;
   }
   /// dx rounded once to S.
   const S* backward(const S* dy) {
     A* dxa = dxa_.get(std::size_t(rows_) * in_);
-    linear_backward<S>(x_, dy, out_, rows_, in_, out_, weight.value.data(), in_, weight.grad.data(),
-                       bias.grad.data(), dxa, 0.0f);
+    linear_backward<S>(x_, dy, out_, rows_, in_, out_, weight.w(), in_, weight.g(),
+                       bias.g(), dxa, 0.0f);
     S* dx = reinterpret_cast<S*>(dxa);
     if constexpr (!std::is_same_v<S, A>) {
       dx = dx_.get(std::size_t(rows_) * in_);
@@ -133,7 +171,7 @@ class Linear {
   const S* x_ = nullptr;
   Buf<S> y_, dx_;
   Buf<A> dxa_;
-  std::vector<A> ws_;
+  Buf<A> ws_;
 };
 
 /// LayerNorm over the last dimension, statistics in A (exercise 03.1 on every row).
@@ -157,22 +195,20 @@ class LayerNorm {
     S* y = y_.get(std::size_t(rows) * d_);
     A* mean = mean_.get(std::size_t(rows));
     A* rstd = rstd_.get(std::size_t(rows));
-#if HALFWAY_CH03_HAVE_EMU
     if constexpr (!std::is_same_v<S, double>) {
-      if (on_emu<S>()) {
-        emu::layernorm_forward(x, weight.value.data(), bias.value.data(), y, mean, rstd, rows, d_, float(eps_));
+      if (on_device<S>()) {
+        HALFWAY_CH03_KERNEL(layernorm_forward(x, weight.w(), bias.w(), y, mean, rstd, rows, d_, float(eps_)));
         return y;
       }
     }
-#endif
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * d_))
     for (int r = 0; r < rows; ++r) {
       LayerNormRow<S> row;
       row.n = d_;
       row.eps = eps_;
       row.x = x + std::int64_t(r) * d_;
-      row.gamma = weight.value.data();
-      row.beta = bias.value.data();
+      row.gamma = weight.w();
+      row.beta = bias.w();
       row.y = y + std::int64_t(r) * d_;
       row.mean = mean + r;
       row.rstd = rstd + r;
@@ -183,15 +219,13 @@ class LayerNorm {
 
   const S* backward(const S* dy) {
     S* dx = dx_.get(std::size_t(rows_) * d_);
-#if HALFWAY_CH03_HAVE_EMU
     if constexpr (!std::is_same_v<S, double>) {
-      if (on_emu<S>()) {
-        emu::layernorm_backward(x_, weight.value.data(), mean_.data(), rstd_.data(), dy, dx, weight.grad.data(),
-                                bias.grad.data(), rows_, d_);
+      if (on_device<S>()) {
+        HALFWAY_CH03_KERNEL(layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, weight.g(),
+                                               bias.g(), rows_, d_));
         return dx;
       }
     }
-#endif
     const int threads = worth_threads(std::int64_t(rows_) * d_) ? omp_get_max_threads() : 1;
     A* partial = partial_.get(std::size_t(threads) * 2 * d_);
     std::fill(partial, partial + std::size_t(threads) * 2 * d_, A(0));
@@ -204,7 +238,7 @@ class LayerNorm {
         row.n = d_;
         row.eps = eps_;
         row.x = x_ + std::int64_t(r) * d_;
-        row.gamma = weight.value.data();
+        row.gamma = weight.w();
         row.mean = mean_.data() + r;
         row.rstd = rstd_.data() + r;
         row.dy = dy + std::int64_t(r) * d_;
@@ -276,8 +310,8 @@ class MultiheadAttention {
     drop_ = run.training && p_ > 0;
     const int D = d_, H = h_, dh = D / H;
     const std::int64_t nq = std::int64_t(B) * Lq, nk = std::int64_t(B) * Lk;
-    const S* W = in_proj_weight.value.data();
-    const S* bias = in_proj_bias.value.data();
+    const S* W = in_proj_weight.w();
+    const S* bias = in_proj_bias.w();
 
     // Projections into [rows, k D] buffers; then split into heads [B, H, L, dh].
     S* qh = qh_.get(std::size_t(nq) * D);
@@ -309,7 +343,7 @@ class MultiheadAttention {
     const S* pd = p;
     if (drop_) {
       S* pdrop = pdrop_.get(std::size_t(np));
-      std::copy(p, p + np, pdrop);
+      copy_values(p, pdrop, np);
       dropout_inplace(pdrop, np, p_, seed_);
       pd = pdrop;
     }
@@ -349,9 +383,9 @@ class MultiheadAttention {
              std::int64_t(Lq) * Lk, std::int64_t(Lk) * dh, std::int64_t(Lq) * dh);
     mm<S, S>(Op::T, Op::N, Lk, dh, Lq, ds, Lk, qh_.data(), dh, dkh, dh, scale, 0.0f, B * H,
              std::int64_t(Lq) * Lk, std::int64_t(Lq) * dh, std::int64_t(Lk) * dh);
-    const S* W = in_proj_weight.value.data();
-    A* dW = in_proj_weight.grad.data();
-    A* db = in_proj_bias.grad.data();
+    const S* W = in_proj_weight.w();
+    A* dW = in_proj_weight.g();
+    A* db = in_proj_bias.g();
     A* dxa = dxa_.get(std::size_t(nq + nk) * D);
     S* dx = dx_.get(std::size_t(nq + nk) * D);
     if (self_) {
@@ -389,25 +423,11 @@ class MultiheadAttention {
   }
 
  private:
-  // rows [B L, ld] at column offset c0 -> [B, H, L, dh]
   void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int L) const {
-    const int H = h_, dh = d_ / h_;
-    for (int b = 0; b < B; ++b)
-      for (int h = 0; h < H; ++h)
-        for (int l = 0; l < L; ++l) {
-          const S* s = src + (std::int64_t(b) * L + l) * ld + c0 + h * dh;
-          std::copy(s, s + dh, dst + ((std::int64_t(b) * H + h) * L + l) * dh);
-        }
+    layers::split_heads<S>(src, ld, c0, dst, B, h_, L, d_ / h_);
   }
-  // [B, H, L, dh] -> rows [B L, ld] at column offset c0
   void merge_heads(const S* src, S* dst, std::int64_t ld, int c0, int B, int L) const {
-    const int H = h_, dh = d_ / h_;
-    for (int b = 0; b < B; ++b)
-      for (int h = 0; h < H; ++h)
-        for (int l = 0; l < L; ++l) {
-          const S* s = src + ((std::int64_t(b) * H + h) * L + l) * dh;
-          std::copy(s, s + dh, dst + (std::int64_t(b) * L + l) * ld + c0 + h * dh);
-        }
+    layers::merge_heads<S>(src, dst, ld, c0, B, h_, L, d_ / h_);
   }
 
   int d_, h_;
@@ -418,8 +438,7 @@ class MultiheadAttention {
   const S *xq_ = nullptr, *xkv_ = nullptr, *dxkv_ = nullptr;
   const std::uint8_t* key_pad_ = nullptr;
   Buf<S> proj_, qh_, kh_, vh_, p_buf_, pdrop_, oh_, o_, doh_, dvh_, ds_, dqh_, dkh_, dproj_, dx_;
-  Buf<A> scores_, dxa_;
-  std::vector<A> ws_;
+  Buf<A> scores_, dxa_, ws_;
 };
 
 /// The feed-forward block: linear1 (D -> F), activation, dropout, linear2 (F -> D).
@@ -444,16 +463,14 @@ class FeedForward {
     h_ = h;  // linear1's output buffer, untouched until its next forward: GELU's saved input
     const std::int64_t n = std::int64_t(rows) * f_;
     S* a = a_.get(std::size_t(n));
-#if HALFWAY_CH03_HAVE_EMU
     if constexpr (!std::is_same_v<S, double>) {
-      if (on_emu<S>()) {
-        if (act_ == Activation::relu) emu::relu_forward(h, a, n);
-        else emu::gelu_forward(h, a, n);
+      if (on_device<S>()) {
+        if (act_ == Activation::relu) HALFWAY_CH03_KERNEL(relu_forward(h, a, n));
+        else HALFWAY_CH03_KERNEL(gelu_forward(h, a, n));
         if (drop_) dropout_inplace(a, n, p_, seed_);
         return linear2.forward(a, rows);
       }
     }
-#endif
     if (act_ == Activation::relu) {
 #pragma omp parallel for schedule(static) if (worth_threads(n))
       for (std::int64_t i = 0; i < n; ++i) a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0));
@@ -469,19 +486,17 @@ class FeedForward {
     const std::int64_t n = std::int64_t(rows_) * f_;
     S* da = const_cast<S*>(linear2.backward(dy));  // linear2's own dx buffer: ours to edit
     const S* a = a_.data();
-#if HALFWAY_CH03_HAVE_EMU
     if constexpr (!std::is_same_v<S, double>) {
-      if (on_emu<S>()) {
+      if (on_device<S>()) {
         if (act_ == Activation::relu) {
-          emu::relu_dropout_backward(a, da, n, drop_ ? 1.0f / (1.0f - p_) : 1.0f);
+          HALFWAY_CH03_KERNEL(relu_dropout_backward(a, da, n, drop_ ? 1.0f / (1.0f - p_) : 1.0f));
         } else {
           if (drop_) dropout_inplace(da, n, p_, seed_);
-          emu::gelu_backward(h_, da, n);
+          HALFWAY_CH03_KERNEL(gelu_backward(h_, da, n));
         }
         return linear1.backward(da);
       }
     }
-#endif
     if (act_ == Activation::relu) {
       // a = dropout(relu(h)) is > 0 exactly where h > 0 and the element was kept: ReLU's
       // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to

@@ -1,7 +1,8 @@
 // ch03_bench: forward+backward of one encoder layer and one decoder layer at the trainer's
 // shapes (batch 32, ~10 tokens, d_model 128, 4 heads, feed-forward 2048, dropout 0.1, training
 // mode), per backend and precision, and PyTorch's CPU time for the same layer in the same run
-// (pytorch_reference.py bench), with the ratio.
+// (pytorch_reference.py bench), with the ratio. Backends: cpu by default, plus cuda where a
+// GPU is usable; emu on request (--backend emu, slow: use a small --batch).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -30,6 +31,7 @@ struct Options {
   bool torch = true;
   int torch_threads = 0;
   std::vector<std::string> precisions = {"fp32", "fp16", "bf16"};
+  std::vector<std::string> backends;  // empty: cpu, and cuda when usable
   std::string csv;
 };
 
@@ -40,15 +42,25 @@ std::vector<S> random_s(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-// Median seconds of forward+backward of one layer of kind `layer` in storage type S.
+// A host vector copied into the layers' memory (of the current BackendScope).
+template <class T>
+struct Uploaded {
+  Buf<T> buf;
+  explicit Uploaded(const std::vector<T>& v) { copy_in(buf.get(v.size()), v.data(), v.size() * sizeof(T)); }
+  const T* data() const { return buf.data(); }
+};
+
+// Median seconds of forward+backward of one layer of kind `layer` in storage type S on
+// `backend` (every kernel wrapper synchronises, so wall-clock time is the device's time).
 template <class S>
-Timing time_layer(const std::string& layer, const Options& o) {
+Timing time_layer(const std::string& layer, const Options& o, Backend backend) {
+  BackendScope scope(backend);
   Config c;  // d_model 128, 4 heads, d_ff 2048, dropout 0.1, ReLU, post-LN
   const int B = o.batch, L = o.length, D = c.d_model;
-  const auto x = random_s<S>(std::size_t(B) * L * D, 1);
-  const auto mem = random_s<S>(x.size(), 2);
-  const auto dy = random_s<S>(x.size(), 3);
-  std::vector<std::uint8_t> pad(std::size_t(B) * L, 0);
+  const Uploaded<S> x(random_s<S>(std::size_t(B) * L * D, 1));
+  const Uploaded<S> mem(random_s<S>(std::size_t(B) * L * D, 2));
+  const Uploaded<S> dy(random_s<S>(std::size_t(B) * L * D, 3));
+  const Uploaded<std::uint8_t> pad(std::vector<std::uint8_t>(std::size_t(B) * L, 0));
   RunState run{true, 7, 0};
   if (layer == "encoder") {
     auto l = std::make_unique<EncoderLayer<S>>("enc.", c);
@@ -109,7 +121,15 @@ int main(int argc, char** argv) {
   app.add_option("--precision", o.precisions, "fp32, fp16, bf16 (repeatable)")->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
   app.add_option("--torch-threads", o.torch_threads, "PyTorch's threads (0: its default)")->check(CLI::Range(0, 256));
   app.add_option("--csv", o.csv, "write the timings to this CSV file");
+  app.add_option("--backend", o.backends, "cpu, emu, cuda (repeatable; default: cpu, and cuda when a GPU is usable)")
+      ->check(CLI::IsMember({"cpu", "emu", "cuda"}));
   return run_program(argc, argv, app, [&] {
+    std::vector<Backend> backends;
+    for (const auto& b : o.backends) backends.push_back(select_backend(b));  // cuda without a GPU: an Error
+    if (backends.empty()) {
+      backends.push_back(Backend::cpu);
+      if (gpu_usable()) backends.push_back(Backend::cuda);
+    }
     std::unique_ptr<CsvWriter> csv;
     if (!o.csv.empty())
       csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_median_ms", "speedup_vs_torch"});
@@ -124,20 +144,22 @@ int main(int argc, char** argv) {
       const auto tt = o.torch ? torch_ms(layer, o) : std::nullopt;
       const std::optional<double> t = tt ? std::optional<double>(tt->median_ms) : std::nullopt;
       if (tt) std::printf("(PyTorch %s layer: %d threads, min %.2f ms)\n", layer.c_str(), tt->threads, tt->min_ms);
-      const auto line = [&](const char* prec, const Timing& tm) {
+      const auto line = [&](Backend backend, const char* prec, const Timing& tm) {
         const double ms = tm.median * 1e3;
         const double ratio = t ? *t / ms : 0.0;
-        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx %7.2fx\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, *t, ratio, tt->min_ms / (tm.min * 1e3));
-        else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), "cpu", prec, ms, tm.min * 1e3, "-", "-");
-        if (csv) csv->row(layer, std::string("cpu"), std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
+        const std::string be(to_string(backend));
+        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx %7.2fx\n", layer.c_str(), be.c_str(), prec, ms, tm.min * 1e3, *t, ratio, tt->min_ms / (tm.min * 1e3));
+        else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), be.c_str(), prec, ms, tm.min * 1e3, "-", "-");
+        if (csv) csv->row(layer, be, std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
       };
       const auto want = [&](const char* p) {
         return std::find(o.precisions.begin(), o.precisions.end(), p) != o.precisions.end();
       };
-      if (want("fp32")) line("fp32", time_layer<float>(layer, o));
-      if (want("fp16")) line("fp16", time_layer<half>(layer, o));
-      if (want("bf16")) line("bf16", time_layer<bfloat16>(layer, o));
-      std::printf("%-8s %-8s %-6s %s\n", layer.c_str(), "emu/cuda", "-", "not timed: the layers' CUDA kernels are not written yet");
+      for (const Backend b : backends) {
+        if (want("fp32")) line(b, "fp32", time_layer<float>(layer, o, b));
+        if (want("fp16")) line(b, "fp16", time_layer<half>(layer, o, b));
+        if (want("bf16")) line(b, "bf16", time_layer<bfloat16>(layer, o, b));
+      }
     }
     if (!o.torch) std::printf("(PyTorch not run: --no-torch)\n");
   });

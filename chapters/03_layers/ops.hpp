@@ -22,6 +22,7 @@
 #include "kernels/layers/row_ops.hpp"
 #if HALFWAY_CH03_HAVE_EMU
 #include "kernels/layers/layers.hpp"
+#include "kernels/layers/layout.hpp"
 #endif
 
 namespace halfway::layers {
@@ -32,23 +33,32 @@ namespace halfway::layers {
 /// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
 inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
 
-/// In a build with the emulator, `HALFWAY_CH03_EMU(call)` runs emu::call and returns when
-/// on_emu<S>() (the op's storage type S must be in scope); elsewhere it does nothing.
+/// `HALFWAY_CH03_KERNEL(call)` runs the kernel wrapper emu::call or gpu::call, as the layers'
+/// backend says. `HALFWAY_CH03_DEVICE(call)`: when on_device<S>() (the op's storage type S
+/// must be in scope), runs the kernel and returns; on the cpu it does nothing and the host
+/// code after it runs. (A build without the emulator has no kernels: BackendScope then
+/// refuses emu and cuda, and these are never reached.)
 #if HALFWAY_CH03_HAVE_EMU
-#define HALFWAY_CH03_EMU(...)        \
-  if (on_emu<S>()) {                 \
-    ::halfway::emu::__VA_ARGS__;     \
-    return;                          \
-  }
+#define HALFWAY_CH03_KERNEL(...)                                                  \
+  (layers_backend() == Backend::emu ? (void)(::halfway::emu::__VA_ARGS__)         \
+                                    : (void)HALFWAY_ON_GPU(__VA_ARGS__))
 #else
-#define HALFWAY_CH03_EMU(...) (void)0;
+#define HALFWAY_CH03_KERNEL(...) ((void)0)
 #endif
+#define HALFWAY_CH03_DEVICE(...)    \
+  if (on_device<S>()) {             \
+    HALFWAY_CH03_KERNEL(__VA_ARGS__); \
+    return;                         \
+  }
 
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
 template <class S>
 void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
   if constexpr (std::is_same_v<S, acc_t<S>>) {
     if (static_cast<const void*>(src) == static_cast<const void*>(dst)) return;
+  }
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_DEVICE(round_to(src, dst, n))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) dst[i] = st<S>(src[i]);
@@ -58,10 +68,67 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
 template <class S>
 void add(const S* a, const S* b, S* out, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_EMU(residual_add(a, b, out, n))
+    HALFWAY_CH03_DEVICE(residual_add(a, b, out, n))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) out[i] = st<S>(ld(a[i]) + ld(b[i]));
+}
+
+// ---- layout: copies, heads, accumulation -------------------------------------------------
+
+/// dst[0, n) = src[0, n) in the layers' memory.
+template <class T>
+void copy_values(const T* src, T* dst, std::int64_t n) {
+  if (on_device<T>()) copy_within(dst, src, std::size_t(n) * sizeof(T));
+  else std::copy(src, src + n, dst);
+}
+
+/// p[0, n) = 0 (T: float or double, the accumulation types).
+template <class T>
+void zero_values(T* p, std::int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    using S = T;
+    HALFWAY_CH03_DEVICE(fill_zero(p, n))
+  }
+  std::fill(p, p + n, T(0));
+}
+
+/// acc[i] += ld(src[i]) in A.
+template <class S>
+void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_DEVICE(accumulate(src, acc, n))
+  }
+  for (std::int64_t i = 0; i < n; ++i) acc[i] += ld(src[i]);
+}
+
+/// Rows [B L, ld] from column c0 -> H heads [B, H, L, dh]: head h of token (b, l) is
+/// columns c0 + h dh ... c0 + h dh + dh - 1 of row b L + l.
+template <class S>
+void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int H, int L, int dh) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_DEVICE(split_heads(src, ld, c0, dst, B, H, L, dh))
+  }
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int l = 0; l < L; ++l) {
+        const S* s = src + (std::int64_t(b) * L + l) * ld + c0 + std::int64_t(h) * dh;
+        std::copy(s, s + dh, dst + ((std::int64_t(b) * H + h) * L + l) * dh);
+      }
+}
+
+/// The inverse of split_heads: [B, H, L, dh] -> rows [B L, ld] at column offset c0.
+template <class S>
+void merge_heads(const S* src, S* dst, std::int64_t ld, int c0, int B, int H, int L, int dh) {
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_DEVICE(merge_heads(src, dst, ld, c0, B, H, L, dh))
+  }
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int l = 0; l < L; ++l) {
+        const S* s = src + ((std::int64_t(b) * H + h) * L + l) * dh;
+        std::copy(s, s + dh, dst + (std::int64_t(b) * L + l) * ld + c0 + std::int64_t(h) * dh);
+      }
 }
 
 // ---- embedding and positions ---------------------------------------------------------------
@@ -78,29 +145,30 @@ void positional_encoding(int length, int d_model, std::vector<A>& pe) {
     }
 }
 
-/// y[b, l, :] = st(sqrt(D) E[tokens[b, l], :] + PE[l, :]): one rounding. Throws Error on a
-/// token outside [0, V).
+/// Throws Error on a token outside [0, V). `tokens` is host memory.
+inline void check_tokens(const std::int32_t* tokens, int rows, int vocab) {
+  for (int r = 0; r < rows; ++r)
+    HALFWAY_EXPECT(tokens[r] >= 0 && tokens[r] < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
+                   std::to_string(tokens[r]) + " at position " + std::to_string(r));
+}
+
+/// y[b, l, :] = st(sqrt(D) E[tokens[b, l], :] + PE[l, :]): one rounding. pe: the position
+/// code [max_length, D] in A, in the layers' memory. On the cpu a token outside [0, V) is
+/// an Error; on the device the caller checks the tokens first (check_tokens on its host copy).
 template <class S>
 void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int vocab,
-                       int d_model, const std::vector<acc_t<S>>& pe, S* y) {
+                       int d_model, const acc_t<S>* pe, S* y) {
   using A = acc_t<S>;
+  if constexpr (!std::is_same_v<S, double>) {
+    HALFWAY_CH03_DEVICE(embedding_forward(tokens, rows, length, table, d_model, pe, y))
+  }
+  check_tokens(tokens, rows, vocab);
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
-    const int t = tokens[r];
-    if (on_emu<S>()) {  // checked here, computed by the kernel below
-      HALFWAY_EXPECT(t >= 0 && t < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
-                     std::to_string(t) + " at position " + std::to_string(r));
-      continue;
-    }
-    HALFWAY_EXPECT(t >= 0 && t < vocab, "tokens in [0, " + std::to_string(vocab) + ")",
-                   std::to_string(t) + " at position " + std::to_string(r));
-    const S* e = table + std::int64_t(t) * d_model;
-    const A* p = pe.data() + std::int64_t(r % length) * d_model;
+    const S* e = table + std::int64_t(tokens[r]) * d_model;
+    const A* p = pe + std::int64_t(r % length) * d_model;
     S* out = y + std::int64_t(r) * d_model;
     for (int i = 0; i < d_model; ++i) out[i] = st<S>(scale * ld(e[i]) + p[i]);
-  }
-  if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_EMU(embedding_forward(tokens, rows, length, table, d_model, pe.data(), y))
   }
 }
 
@@ -111,7 +179,8 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
                         acc_t<S>* dtable, int vocab = 0) {
   using A = acc_t<S>;
   if constexpr (!std::is_same_v<S, double>) {
-    if (vocab > 0) HALFWAY_CH03_EMU(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
+    HALFWAY_EXPECT(vocab > 0 || !on_device<S>(), "the vocabulary size on the device", "none given");
+    HALFWAY_CH03_DEVICE(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
   }
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
@@ -128,7 +197,7 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
 /// rounding to S (workspace `ws` holds rows * out values of A; unused in fp32 mode).
 template <class S>
 void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, const S* b, int out,
-                    S* y, std::int64_t ldy, std::vector<acc_t<S>>& ws) {
+                    S* y, std::int64_t ldy, Buf<acc_t<S>>& ws) {
   using A = acc_t<S>;
   A* acc;
   std::int64_t ld_acc;
@@ -136,13 +205,14 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
     acc = y;
     ld_acc = ldy;
   } else {
-    ws.resize(std::size_t(rows) * out);
-    acc = ws.data();
+    acc = ws.get(std::size_t(rows) * out);
     ld_acc = out;
   }
   mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
   if constexpr (!std::is_same_v<S, double>) {
-    if (ldy == out) HALFWAY_CH03_EMU(bias_add(acc, b, y, rows, out))
+    HALFWAY_EXPECT(ldy == out || !on_device<S>(), "a dense output (ldy == out) on the device",
+                   "ldy " + std::to_string(ldy));
+    HALFWAY_CH03_DEVICE(bias_add(acc, b, y, rows, out))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * out))
   for (int r = 0; r < rows; ++r)
@@ -159,7 +229,9 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
   mm<S, A>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
   if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
   if constexpr (!std::is_same_v<S, double>) {
-    if (lddy == out) HALFWAY_CH03_EMU(column_sum(dy, db, rows, out))
+    HALFWAY_EXPECT(lddy == out || !on_device<S>(), "a dense gradient (lddy == out) on the device",
+                   "lddy " + std::to_string(lddy));
+    HALFWAY_CH03_DEVICE(column_sum(dy, db, rows, out))
   }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
@@ -176,7 +248,7 @@ template <class S>
 void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
                             const std::uint8_t* key_pad, bool causal) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_EMU(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
+    HALFWAY_CH03_DEVICE(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
   }
   const std::int64_t rows = std::int64_t(B) * H * Lq;
 #pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
@@ -190,7 +262,7 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
 template <class S>
 void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, int n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_EMU(softmax_backward(y, dy, ds, int(rows), n))
+    HALFWAY_CH03_DEVICE(softmax_backward(y, dy, ds, int(rows), n))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
   for (std::int64_t r = 0; r < rows; ++r) softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
@@ -241,8 +313,33 @@ __attribute__((target("avx512f"))) inline void philox16(std::uint64_t seed, std:
   _mm512_storeu_si512(out[3], c3);
 }
 
+/// The keep bits of the 64 elements of 16 consecutive Philox blocks (blocks first ..
+/// first + 15, elements 4 first ... 4 first + 63): bit e is element 4 first + e. Element
+/// 4 l + j uses word j of block l and is kept when word >> 8 >= ceil(p 2^24), i.e. when
+/// word >= `threshold` = ceil(p 2^24) << 8 (dropout_keep's test, on integers). Each word
+/// row gives 16 bits (lane l); pdep spreads them to bits 4 l + j.
+__attribute__((target("avx512f,bmi2"))) inline std::uint64_t keep_mask64(std::uint64_t seed, std::uint64_t first,
+                                                                          std::uint32_t threshold) {
+  std::uint32_t w[4][16];
+  philox16(seed, first, w);
+  const __m512i t = _mm512_set1_epi32(int(threshold));
+  std::uint64_t m = 0;
+  for (int j = 0; j < 4; ++j) {
+    const __mmask16 k = _mm512_cmpge_epu32_mask(_mm512_loadu_si512(w[j]), t);
+    m |= _pdep_u64(std::uint64_t(k), 0x1111111111111111ull << j);
+  }
+  return m;
+}
+
+/// v[e] = bit e of m ? v[e] * scale : 0 for 64 floats.
+__attribute__((target("avx512f"))) inline void apply_mask64(float* v, std::uint64_t m, float scale) {
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int q = 0; q < 4; ++q)
+    _mm512_storeu_ps(v + 16 * q, _mm512_maskz_mul_ps(__mmask16(m >> (16 * q)), _mm512_loadu_ps(v + 16 * q), s));
+}
+
 inline bool have_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   return yes;
 }
 
@@ -252,42 +349,48 @@ inline bool have_avx512() {
 /// is a pure function of (seed, i), so the backward pass recomputes it instead of storing
 /// it, and cpu, emu and cuda drop the same elements. Dropout is diagonal, so the same call
 /// is also its backward. T is S or A. (With AVX-512 the cpu draws 16 Philox blocks at
-/// once: the same bits, four times cheaper than one block at a time.)
+/// once, turns them into 64 keep bits and, for float, applies them 16 lanes at a time:
+/// the same bits, measured 3x cheaper at the feed-forward's 655k elements than one block
+/// and one element at a time.)
 template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
   if constexpr (!std::is_same_v<T, double>) {
     using S = T;
-    HALFWAY_CH03_EMU(dropout(v, n, p, seed))
+    HALFWAY_CH03_DEVICE(dropout(v, n, p, seed))
   }
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
   const A zero = A(0);
-  const auto apply = [&](std::int64_t i, std::uint32_t word) {
-    const bool keep = float(word >> 8) * 5.9604644775390625e-8f >= p;  // as dropout_keep
+  const auto apply = [&](std::int64_t i, bool keep) {
     if constexpr (std::is_same_v<T, A>) v[i] = keep ? v[i] * scale : zero;
     else v[i] = keep ? st<T>(ld(v[i]) * scale) : st<T>(zero);
   };
   const std::int64_t blocks = (n + 3) / 4;
   std::int64_t done = 0;  // blocks handled 16 at a time
-  if (detail::have_avx512() && blocks >= 16) {
+  const double t = std::ceil(double(p) * 16777216.0);  // keep: word >> 8 >= t
+  if (detail::have_avx512() && blocks >= 16 && t < 16777216.0) {
     const std::int64_t groups = blocks / 16;
+    const std::uint32_t threshold = std::uint32_t(t) << 8;
     // Philox is compute-bound: worth two threads earlier than the memory-bound loops.
 #pragma omp parallel for schedule(static) if (n >= (1 << 20) && omp_get_max_threads() > 1)
     for (std::int64_t g = 0; g < groups; ++g) {
-      std::uint32_t w[4][16];
-      detail::philox16(seed, std::uint64_t(g) * 16, w);
-      for (int l = 0; l < 16; ++l)
-        for (int j = 0; j < 4; ++j) {
-          const std::int64_t i = (g * 16 + l) * 4 + j;
-          if (i < n) apply(i, w[j][l]);
+      const std::uint64_t m = detail::keep_mask64(seed, std::uint64_t(g) * 16, threshold);
+      const std::int64_t first = g * 64;
+      if constexpr (std::is_same_v<T, float>) {
+        if (first + 64 <= n) {
+          detail::apply_mask64(v + first, m, scale);
+          continue;
         }
+      }
+      for (int e = 0; e < 64 && first + e < n; ++e) apply(first + e, (m >> e) & 1u);
     }
     done = groups * 16;
   }
   for (std::int64_t blk = done; blk < blocks; ++blk) {  // one Philox block, four elements
     const rng::Block b = rng::block(seed, std::uint64_t(blk), rng::kStreamBits);
-    for (int j = 0; j < 4 && blk * 4 + j < n; ++j) apply(blk * 4 + j, b.v[j]);
+    for (int j = 0; j < 4 && blk * 4 + j < n; ++j)
+      apply(blk * 4 + j, float(b.v[j] >> 8) * 5.9604644775390625e-8f >= p);  // as dropout_keep
   }
 }
 
@@ -299,11 +402,13 @@ enum class Activation { relu, gelu };
 /// Mean cross-entropy over the rows whose target is not `ignore_index` (exercise 03.3 on
 /// each), with label smoothing. dlogits = scale * dLoss/dlogits (scale: chapter 04's loss
 /// scale, 1 otherwise), rounded once to S; ignored rows get zero gradient. With no counted
-/// row the loss is 0 and every gradient 0 (PyTorch returns NaN there).
+/// row the loss is 0 and every gradient 0 (PyTorch returns NaN there). `targets` is host
+/// memory (checked and counted there); on the device the kernel reads `targets_device`,
+/// their copy in the layers' memory (defaults to `targets`, right on cpu and emu).
 template <class S>
 acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,
                        int ignore_index, acc_t<S> smoothing, acc_t<S> scale, S* dlogits,
-                       int* counted = nullptr) {
+                       int* counted = nullptr, const std::int32_t* targets_device = nullptr) {
   using A = acc_t<S>;
   int count = 0;
   for (int r = 0; r < rows; ++r) {
@@ -316,14 +421,14 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
   if (counted) *counted = count;
   const A row_scale = count > 0 ? scale / A(count) : A(0);
   if constexpr (!std::is_same_v<S, double>) {
-    if (on_emu<S>()) {
-#if HALFWAY_CH03_HAVE_EMU
-      std::vector<float> row_loss(std::size_t(rows), 0.0f);
-      emu::cross_entropy(logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss.data());
+    if (on_device<S>()) {
+      Buf<float> row_loss;
+      float* rl = row_loss.get(std::size_t(rows));
+      const std::int32_t* t = targets_device ? targets_device : targets;
+      HALFWAY_CH03_KERNEL(cross_entropy(logits, t, rows, vocab, ignore_index, smoothing, row_scale, dlogits, rl));
       A sum = 0;
-      for (float l : row_loss) sum += l;
+      for (float l : to_host(rl, std::size_t(rows))) sum += l;  // in row order, as the cpu
       return count > 0 ? sum / A(count) : A(0);
-#endif
     }
   }
   A total = 0;

@@ -24,42 +24,12 @@
 
 #include "common/dtype.hpp"
 #include "common/error.hpp"
+#include "chapters/03_layers/device_memory.hpp"
 #include "kernels/fp16/half.hpp"
 #include "kernels/layers/scalar.hpp"
 #include "kernels/gemm/gemm.hpp"
 
 namespace halfway::layers {
-
-/// Where the layers compute: Backend::cpu (the default: the host implementation) or
-/// Backend::emu (the kernels of kernels/layers and chapter 02's GEMM under the emulator,
-/// whose device memory is host memory, so the layers' buffers serve both). Set it for a
-/// scope with BackendScope; double always runs on the cpu. cuda needs device buffers, which
-/// the layers do not have yet.
-inline Backend& layers_backend() {
-  static thread_local Backend backend = Backend::cpu;
-  return backend;
-}
-/// Runs the layers on `b` until the end of the scope.
-struct BackendScope {
-  Backend saved;
-  explicit BackendScope(Backend b) : saved(layers_backend()) {
-    HALFWAY_EXPECT(b != Backend::cuda, "the layers on cpu or emu", "cuda (the layers' buffers are host memory)");
-    layers_backend() = b;
-  }
-  ~BackendScope() { layers_backend() = saved; }
-  BackendScope(const BackendScope&) = delete;
-  BackendScope& operator=(const BackendScope&) = delete;
-};
-
-/// True when an op on S runs its emu kernel (a build with the emulator, Backend::emu, not double).
-template <class S>
-inline bool on_emu() {
-#if HALFWAY_CH03_HAVE_EMU
-  return !std::is_same_v<S, double> && layers_backend() == Backend::emu;
-#else
-  return false;
-#endif
-}
 
 /// The course's DType of a storage type (double has none: it never leaves the cpu).
 template <class S>
@@ -78,27 +48,12 @@ constexpr const char* precision_name() {
   else return "bf16";
 }
 
-/// A buffer that only grows: a layer's outputs, saved activations and workspace live in
-/// these and are reused by every step instead of being reallocated.
-template <class T>
-struct Buf {
-  std::vector<T> v;
-  /// At least n elements (contents kept when it does not grow).
-  T* get(std::size_t n) {
-    if (v.size() < n) v.resize(n);
-    return v.data();
-  }
-  T* data() { return v.data(); }
-  const T* data() const { return v.data(); }
-  /// Bytes held: what this buffer costs in memory.
-  std::size_t bytes() const { return v.size() * sizeof(T); }
-};
-
 /// C = alpha op(A) op(B) + beta C for a strided batch (row-major, as halfway::GemmArgs),
 /// with A, B of the storage type S and C of type O (S, or acc_t<S> for fp32 output).
 ///
-/// float and the 16-bit types go through chapter 02's halfway::gemm on the cpu backend
-/// (OpenBLAS: fp16/bf16 inputs are converted exactly to fp32 and accumulated in fp32).
+/// float and the 16-bit types go through chapter 02's halfway::gemm on the layers' backend:
+/// on the cpu OpenBLAS (fp16/bf16 inputs converted exactly to fp32, fp32 accumulation), on
+/// emu and cuda the tensor-core kernel for 16-bit inputs and the SIMT fp32 kernel for float.
 /// double, only used by the finite-difference tests, runs a plain triple loop in fp64.
 template <class S, class O>
 void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, const S* b,
@@ -125,7 +80,8 @@ void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, con
         }
     }
   } else {
-    if (k <= 0) {  // an empty sum: C = beta C
+    if (k <= 0) {  // an empty sum: C = beta C (never asked of the device by the layers)
+      HALFWAY_EXPECT(!on_device<S>(), "a GEMM with K >= 1 on the device", "K = " + std::to_string(k));
       for (int i = 0; i < batch; ++i)
         for (int r = 0; r < m; ++r)
           for (int col = 0; col < n; ++col) {
@@ -134,28 +90,14 @@ void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, con
           }
       return;
     }
-    GemmArgs g;
-    g.op_a = op_a;
-    g.op_b = op_b;
-    g.m = m;
-    g.n = n;
-    g.k = k;
+    GemmArgs g = gemm_args(op_a, op_b, m, n, k, batch);
     g.in = dtype_of<S>();
     g.out = std::is_same_v<O, float> ? DType::f32 : dtype_of<S>();
-    g.a = a;
-    g.lda = lda;
-    g.b = b;
-    g.ldb = ldb;
-    g.c = c;
-    g.ldc = ldc;
-    g.alpha = alpha;
-    g.beta = beta;
-    g.batch = batch;
-    g.stride_a = stride_a;
-    g.stride_b = stride_b;
-    g.stride_c = stride_c;
-    // Chapter 02's kernels take fp16/bf16 inputs: an fp32 GEMM stays on the cpu.
-    gemm(on_emu<S>() && is_16bit_v<S> ? Backend::emu : Backend::cpu, g);
+    g.a = a, g.b = b, g.c = c;
+    g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+    g.stride_a = stride_a, g.stride_b = stride_b, g.stride_c = stride_c;
+    g.alpha = alpha, g.beta = beta;
+    gemm(on_device<S>() ? layers_backend() : Backend::cpu, g);
   }
 }
 

@@ -21,7 +21,7 @@ template <class S>
 const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, std::uint64_t seed, Buf<S>& tmp) {
   if (!on) return src;
   S* t = tmp.get(std::size_t(n));
-  std::copy(src, src + n, t);
+  copy_values(src, t, n);
   dropout_inplace(t, n, p, seed);
   return t;
 }
@@ -266,12 +266,11 @@ class Decoder {
   const S* backward(const S* dy) {
     const std::int64_t nm = std::int64_t(mem_rows_) * d_;
     A* acc = dmem_acc_.get(std::size_t(nm));
-    std::fill(acc, acc + nm, A(0));
+    zero_values(acc, nm);
     dy = norm.backward(dy);
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       dy = it->backward(dy);
-      const S* dm = it->dmem();
-      for (std::int64_t i = 0; i < nm; ++i) acc[i] += ld(dm[i]);
+      accumulate<S>(it->dmem(), acc, nm);
     }
     round_to<S>(acc, dmem_.get(std::size_t(nm)), nm);
     return dy;
@@ -324,6 +323,10 @@ class Seq2Seq {
   void zero_grad() {
     for (auto* p : params()) p->zero_grad();
   }
+  /// After backward() on emu or cuda: every gradient into its host `grad` (no-op on the cpu).
+  void pull_grads() {
+    for (auto* p : params()) p->pull_grad();
+  }
   /// Working copies from the masters (after init or an optimizer step).
   void sync() {
     for (auto* p : params()) p->sync();
@@ -365,14 +368,15 @@ class Seq2Seq {
     seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : 0;
     S* es = emb_src_.get(std::size_t(ns));
     S* et = emb_tgt_.get(std::size_t(nt));
-    embedding_forward<S>(b.src.data(), b.B * b.Ls, b.Ls, embedding.value.data(), cfg.vocab, D, pe_, es);
-    embedding_forward<S>(b.tgt_in.data(), b.B * b.Lt, b.Lt, embedding.value.data(), cfg.vocab, D, pe_, et);
+    const DeviceBatch& db = to_device(b);
+    embedding_forward<S>(db.src, b.B * b.Ls, b.Ls, embedding.w(), cfg.vocab, D, db.pe, es);
+    embedding_forward<S>(db.tgt_in, b.B * b.Lt, b.Lt, embedding.w(), cfg.vocab, D, db.pe, et);
     if (drop_) {
       dropout_inplace(es, ns, cfg.dropout, seed_src_);
       dropout_inplace(et, nt, cfg.dropout, seed_tgt_);
     }
-    const S* mem = encoder.forward(es, b.B, b.Ls, b.src_pad.data(), run);
-    const S* y = decoder.forward(et, mem, b.B, b.Lt, b.Ls, b.tgt_pad.data(), b.src_pad.data(), run);
+    const S* mem = encoder.forward(es, b.B, b.Ls, db.src_pad, run);
+    const S* y = decoder.forward(et, mem, b.B, b.Lt, b.Ls, db.tgt_pad, db.src_pad, run);
     last_logits_ = generator.forward(y, b.B * b.Lt);
     return last_logits_;
   }
@@ -383,10 +387,14 @@ class Seq2Seq {
     const int rows = batch_->B * batch_->Lt;
     S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
     return cross_entropy<S>(logits(), batch_->tgt_out.data(), rows, cfg.vocab, ignore_index,
-                            smoothing, scale, dl);
+                            smoothing, scale, dl, nullptr, dev_.tgt_out);
   }
-  /// The logits of the last forward.
+  /// The logits of the last forward (in the layers' memory: on cuda a device pointer).
   const S* logits() const { return last_logits_; }
+  /// A host copy of the logits of the last forward.
+  std::vector<S> logits_host() const {
+    return to_host(last_logits_, std::size_t(batch_->B) * batch_->Lt * cfg.vocab);
+  }
 
   /// Backward from the gradient loss() computed; accumulates every parameter's grad.
   void backward() { backward(dlogits_.data()); }
@@ -402,13 +410,47 @@ class Seq2Seq {
       dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
       dropout_inplace(des, ns, cfg.dropout, seed_src_);
     }
-    embedding_backward<S>(b.tgt_in.data(), b.B * b.Lt, det, D, embedding.grad.data(), cfg.vocab);
-    embedding_backward<S>(b.src.data(), b.B * b.Ls, des, D, embedding.grad.data(), cfg.vocab);
+    embedding_backward<S>(dev_.tgt_in, b.B * b.Lt, det, D, embedding.g(), cfg.vocab);
+    embedding_backward<S>(dev_.src, b.B * b.Ls, des, D, embedding.g(), cfg.vocab);
   }
 
  private:
+  /// The batch and the position code where the kernels can read them.
+  struct DeviceBatch {
+    const std::int32_t *src = nullptr, *tgt_in = nullptr, *tgt_out = nullptr;
+    const std::uint8_t *src_pad = nullptr, *tgt_pad = nullptr;
+    const A* pe = nullptr;
+  };
+  /// On the cpu, pointers into the batch; on emu and cuda, its tokens and masks copied into
+  /// device buffers (after checking the tokens on the host) and the position code uploaded.
+  const DeviceBatch& to_device(const Batch& b) {
+    if (!on_device<S>()) {
+      dev_ = {b.src.data(), b.tgt_in.data(), b.tgt_out.data(), b.src_pad.data(), b.tgt_pad.data(), pe_.data()};
+      return dev_;
+    }
+    check_tokens(b.src.data(), b.B * b.Ls, cfg.vocab);
+    check_tokens(b.tgt_in.data(), b.B * b.Lt, cfg.vocab);
+    const auto upload = [](auto& buf, const auto& v) {
+      auto* p = buf.get(v.size());
+      copy_in(p, v.data(), v.size() * sizeof(v[0]));
+      return p;
+    };
+    dev_.src = upload(tokens_[0], b.src);
+    dev_.tgt_in = upload(tokens_[1], b.tgt_in);
+    dev_.tgt_out = upload(tokens_[2], b.tgt_out);
+    dev_.src_pad = b.src_pad.empty() ? nullptr : upload(masks_[0], b.src_pad);
+    dev_.tgt_pad = b.tgt_pad.empty() ? nullptr : upload(masks_[1], b.tgt_pad);
+    if (pe_dev_.size() < pe_.size()) upload(pe_dev_, pe_);
+    dev_.pe = pe_dev_.data();
+    return dev_;
+  }
+
   const Batch* batch_ = nullptr;
   std::vector<A> pe_;
+  DeviceBatch dev_;
+  Buf<std::int32_t> tokens_[3];
+  Buf<std::uint8_t> masks_[2];
+  Buf<A> pe_dev_;
   bool drop_ = false;
   std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
   const S* last_logits_ = nullptr;

@@ -195,6 +195,24 @@ TEST_CASE("dropout: the mask is a pure function of seed and offset, scaled by 1/
   CHECK(c != a);
 }
 
+TEST_CASE_TEMPLATE("dropout: the vectorised cpu mask equals dropout_keep element by element", T, float, half) {
+  // The cpu turns 16 Philox blocks into 64 keep bits with an integer threshold
+  // ceil(p 2^24) << 8 (AVX-512 where present): check it against the scalar rule at a p whose
+  // p 2^24 is not an integer, at one so close to 1 that nearly nothing is kept, and with a
+  // length that leaves a partial group and a tail of single blocks (n = 64 k + 39).
+  for (float p : {0.1f, 0.25f, 0.7f, 0.99999994f}) {
+    CAPTURE(p);
+    const std::int64_t n = 64 * 1563 + 39;
+    std::vector<T> v(std::size_t(n), st<T>(1.0f));
+    dropout_inplace(v.data(), n, p, 99);
+    const float scale = 1.0f / (1.0f - p);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const bool keep = dropout_keep(99, std::uint64_t(i), p);
+      REQUIRE(ld(v[std::size_t(i)]) == ld(st<T>(keep ? scale : 0.0f)));
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE("the framework trains: plain SGD over params() lowers the loss of a copy task", S, float, half, bfloat16) {
   // What chapter 05's optimizer and chapter 07's trainer do, in miniature: walk params(),
   // update the fp32 masters, sync() the working copies, zero_grad(). Copying a sequence is
