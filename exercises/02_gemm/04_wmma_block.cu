@@ -66,35 +66,24 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_block_kernel(const GemmArg
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   __shared__ __align__(128) T as[G::kAElems];
   __shared__ __align__(128) T bs[G::kBElems];
-  __shared__ __align__(32) float c_stage[kWarpsM * kWarpsN][16 * 20];
+  __shared__ __align__(32) float c_stage[kWarpsM * kWarpsN][kScratchFloats];
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
   const int z = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
-  const T* a = entry<T>(g.a, g.stride_a, z);
-  const T* b = entry<T>(g.b, g.stride_b, z);
-  const bool vec_a = rows_aligned16(a, g.lda), vec_b = rows_aligned16(b, g.ldb);
+  const BlockOperands<T> op = block_operands<T>(g, z);
 
   FragC acc[kFM][kFN];
-#pragma unroll
-  for (int i = 0; i < kFM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  zero_fragments(acc);
 
   for (int k0 = 0; k0 < g.k; k0 += kBK) {
-    load_a_tile<G, kThreads, TA, false>(as, a, g, m0, k0, vec_a, tid);
-    load_b_tile<G, kThreads, TB, false>(bs, b, g, k0, n0, vec_b, tid);
+    load_block_tiles<G, kThreads, false>(as, bs, op, g, m0, n0, k0, tid);
     __syncthreads();  // the tiles are complete
     warp_tile_mma<T, TA, TB>(as, bs, warp_m, warp_n, acc);
     __syncthreads();  // everyone is done with them before they are overwritten
   }
 
-#pragma unroll
-  for (int i = 0; i < kFM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFN; ++j)
-      store_tile_checked<T>(g, z, acc[i][j], c_stage[warp], m0 + warp_m * kWM + i * 16,
-                            n0 + warp_n * kWN + j * 16, lane);
+  store_warp_tile_checked<T>(g, z, acc, c_stage[warp], m0 + warp_m * kWM, n0 + warp_n * kWN, lane);
 }
 
 /// Launches the instance for <T, TA, TB> (see with_instance).

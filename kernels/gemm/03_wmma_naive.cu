@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(32 * kWarps) gemm_wmma_naive_kernel(const Gemm
 
   __shared__ __align__(32) T a_stage[kWarps][16 * kLdStage];
   __shared__ __align__(32) T b_stage[kWarps][16 * kLdStage];
-  __shared__ __align__(32) float c_stage[kWarps][16 * 20];
+  __shared__ __align__(32) float c_stage[kWarps][kScratchFloats];
 
   const T* a = entry<T>(g.a, g.stride_a, z);
   const T* b = entry<T>(g.b, g.stride_b, z);

@@ -40,10 +40,11 @@ constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;
 constexpr int kFM = kWM / 16, kFN = kWN / 16;
 
 template <class T, bool TA, bool TB>
+using Pipeline = StagePipeline<TileGeometry<kBM, kBN, kBK, TA, TB>, kStages, kThreads, T>;
+
+template <class T, bool TA, bool TB>
 constexpr int smem_bytes() {
-  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
-  return kStages * (G::kAElems + G::kBElems) * int(sizeof(T)) +
-         kWarpsM * kWarpsN * 16 * 20 * int(sizeof(float)) + kSmemAlignSlack;
+  return Pipeline<T, TA, TB>::kBytes + kWarpsM * kWarpsN * kScratchFloats * int(sizeof(float)) + kSmemAlignSlack;
 }
 
 template <class T, bool TA, bool TB>
@@ -51,72 +52,43 @@ __global__ void __launch_bounds__(kThreads) gemm_wmma_pipeline_kernel(const Gemm
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
   unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
-  T* const as = reinterpret_cast<T*>(smem);                       // kStages A tiles
-  T* const bs = as + kStages * G::kAElems;                         // kStages B tiles
-  float* const c_stage = reinterpret_cast<float*>(bs + kStages * G::kBElems);
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
   const int z = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
-  const T* a = entry<T>(g.a, g.stride_a, z);
-  const T* b = entry<T>(g.b, g.stride_b, z);
-  const bool vec_a = rows_aligned16(a, g.lda), vec_b = rows_aligned16(b, g.ldb);
   const int k_steps = (g.k + kBK - 1) / kBK;
-
-  auto load_stage = [&](int kt) {
-    const int s = kt % kStages;
-    load_a_tile<G, kThreads, TA, true>(as + s * G::kAElems, a, g, m0, kt * kBK, vec_a, tid);
-    load_b_tile<G, kThreads, TB, true>(bs + s * G::kBElems, b, g, kt * kBK, n0, vec_b, tid);
-  };
+  // kStages A and B tiles, then the epilogue's scratch. pipe.issue(kt) starts the copies
+  // of k-step kt into stage kt % kStages and commits them as one group; every thread
+  // commits a group per call, even an empty one past the last k-step, so that "wait until
+  // <= kStages-2 groups are pending" always means "the group of k-step kt has landed".
+  const Pipeline<T, TA, TB> pipe(smem, g, z, m0, n0, tid);
+  float* const c_stage = reinterpret_cast<float*>(smem + Pipeline<T, TA, TB>::kBytes);
 
   FragC acc[kFM][kFN];
-#pragma unroll
-  for (int i = 0; i < kFM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  zero_fragments(acc);
 
-  // Prologue: the first kStages-1 k-steps in flight. Every thread commits a group per
-  // step, even an empty one, so that "wait until <= kStages-2 groups are pending" always
-  // means "the group of k-step kt has landed".
+  // Prologue: the first kStages-1 k-steps in flight.
 #pragma unroll
-  for (int kt = 0; kt < kStages - 1; ++kt) {
-    if (kt < k_steps) load_stage(kt);
-    __pipeline_commit();
-  }
+  for (int kt = 0; kt < kStages - 1; ++kt) pipe.issue(kt);
 
   for (int kt = 0; kt < k_steps; ++kt) {
     __pipeline_wait_prior(kStages - 2);  // my copies of k-step kt are done
     __syncthreads();                     // everyone's are; stage kt-1 is free
-    if (kt + kStages - 1 < k_steps) load_stage(kt + kStages - 1);
-    __pipeline_commit();
+    pipe.issue(kt + kStages - 1);        // refill it, kStages-1 k-steps ahead
 
-    const T* at = as + (kt % kStages) * G::kAElems;
-    const T* bt = bs + (kt % kStages) * G::kBElems;
+    // Kernel 4's warp tile, on the tiles of stage kt.
 #pragma unroll
     for (int kk = 0; kk < kBK; kk += 16) {
       FragA<T, TA> fa[kFM];
       FragB<T, TB> fb[kFN];
-#pragma unroll
-      for (int i = 0; i < kFM; ++i)
-        wmma::load_matrix_sync(fa[i], at_layout<TA>(at, G::kLdA, warp_m * kWM + i * 16, kk), G::kLdA);
-#pragma unroll
-      for (int j = 0; j < kFN; ++j)
-        wmma::load_matrix_sync(fb[j], at_layout<TB>(bt, G::kLdB, kk, warp_n * kWN + j * 16), G::kLdB);
-#pragma unroll
-      for (int i = 0; i < kFM; ++i)
-#pragma unroll
-        for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+      load_warp_fragments<G>(fa, fb, pipe.a(kt), pipe.b(kt), warp_m * kWM, warp_n * kWN, kk);
+      mma_warp_tile(acc, fa, fb);
     }
   }
   __pipeline_wait_prior(0);
 
-  float* scratch = c_stage + warp * 16 * 20;
-#pragma unroll
-  for (int i = 0; i < kFM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFN; ++j)
-      store_tile_checked<T>(g, z, acc[i][j], scratch, m0 + warp_m * kWM + i * 16,
-                            n0 + warp_n * kWN + j * 16, lane);
+  store_warp_tile_checked<T>(g, z, acc, c_stage + warp * kScratchFloats, m0 + warp_m * kWM, n0 + warp_n * kWN,
+                             lane);
 }
 
 /// Launches the instance for <T, TA, TB> (see with_instance).

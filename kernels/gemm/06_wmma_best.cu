@@ -57,9 +57,11 @@ using Tall = Tiles<256, 128, 32, 4, 2, 3>;          // 8 warps of 64x64, 3 stage
 using DeepK = Tiles<128, 128, 64, 2, 2, 3>;         // k-step 64, 3 stages
 
 template <class C, class T, bool TA, bool TB>
+using Pipeline = StagePipeline<TileGeometry<C::kBM, C::kBN, C::kBK, TA, TB>, C::kStages, C::kThreads, T>;
+
+template <class C, class T, bool TA, bool TB>
 constexpr int smem_bytes() {
-  using G = TileGeometry<C::kBM, C::kBN, C::kBK, TA, TB>;
-  const int pipeline = C::kStages * (G::kAElems + G::kBElems) * int(sizeof(T));
+  const int pipeline = Pipeline<C, T, TA, TB>::kBytes;
   const int epilogue = C::kBM * C::kLdC * int(sizeof(float));
   return (pipeline > epilogue ? pipeline : epilogue) + kSmemAlignSlack;
 }
@@ -78,8 +80,6 @@ __global__ void __launch_bounds__(C::kThreads) gemm_wmma_best_kernel(const GemmA
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
   unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
-  T* const as = reinterpret_cast<T*>(smem);
-  T* const bs = as + kStages * G::kAElems;
 
   // Swizzled block order (see the picture above).
   const int tiles_m = (g.m + kBM - 1) / kBM, tiles_n = (g.n + kBN - 1) / kBN;
@@ -92,55 +92,31 @@ __global__ void __launch_bounds__(C::kThreads) gemm_wmma_best_kernel(const GemmA
 
   const int tid = threadIdx.x, warp = tid / 32;
   const int warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
-  const T* a = entry<T>(g.a, g.stride_a, z);
-  const T* b = entry<T>(g.b, g.stride_b, z);
-  const bool vec_a = rows_aligned16(a, g.lda), vec_b = rows_aligned16(b, g.ldb);
   const int k_steps = (g.k + kBK - 1) / kBK;
-
-  auto load_stage = [&](int kt) {
-    const int s = kt % kStages;
-    load_a_tile<G, kThreads, TA, true>(as + s * G::kAElems, a, g, m0, kt * kBK, vec_a, tid);
-    load_b_tile<G, kThreads, TB, true>(bs + s * G::kBElems, b, g, kt * kBK, n0, vec_b, tid);
-  };
+  const Pipeline<C, T, TA, TB> pipe(smem, g, z, m0, n0, tid);  // kernel 5's pipeline, kStages deep
 
   FragC acc[kFM][kFN];
-#pragma unroll
-  for (int i = 0; i < kFM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+  zero_fragments(acc);
 
 #pragma unroll
-  for (int kt = 0; kt < kStages - 1; ++kt) {
-    if (kt < k_steps) load_stage(kt);
-    __pipeline_commit();
-  }
+  for (int kt = 0; kt < kStages - 1; ++kt) pipe.issue(kt);
 
   FragA<T, TA> fa[2][kFM];
   FragB<T, TB> fb[2][kFN];
   for (int kt = 0; kt < k_steps; ++kt) {
     __pipeline_wait_prior(kStages - 2);
     __syncthreads();
-    if (kt + kStages - 1 < k_steps) load_stage(kt + kStages - 1);
-    __pipeline_commit();
+    pipe.issue(kt + kStages - 1);
 
-    const T* at = as + (kt % kStages) * G::kAElems;
-    const T* bt = bs + (kt % kStages) * G::kBElems;
-    auto load_fragments = [&](int buf, int kk) {
-#pragma unroll
-      for (int i = 0; i < kFM; ++i)
-        wmma::load_matrix_sync(fa[buf][i], at_layout<TA>(at, G::kLdA, warp_m * kWM + i * 16, kk), G::kLdA);
-#pragma unroll
-      for (int j = 0; j < kFN; ++j)
-        wmma::load_matrix_sync(fb[buf][j], at_layout<TB>(bt, G::kLdB, kk, warp_n * kWN + j * 16), G::kLdB);
-    };
-    load_fragments(0, 0);
+    const T* at = pipe.a(kt);
+    const T* bt = pipe.b(kt);
+    const int row0 = warp_m * kWM, col0 = warp_n * kWN;
+    load_warp_fragments<G>(fa[0], fb[0], at, bt, row0, col0, 0);
 #pragma unroll
     for (int s = 0; s < kSlices; ++s) {
-      if (s + 1 < kSlices) load_fragments((s + 1) & 1, (s + 1) * 16);  // next slice's operands...
-#pragma unroll
-      for (int i = 0; i < kFM; ++i)                                     // ...while this one computes
-#pragma unroll
-        for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], fa[s & 1][i], fb[s & 1][j], acc[i][j]);
+      if (s + 1 < kSlices)  // the next slice's operands...
+        load_warp_fragments<G>(fa[(s + 1) & 1], fb[(s + 1) & 1], at, bt, row0, col0, (s + 1) * 16);
+      mma_warp_tile(acc, fa[s & 1], fb[s & 1]);  // ...load while this one computes
     }
   }
   __pipeline_wait_prior(0);

@@ -1,7 +1,8 @@
 /// @file gemm_device.cuh
 /// @brief What every kernel of the GEMM ladder shares: element access through op(A) and
-/// op(B), the bound-checked epilogue, tile loaders into shared memory, WMMA layouts, and
-/// the dispatch of a GemmArgs to a kernel template instance.
+/// op(B), the bound-checked epilogue, tile loaders into shared memory, WMMA layouts, the
+/// mechanics of warp tiles of fragments, and the dispatch of a GemmArgs to a kernel
+/// template instance.
 ///
 /// Compiled twice like every kernel file: by nvcc (halfway::gpu) and by g++ against the
 /// emulator (halfway::emu). Device code uses CUDA's names; the host API is GemmArgs.
@@ -125,9 +126,14 @@ __device__ __forceinline__ unsigned char* align128(unsigned char* p) {
 /// (rows_max x cols_max, leading dimension ld) into shared memory (leading dimension LDS),
 /// writing zeros outside the matrix: out-of-range rows and columns then add nothing to
 /// the products, which is how any M, N, K works without predicated WMMA. THREADS threads
-/// cooperate, each moving 16-byte chunks of 8 elements; `vec` says a chunk may be read as
-/// one 128-bit load (16-byte aligned rows), else it is read element by element.
-template <int ROWS, int COLS, int LDS, int THREADS, class T>
+/// cooperate, each moving 16-byte chunks of 8 elements; `vec` says a chunk may be moved
+/// whole (16-byte aligned rows), else it is read element by element. A whole chunk moves
+/// - with kAsync false (kernel 4): as one 128-bit load and store, done on return;
+/// - with kAsync true (kernels 5 and 6): by cp.async, `__pipeline_memcpy_async` (global ->
+///   shared without passing through registers, completing later: the caller commits the
+///   group with `__pipeline_commit` and waits for it with `__pipeline_wait_prior`).
+/// Edge and unaligned chunks are stored by hand, zero-filled, in both cases.
+template <bool kAsync, int ROWS, int COLS, int LDS, int THREADS, class T>
 __device__ __forceinline__ void load_tile(T* s, const T* g, int64_t ld, int r0, int c0,
                                           int rows_max, int cols_max, bool vec, int tid) {
   static_assert(COLS % 8 == 0 && LDS % 8 == 0, "tiles move in 16-byte chunks");
@@ -139,31 +145,11 @@ __device__ __forceinline__ void load_tile(T* s, const T* g, int64_t ld, int r0, 
     const int gr = r0 + r, gc = c0 + c;
     T* dst = s + r * LDS + c;
     if (vec && gr < rows_max && gc + 8 <= cols_max) {
-      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(g + int64_t(gr) * ld + gc);
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e)
-        dst[e] = (gr < rows_max && gc + e < cols_max) ? g[int64_t(gr) * ld + gc + e] : from_float<T>(0.0f);
-    }
-  }
-}
-
-/// load_tile with cp.async: full, aligned chunks are copied by `__pipeline_memcpy_async`
-/// (global -> shared without passing through registers, completing later: wait with
-/// `__pipeline_wait_prior`); edge and unaligned chunks are stored by hand, zero-filled.
-template <int ROWS, int COLS, int LDS, int THREADS, class T>
-__device__ __forceinline__ void load_tile_async(T* s, const T* g, int64_t ld, int r0, int c0,
-                                                int rows_max, int cols_max, bool vec, int tid) {
-  static_assert(COLS % 8 == 0 && LDS % 8 == 0, "tiles move in 16-byte chunks");
-  constexpr int kChunksPerRow = COLS / 8;
-  constexpr int kChunks = ROWS * kChunksPerRow;
-#pragma unroll
-  for (int ch = tid; ch < kChunks; ch += THREADS) {
-    const int r = ch / kChunksPerRow, c = (ch % kChunksPerRow) * 8;
-    const int gr = r0 + r, gc = c0 + c;
-    T* dst = s + r * LDS + c;
-    if (vec && gr < rows_max && gc + 8 <= cols_max) {
-      __pipeline_memcpy_async(dst, g + int64_t(gr) * ld + gc, 16);
+      const T* src = g + int64_t(gr) * ld + gc;
+      if constexpr (kAsync)
+        __pipeline_memcpy_async(dst, src, 16);
+      else
+        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
     } else {
 #pragma unroll
       for (int e = 0; e < 8; ++e)
@@ -180,6 +166,8 @@ __device__ __forceinline__ void load_tile_async(T* s, const T* g, int64_t ld, in
 /// multiple of 32) with ldm a multiple of 8, as WMMA requires.
 template <int BM, int BN, int BK, bool TA, bool TB>
 struct TileGeometry {
+  static constexpr int kBM = BM, kBN = BN, kBK = BK;
+  static constexpr bool kTA = TA, kTB = TB;
   static constexpr int kPad = 8;
   static constexpr int kARows = TA ? BK : BM, kACols = TA ? BM : BK;
   static constexpr int kBRows = TB ? BN : BK, kBCols = TB ? BK : BN;
@@ -193,10 +181,7 @@ __device__ __forceinline__ void load_a_tile(T* s, const T* a, const GemmArgs& g,
                                             bool vec, int tid) {
   const int r0 = TA ? k0 : m0, c0 = TA ? m0 : k0;
   const int rows = TA ? g.k : g.m, cols = TA ? g.m : g.k;
-  if constexpr (Async)
-    load_tile_async<G::kARows, G::kACols, G::kLdA, THREADS>(s, a, g.lda, r0, c0, rows, cols, vec, tid);
-  else
-    load_tile<G::kARows, G::kACols, G::kLdA, THREADS>(s, a, g.lda, r0, c0, rows, cols, vec, tid);
+  load_tile<Async, G::kARows, G::kACols, G::kLdA, THREADS>(s, a, g.lda, r0, c0, rows, cols, vec, tid);
 }
 
 /// Loads the B tile of k-step k0 and block column n0 (zero-filled outside op(B)).
@@ -205,10 +190,7 @@ __device__ __forceinline__ void load_b_tile(T* s, const T* b, const GemmArgs& g,
                                             bool vec, int tid) {
   const int r0 = TB ? n0 : k0, c0 = TB ? k0 : n0;
   const int rows = TB ? g.n : g.k, cols = TB ? g.k : g.n;
-  if constexpr (Async)
-    load_tile_async<G::kBRows, G::kBCols, G::kLdB, THREADS>(s, b, g.ldb, r0, c0, rows, cols, vec, tid);
-  else
-    load_tile<G::kBRows, G::kBCols, G::kLdB, THREADS>(s, b, g.ldb, r0, c0, rows, cols, vec, tid);
+  load_tile<Async, G::kBRows, G::kBCols, G::kLdB, THREADS>(s, b, g.ldb, r0, c0, rows, cols, vec, tid);
 }
 
 /// Whether the 16-byte chunk path may be used for a batch entry: 16-byte aligned base and a
@@ -218,20 +200,127 @@ __device__ __forceinline__ bool rows_aligned16(const T* p, int64_t ld) {
   return aligned(p, 16) && (ld * int64_t(sizeof(T))) % 16 == 0;
 }
 
+/// What a block of the kernels 4-6 loads its tiles from: the A and B of batch entry z,
+/// and whether each may move in 16-byte chunks (rows_aligned16).
+template <class T>
+struct BlockOperands {
+  const T* a;
+  const T* b;
+  bool vec_a, vec_b;
+};
+template <class T>
+__device__ __forceinline__ BlockOperands<T> block_operands(const GemmArgs& g, int z) {
+  const T* a = entry<T>(g.a, g.stride_a, z);
+  const T* b = entry<T>(g.b, g.stride_b, z);
+  return {a, b, rows_aligned16(a, g.lda), rows_aligned16(b, g.ldb)};
+}
+
+/// Loads both tiles of k-step k0 for the block tile whose top-left corner in C is
+/// (m0, n0): op(A)[m0 : m0+BM, k0 : k0+BK] into as, op(B)[k0 : k0+BK, n0 : n0+BN] into bs.
+/// With Async the copies are cp.async, still in flight on return (see load_tile).
+template <class G, int THREADS, bool Async, class T>
+__device__ __forceinline__ void load_block_tiles(T* as, T* bs, const BlockOperands<T>& op, const GemmArgs& g,
+                                                 int m0, int n0, int k0, int tid) {
+  load_a_tile<G, THREADS, G::kTA, Async>(as, op.a, g, m0, k0, op.vec_a, tid);
+  load_b_tile<G, THREADS, G::kTB, Async>(bs, op.b, g, k0, n0, op.vec_b, tid);
+}
+
+/// The cp.async pipeline of kernels 5 and 6 (kernel 5 explains it) over a ring of STAGES
+/// tile buffers in shared memory: STAGES A tiles, then STAGES B tiles, from `base` (kBytes
+/// in all); the tiles of k-step kt live in stage kt % STAGES. THREADS threads load them.
+template <class G, int STAGES, int THREADS, class T>
+struct StagePipeline {
+  static constexpr int kBytes = STAGES * (G::kAElems + G::kBElems) * int(sizeof(T));
+  T* const as;
+  T* const bs;
+  const GemmArgs& g;
+  const BlockOperands<T> op;
+  const int m0, n0, tid;
+  const int k_steps;  // ceil(K / BK)
+
+  /// The pipeline of the block tile whose top-left corner in C is (m0, n0), batch entry z.
+  __device__ StagePipeline(unsigned char* base, const GemmArgs& g, int z, int m0, int n0, int tid)
+      : as(reinterpret_cast<T*>(base)),
+        bs(reinterpret_cast<T*>(base) + STAGES * G::kAElems),
+        g(g),
+        op(block_operands<T>(g, z)),
+        m0(m0),
+        n0(n0),
+        tid(tid),
+        k_steps((g.k + G::kBK - 1) / G::kBK) {}
+
+  /// The A and B tiles of k-step kt (to be read once its copies have landed).
+  __device__ T* a(int kt) const { return as + (kt % STAGES) * G::kAElems; }
+  __device__ T* b(int kt) const { return bs + (kt % STAGES) * G::kBElems; }
+
+  /// Issues the cp.async copies of k-step kt's tiles into its stage and commits them as one
+  /// group. Every thread commits a group per call, an empty one when kt is past the last
+  /// k-step, so that the count of groups `__pipeline_wait_prior` waits on stays in step.
+  __device__ void issue(int kt) const {
+    if (kt < k_steps) load_block_tiles<G, THREADS, true>(a(kt), b(kt), op, g, m0, n0, kt * G::kBK, tid);
+    __pipeline_commit();
+  }
+};
+
+// ---- warp tiles of fragments (kernels 4-6) -------------------------------------------------
+
+/// Sets every accumulator fragment of a warp tile to zero.
+template <int FM, int FN>
+__device__ __forceinline__ void zero_fragments(FragC (&acc)[FM][FN]) {
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+}
+
+/// Loads a warp's operands of the 16-wide k-slice kk from the block tiles as and bs
+/// (geometry G): fa[i] = op(A)[row0 + 16i, kk] and fb[j] = op(B)[kk, col0 + 16j], 16x16 each.
+template <class G, class T, class FA, class FB, int FM, int FN>
+__device__ __forceinline__ void load_warp_fragments(FA (&fa)[FM], FB (&fb)[FN], const T* as, const T* bs,
+                                                    int row0, int col0, int kk) {
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+    wmma::load_matrix_sync(fa[i], at_layout<G::kTA>(as, G::kLdA, row0 + i * 16, kk), G::kLdA);
+#pragma unroll
+  for (int j = 0; j < FN; ++j)
+    wmma::load_matrix_sync(fb[j], at_layout<G::kTB>(bs, G::kLdB, kk, col0 + j * 16), G::kLdB);
+}
+
+/// The warp tile's FM x FN tensor-core products of one k-slice: acc[i][j] += fa[i] * fb[j].
+template <class FA, class FB, int FM, int FN>
+__device__ __forceinline__ void mma_warp_tile(FragC (&acc)[FM][FN], const FA (&fa)[FM], const FB (&fb)[FN]) {
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+}
+
 /// The warp-level epilogue of the WMMA kernels: writes the 16x16 accumulator tile whose
 /// top-left corner in C is (i0, j0) through a per-warp scratch of 16 x 20 floats
 /// (32-byte aligned; ldm 20 is a multiple of 4 as WMMA requires for float). WMMA has no
 /// bound-checked store, so the tile goes to shared memory and each lane writes its 8
-/// elements with store_c's checks.
+/// elements with store_c's checks. kScratchFloats is the scratch's size.
+constexpr int kScratchLd = 20, kScratchFloats = 16 * kScratchLd;
 template <class T>
 __device__ __forceinline__ void store_tile_checked(const GemmArgs& g, int z, const FragC& acc,
                                                    float* scratch, int i0, int j0, int lane) {
-  constexpr int kLd = 20;
+  constexpr int kLd = kScratchLd;
   wmma::store_matrix_sync(scratch, acc, kLd, wmma::mem_row_major);
   __syncwarp();
 #pragma unroll
   for (int e = lane; e < 256; e += 32) store_c<T>(g, z, i0 + e / 16, j0 + e % 16, scratch[(e / 16) * kLd + e % 16]);
   __syncwarp();
+}
+
+/// store_tile_checked for every fragment of a warp tile whose top-left corner in C is
+/// (i0, j0): fragment (i, j) goes to (i0 + 16i, j0 + 16j), all through one scratch.
+template <class T, int FM, int FN>
+__device__ __forceinline__ void store_warp_tile_checked(const GemmArgs& g, int z, const FragC (&acc)[FM][FN],
+                                                        float* scratch, int i0, int j0, int lane) {
+#pragma unroll
+  for (int i = 0; i < FM; ++i)
+#pragma unroll
+    for (int j = 0; j < FN; ++j) store_tile_checked<T>(g, z, acc[i][j], scratch, i0 + i * 16, j0 + j * 16, lane);
 }
 
 // ---- host side -----------------------------------------------------------------------------

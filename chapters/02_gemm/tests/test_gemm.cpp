@@ -39,16 +39,38 @@ struct Shape3 {
 constexpr Shape3 kShapes[] = {{1, 1, 1}, {17, 33, 40}, {72, 73, 74}, {128, 256, 64}};
 constexpr Op kLayouts[4][2] = {{N, N}, {N, T}, {T, N}, {T, T}};
 
+// The problem every test starts from: layout l (op_a, op_b), shape s, input and output
+// types, how the inputs are filled; tight leading dimensions, one batch entry, alpha 1,
+// beta 0, seed 1. Each test then sets what it varies.
+Problem problem(const Op* l, const Shape3& s, DType in = DType::f16, DType out = DType::f32,
+                Values values = Values::integers) {
+  Problem p;
+  p.op_a = l[0];
+  p.op_b = l[1];
+  p.m = s.m;
+  p.n = s.n;
+  p.k = s.k;
+  p.in = in;
+  p.out = out;
+  p.values = values;
+  return p;
+}
+
+// The GemmArgs of an N N problem over the buffers a, b and c (the argument checks).
+template <class In, class Out>
+GemmArgs args_over(int m, int n, int k, std::vector<In>& a, std::vector<In>& b, std::vector<Out>& c) {
+  GemmArgs g = gemm_args(N, N, m, n, k);
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  return g;
+}
+
 // Integer inputs, every layout and shape, tight leading dimensions, fp32 output.
 void exact_layouts_and_shapes(GemmKernel kernel) {
   for (const auto& s : kShapes) {
     for (const auto& l : kLayouts) {
-      Problem p;
-      p.op_a = l[0];
-      p.op_b = l[1];
-      p.m = s.m;
-      p.n = s.n;
-      p.k = s.k;
+      Problem p = problem(l, s);
       p.seed = std::uint64_t(s.m * 7 + s.n * 3 + s.k);
       expect_ok(kernel, p);
     }
@@ -60,13 +82,7 @@ void exact_layouts_and_shapes(GemmKernel kernel) {
 void exact_strides_and_types(GemmKernel kernel) {
   for (const auto& l : kLayouts) {
     for (DType in : {DType::f16, DType::bf16}) {
-      Problem p;
-      p.op_a = l[0];
-      p.op_b = l[1];
-      p.m = 72;
-      p.n = 73;
-      p.k = 74;
-      p.in = in;
+      Problem p = problem(l, {72, 73, 74}, in);
       p.align8 = true;
       p.pad = 8;
       expect_ok(kernel, p);  // aligned rows, partial tiles at every edge
@@ -83,14 +99,7 @@ void exact_outputs_alpha_beta(GemmKernel kernel) {
   for (DType in : {DType::f16, DType::bf16}) {
     for (DType out : {DType::f32, in}) {
       for (const auto& l : {kLayouts[0], kLayouts[2]}) {
-        Problem p;
-        p.op_a = l[0];
-        p.op_b = l[1];
-        p.m = 40;
-        p.n = 72;
-        p.k = 50;
-        p.in = in;
-        p.out = out;
+        Problem p = problem(l, {40, 72, 50}, in, out);
         p.alpha = 2.0f;
         p.beta = -1.0f;
         p.align8 = true;  // with an aligned C, kernel 6's vector epilogue is used
@@ -107,12 +116,7 @@ void exact_outputs_alpha_beta(GemmKernel kernel) {
 // Strided batches: padded strides, and one B broadcast to every entry.
 void exact_batches(GemmKernel kernel) {
   for (const auto& l : kLayouts) {
-    Problem p;
-    p.op_a = l[0];
-    p.op_b = l[1];
-    p.m = 17;
-    p.n = 33;
-    p.k = 40;
+    Problem p = problem(l, {17, 33, 40});
     p.batch = 3;
     p.pad = 2;
     expect_ok(kernel, p);
@@ -129,28 +133,16 @@ void random_within_bound(GemmKernel kernel) {
   for (const auto& l : kLayouts) {
     for (DType in : {DType::f16, DType::bf16}) {
       for (DType out : {DType::f32, in}) {
-        Problem p;
-        p.op_a = l[0];
-        p.op_b = l[1];
-        p.m = 72;
-        p.n = 73;
-        p.k = 74;
-        p.in = in;
-        p.out = out;
+        Problem p = problem(l, {72, 73, 74}, in, out, Values::random);
         p.alpha = 0.75f;
         p.beta = -1.25f;
-        p.values = Values::random;
         p.seed = 11;
         expect_ok(kernel, p);
       }
     }
   }
   // A long K, where the accumulation error grows.
-  Problem p;
-  p.m = 20;
-  p.n = 24;
-  p.k = 1000;
-  p.values = Values::random;
+  Problem p = problem(kLayouts[0], {20, 24, 1000}, DType::f16, DType::f32, Values::random);
   p.align8 = true;
   expect_ok(kernel, p);
 }
@@ -160,15 +152,8 @@ void random_within_bound(GemmKernel kernel) {
 // sizes inside one block, across block edges in M, N and K (72x73x74, 130x65x33).
 constexpr Shape3 kF32Shapes[] = {{1, 1, 1}, {17, 33, 40}, {72, 73, 74}, {130, 65, 33}};
 
-Problem f32_problem(const Op* l, const Shape3& s) {
-  Problem p;
-  p.op_a = l[0];
-  p.op_b = l[1];
-  p.m = s.m;
-  p.n = s.n;
-  p.k = s.k;
-  p.in = DType::f32;
-  p.out = DType::f32;
+Problem f32_problem(const Op* l, const Shape3& s, Values values = Values::integers) {
+  Problem p = problem(l, s, DType::f32, DType::f32, values);
   p.seed = std::uint64_t(s.m * 5 + s.n * 3 + s.k + 101);
   return p;
 }
@@ -210,20 +195,17 @@ void f32_exact_strides_batches_alpha_beta() {
 void f32_random_within_bound() {
   for (const auto& l : kLayouts) {
     for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{130, 65, 33}}) {
-      Problem p = f32_problem(l, s);
+      Problem p = f32_problem(l, s, Values::random);
       p.alpha = 0.75f;
       p.beta = -1.25f;
-      p.values = Values::random;
       p.pad = 1;
       expect_ok(GemmKernel::best, p);
     }
   }
   // A long K, where the accumulation error grows; and a batch.
-  Problem p = f32_problem(kLayouts[0], {20, 24, 1000});
-  p.values = Values::random;
+  Problem p = f32_problem(kLayouts[0], {20, 24, 1000}, Values::random);
   expect_ok(GemmKernel::best, p);
-  p = f32_problem(kLayouts[3], {33, 17, 70});
-  p.values = Values::random;
+  p = f32_problem(kLayouts[3], {33, 17, 70}, Values::random);
   p.batch = 3;
   p.beta = 1.0f;
   expect_ok(GemmKernel::best, p);
@@ -253,10 +235,7 @@ CH02_TEST("the comparison fails on NaN and Inf whatever the bound") {
 CH02_TEST("GEMM arguments are checked with clear messages") {
   std::vector<std::uint16_t> a(64), b(64);
   std::vector<float> c(64);
-  GemmArgs g = gemm_args(N, N, 4, 4, 4);
-  g.a = a.data();
-  g.b = b.data();
-  g.c = c.data();
+  const GemmArgs g = args_over(4, 4, 4, a, b, c);
   auto message = [&](const GemmArgs& bad) {
     try {
       validate(bad);
@@ -304,13 +283,7 @@ CH02_TEST("random inputs stay within the fp32 accumulation bound") {
 }
 CH02_TEST("f32 inputs (chapter 03's fp32 mode) go straight to sgemm") {
   for (const auto& l : kLayouts) {
-    Problem p;
-    p.op_a = l[0];
-    p.op_b = l[1];
-    p.m = 17;
-    p.n = 33;
-    p.k = 40;
-    p.in = DType::f32;
+    Problem p = problem(l, {17, 33, 40}, DType::f32);
     p.batch = 2;
     p.pad = 1;
     expect_ok(GemmKernel::best, p);  // integers: exact
@@ -324,10 +297,7 @@ CH02_TEST("f32 inputs (chapter 03's fp32 mode) go straight to sgemm") {
 CH02_TEST("the ladder's kernels are not cpu kernels") {
   std::vector<std::uint16_t> a(1), b(1);
   std::vector<float> c(1);
-  GemmArgs g = gemm_args(N, N, 1, 1, 1);
-  g.a = a.data();
-  g.b = b.data();
-  g.c = c.data();
+  const GemmArgs g = args_over(1, 1, 1, a, b, c);
   CHECK_THROWS_WITH_AS(gemm(Backend::cpu, g, GemmKernel::naive),
                        doctest::Contains("kernel 'best' on the cpu backend"), Error);
 }
@@ -402,10 +372,7 @@ CH02_KERNEL_TESTS(GemmKernel::wmma_best, "kernel 6 wmma_best", "")
 CH02_TEST("kernel 6's other tile shapes are exact too") {
   for (int variant = 1; variant < 4; ++variant) {
     for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{128, 256, 64}, Shape3{300, 280, 136}}) {
-      Problem p;
-      p.m = s.m;
-      p.n = s.n;
-      p.k = s.k;
+      Problem p = problem(kLayouts[0], s);
       p.best_variant = variant;
       expect_ok(GemmKernel::best, p);
       p.align8 = true;
@@ -418,22 +385,14 @@ CH02_TEST("kernel 6's other tile shapes are exact too") {
 
 CH02_TEST("f32 inputs run the fp32 kernel only: the ladder's rungs refuse them") {
   std::vector<float> a(1), b(1), c(1);
-  GemmArgs g = gemm_args(N, N, 1, 1, 1);
+  GemmArgs g = args_over(1, 1, 1, a, b, c);
   g.in = DType::f32;
-  g.a = a.data();
-  g.b = b.data();
-  g.c = c.data();
   CHECK_THROWS_WITH_AS(gemm(kBackend, g, GemmKernel::naive), doctest::Contains("kernel 'best' for f32 inputs"), Error);
   CHECK_THROWS_WITH_AS(gemm_best_variant(kBackend, g, 1), doctest::Contains("f16 or bf16 inputs for kernel 6"), Error);
 }
 
 CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {
-  Problem p;
-  p.m = 72;
-  p.n = 73;
-  p.k = 74;
-  p.op_b = T;
-  p.values = Values::random;
+  const Problem p = problem(kLayouts[1], {72, 73, 74}, DType::f16, DType::f32, Values::random);
   expect_ok(GemmKernel::best, p);
 }
 
@@ -441,10 +400,7 @@ CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {
 // gridDim.z stops at 65535: longer batches are launched in slices (gemm_launch). Cheap on
 // a GPU, too slow for the emulator (70000 blocks of fibers).
 CH02_TEST("a batch longer than gridDim.z allows is launched in slices") {
-  Problem p;
-  p.m = 2;
-  p.n = 3;
-  p.k = 4;
+  Problem p = problem(kLayouts[0], {2, 3, 4});
   p.batch = 70000;
   expect_ok(GemmKernel::best, p);
   expect_ok(GemmKernel::naive, p);
