@@ -1,5 +1,8 @@
-// The layers' kernels on the emulator against the cpu implementation, in fp32 and mixed
-// mode (fp16, bf16).
+// The layers' kernels on the test's device against the cpu implementation, in fp32 and
+// mixed mode (fp16, bf16). The device is HALFWAY_TEST_BACKEND: the emulator in
+// ch03_tests_emu, the GPU in ch03_tests_gpu. Every kernel reads and writes device memory
+// (DeviceCopy below: GPU memory on cuda, host memory on emu through the same copies), and
+// its results are copied back to the host before they are compared.
 //
 // The elementwise kernels compute the cpu's very expression per element: they must agree
 // bit for bit (bound 0), so any difference is an indexing or launch bug.
@@ -34,9 +37,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "chapters/03_layers/device_memory.hpp"
 #include "chapters/03_layers/ops.hpp"
 #include "chapters/03_layers/tests/gradcheck.hpp"
 #include "kernels/layers/layers.hpp"
@@ -49,6 +54,47 @@ namespace {
 
 constexpr double kU = 1.0 / 16777216.0;  // 2^-24: fp32's unit roundoff
 const int kWidths[] = {1, 7, 31, 33, 128, 129, 2049};
+
+// Resolved on first use inside a test, never in a static initialiser (ctest's discovery
+// runs this binary at build time, and the gpu build must not touch the GPU then).
+Backend device() {
+  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
+  return chosen;
+}
+
+// "emu" or "cuda", for the messages.
+std::string device_name() { return std::string(to_string(device())); }
+
+// A host vector's copy in the device's memory: a Buf of the device (GPU memory on cuda,
+// host memory on emu) filled with copy_in. The kernels get ptr(); host() copies the
+// current contents back. Output buffers are copied in too, so that a kernel that
+// accumulates (+=) starts from the host's values and one that skips an element leaves
+// the host's value there on every backend.
+template <class T>
+class DeviceCopy {
+ public:
+  explicit DeviceCopy(const std::vector<T>& v) : n_(v.size()) {
+    BackendScope scope(device());
+    p_ = buf_.get(std::max<std::size_t>(n_, 1));
+    copy_in(p_, v.data(), n_ * sizeof(T));
+  }
+  T* ptr() { return p_; }
+  std::vector<T> host() const {
+    BackendScope scope(device());
+    return to_host(p_, n_);
+  }
+
+ private:
+  Buf<T> buf_;
+  std::size_t n_;
+  T* p_ = nullptr;
+};
+
+// Calls the kernel wrapper f of kernels/layers/layers.hpp on the test's device:
+// halfway::emu::f or halfway::gpu::f (the latter compiled only in a build with CUDA:
+// HALFWAY_ON_GPU; without it select_backend refuses cuda before any call).
+#define DEVICE_CALL(f, ...) \
+  (device() == Backend::cuda ? HALFWAY_ON_GPU(f(__VA_ARGS__)) : ::halfway::emu::f(__VA_ARGS__))
 
 template <class S>
 std::vector<S> random_s(std::size_t n, std::uint64_t seed, double scale = 1.0) {
@@ -126,7 +172,7 @@ double require_close(const std::vector<T>& got, const std::vector<T>& want, Boun
 //   dgamma_i, dbeta_i: the same terms, in row order within a block slice and then slice by
 //          slice: with rows <= 512 (one row per block) that is the cpu's order, bit for bit;
 //          beyond, 2 (rows+2) u (|start| + sum_rows |term|).
-TEST_CASE_TEMPLATE("emu layernorm forward and backward agree with the cpu rows to the derived bound [ex03.1]", S,
+TEST_CASE_TEMPLATE("kernel: layernorm forward and backward agree with the cpu rows to the derived bound [ex03.1]", S,
                    float, half, bfloat16) {
   struct Shape {
     int rows, d;
@@ -159,12 +205,19 @@ TEST_CASE_TEMPLATE("emu layernorm forward and backward agree with the cpu rows t
       layernorm_row<S>(Pass::backward, row);
     }
     for (int i = 0; i < d; ++i) dg[i] += partial[i], db[i] += partial[d + i];
-    // emu
+    // the kernels, on the device (the backward on the cpu's mean and rstd)
     std::vector<S> ye(x.size()), dxe(x.size());
     std::vector<float> me(rows), re(rows), dge(d, 0.5f), dbe(d, -0.5f);
-    emu::layernorm_forward(x.data(), gamma.data(), beta.data(), ye.data(), me.data(), re.data(), rows, d, 1e-5f);
-    emu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(), dxe.data(), dge.data(),
-                            dbe.data(), rows, d);
+    {
+      DeviceCopy<S> x_d(x), gamma_d(gamma), beta_d(beta), y_d(ye), dy_d(dy), dx_d(dxe);
+      DeviceCopy<float> m_d(me), r_d(re), mean_d(mean), rstd_d(rstd), dg_d(dge), db_d(dbe);
+      DEVICE_CALL(layernorm_forward, x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), m_d.ptr(), r_d.ptr(), rows, d,
+                  1e-5f);
+      DEVICE_CALL(layernorm_backward, x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
+                  dg_d.ptr(), db_d.ptr(), rows, d);
+      ye = y_d.host(), me = m_d.host(), re = r_d.host();
+      dxe = dx_d.host(), dge = dg_d.host(), dbe = db_d.host();
+    }
     // the bounds, per row, in fp64
     const double n = d, sum_k = 2 * (n + 1) * kU;
     std::vector<double> b_mean(rows), b_rstd(rows), b_y(x.size()), b_dx(x.size());
@@ -205,20 +258,28 @@ TEST_CASE_TEMPLATE("emu layernorm forward and backward agree with the cpu rows t
       require_close<S>(dbe, db, [&](std::size_t i) { return k * sum_dbeta[i]; }, "dbeta (accumulated onto -0.5)");
     }
   }
-  MESSAGE("layernorm: largest |emu - cpu| / bound = " << worst);
+  MESSAGE("layernorm: largest |" << device_name() << " - cpu| / bound = " << worst);
 }
 
-// The forward kernels' LayerNorm statistics with emu's own mean and rstd fed back: the whole
-// forward-then-backward chain runs and stays finite (the bounds above cover each step).
-TEST_CASE_TEMPLATE("emu layernorm backward runs on emu statistics and stays finite [ex03.1]", S, float, half, bfloat16) {
+// The forward kernels' LayerNorm statistics with the device's own mean and rstd fed back: the
+// whole forward-then-backward chain runs and stays finite (the bounds above cover each step).
+TEST_CASE_TEMPLATE("kernel: layernorm backward runs on the forward kernel statistics and stays finite [ex03.1]", S,
+                   float, half, bfloat16) {
   const int rows = 3, d = 129;
   const auto x = random_s<S>(std::size_t(rows) * d, 21, 3.0), dy = random_s<S>(x.size(), 22);
   const auto gamma = random_s<S>(d, 23), beta = random_s<S>(d, 24);
   std::vector<S> y(x.size()), dx(x.size());
   std::vector<float> mean(rows), rstd(rows), dg(d, 0.0f), db(d, 0.0f);
-  emu::layernorm_forward(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), rows, d, 1e-5f);
-  emu::layernorm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(), dx.data(), dg.data(),
-                          db.data(), rows, d);
+  {
+    DeviceCopy<S> x_d(x), gamma_d(gamma), beta_d(beta), y_d(y), dy_d(dy), dx_d(dx);
+    DeviceCopy<float> mean_d(mean), rstd_d(rstd), dg_d(dg), db_d(db);
+    DEVICE_CALL(layernorm_forward, x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), mean_d.ptr(), rstd_d.ptr(), rows,
+                d, 1e-5f);
+    DEVICE_CALL(layernorm_backward, x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
+                dg_d.ptr(), db_d.ptr(), rows, d);
+    y = y_d.host(), mean = mean_d.host(), rstd = rstd_d.host();
+    dx = dx_d.host(), dg = dg_d.host(), db = db_d.host();
+  }
   for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::isfinite(dbl(dx[i])));
   // sum_i dx_i = rstd (sum g - n mean_g - mean_gx sum xhat) = 0 up to roundings: |.| << sum |dx|
   for (int r = 0; r < rows; ++r) {
@@ -234,7 +295,7 @@ TEST_CASE_TEMPLATE("emu layernorm backward runs on emu statistics and stays fini
 // Softmax backward: dot = sum y_k dy_k differs by at most 2 (n+1) u sum |y_k dy_k|; then
 //   ds_j = y_j (dy_j - dot): |dds_j| <= |y_j| |ddot| + 4 u |y_j| (|dy_j| + |dot|).
 // y is the cpu's softmax output on both sides, so only the backward's own sum differs.
-TEST_CASE_TEMPLATE("emu masked softmax and its backward agree with the cpu rows to the derived bound [ex03.2]", S,
+TEST_CASE_TEMPLATE("kernel: masked softmax and its backward agree with the cpu rows to the derived bound [ex03.2]", S,
                    float, half, bfloat16) {
   double worst = 0;
   for (int n : kWidths)
@@ -251,7 +312,13 @@ TEST_CASE_TEMPLATE("emu masked softmax and its backward agree with the cpu rows 
         CAPTURE(causal);
         std::vector<S> y(scores.size()), ye(scores.size());
         masked_softmax_forward<S>(scores.data(), y.data(), 1, 1, rows, n, pad.data(), causal);
-        emu::masked_softmax_forward(scores.data(), ye.data(), 1, 1, rows, n, pad.data(), causal);
+        {
+          DeviceCopy<float> scores_d(scores);
+          DeviceCopy<std::uint8_t> pad_d(pad);
+          DeviceCopy<S> y_d(ye);
+          DEVICE_CALL(masked_softmax_forward, scores_d.ptr(), y_d.ptr(), 1, 1, rows, n, pad_d.ptr(), causal);
+          ye = y_d.host();
+        }
         worst = std::max(worst, require_close<S>(ye, y, [&](std::size_t i) { return 2 * (n + 3) * kU * dbl(y[i]); },
                                                  "masked softmax"));
         for (std::size_t i = 0; i < y.size(); ++i)
@@ -260,7 +327,12 @@ TEST_CASE_TEMPLATE("emu masked softmax and its backward agree with the cpu rows 
         for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(rng::normal(6 + n, i));
         std::vector<S> ds(y.size()), dse(y.size());
         softmax_backward<S>(y.data(), dy.data(), ds.data(), rows, n);
-        emu::softmax_backward(y.data(), dy.data(), dse.data(), rows, n);
+        {
+          DeviceCopy<S> y_d(y), ds_d(dse);
+          DeviceCopy<float> dy_d(dy);
+          DEVICE_CALL(softmax_backward, y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n);
+          dse = ds_d.host();
+        }
         std::vector<double> b(y.size());
         for (int r = 0; r < rows; ++r) {
           double dot = 0, sabs = 0;
@@ -276,7 +348,7 @@ TEST_CASE_TEMPLATE("emu masked softmax and its backward agree with the cpu rows 
         worst = std::max(worst, require_close<S>(dse, ds, [&](std::size_t i) { return b[i]; }, "softmax backward"));
       }
     }
-  MESSAGE("softmax: largest |emu - cpu| / bound = " << worst);
+  MESSAGE("softmax: largest |" << device_name() << " - cpu| / bound = " << worst);
 }
 
 // Cross-entropy, per row with m = max z (exact), e_j = exp(z_j - m), E = sum e_j:
@@ -286,7 +358,7 @@ TEST_CASE_TEMPLATE("emu masked softmax and its backward agree with the cpu rows 
 //   p_j = e_j / E: |dp_j| <= (2 (V+1) + 2) u p_j; d_j = scale (p_j - q_j):
 //   |dd_j| <= scale (|dp_j| + 4 u (p_j + q_j)).
 // Ignored rows are exact zeros.
-TEST_CASE_TEMPLATE("emu cross-entropy agrees with the cpu rows to the derived bound [ex03.3]", S, float, half,
+TEST_CASE_TEMPLATE("kernel: cross-entropy agrees with the cpu rows to the derived bound [ex03.3]", S, float, half,
                    bfloat16) {
   const int ignore = -1;
   const float eps = 0.1f, scale = 0.25f;
@@ -308,7 +380,13 @@ TEST_CASE_TEMPLATE("emu cross-entropy agrees with the cpu rows to the derived bo
         }
         loss[r] = cross_entropy_row<S>(logits.data() + r * V, V, targets[r], eps, scale, d.data() + r * V);
       }
-      emu::cross_entropy(logits.data(), targets.data(), rows, V, ignore, eps, scale, de.data(), le.data());
+      {
+        DeviceCopy<S> logits_d(logits), d_d(de);
+        DeviceCopy<std::int32_t> targets_d(targets);
+        DeviceCopy<float> loss_d(le);
+        DEVICE_CALL(cross_entropy, logits_d.ptr(), targets_d.ptr(), rows, V, ignore, eps, scale, d_d.ptr(), loss_d.ptr());
+        de = d_d.host(), le = loss_d.host();
+      }
       std::vector<double> bl(rows, 0.0), bd(logits.size(), 0.0);
       for (int r = 0; r < rows; ++r) {
         if (targets[r] == ignore) continue;
@@ -331,14 +409,14 @@ TEST_CASE_TEMPLATE("emu cross-entropy agrees with the cpu rows to the derived bo
           for (int j = 0; j < V; ++j) REQUIRE(dbl(de[r * V + j]) == 0.0);
         }
     }
-  MESSAGE("cross-entropy: largest |emu - cpu| / bound = " << worst);
+  MESSAGE("cross-entropy: largest |" << device_name() << " - cpu| / bound = " << worst);
 }
 
 // The block reduction itself, through the kernels, on values whose sums are exact in any
 // order (small integers in fp32), so the answer is known exactly: softmax backward with
 // y = 1 computes ds_j = dy_j - sum_k dy_k. Widths 1..130 cover rows shorter than a warp, a
 // partial last warp, exactly 4 warps and members with two elements; 255..257 and 2049 many.
-TEST_CASE("emu block sum: exact on integers for every width from 1 to 130 and beyond") {
+TEST_CASE("kernel: block sum exact on integers for every width from 1 to 130 and beyond") {
   std::vector<int> widths;
   for (int n = 1; n <= 130; ++n) widths.push_back(n);
   for (int n : {255, 256, 257, 2049}) widths.push_back(n);
@@ -351,7 +429,11 @@ TEST_CASE("emu block sum: exact on integers for every width from 1 to 130 and be
       dy[i] = float(int(rng::bits(31, i) % 17) - 8);  // -8..8
       sum[i / n] += dy[i];
     }
-    emu::softmax_backward(y.data(), dy.data(), ds.data(), rows, n);
+    {
+      DeviceCopy<float> y_d(y), dy_d(dy), ds_d(ds);
+      DEVICE_CALL(softmax_backward, y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n);
+      ds = ds_d.host();
+    }
     for (std::size_t i = 0; i < ds.size(); ++i) REQUIRE(double(ds[i]) == double(dy[i]) - sum[i / n]);
   }
 }
@@ -360,7 +442,7 @@ TEST_CASE("emu block sum: exact on integers for every width from 1 to 130 and be
 // A max that missed the big logit (one member, one warp, a stale shared value) makes
 // exp(3e38 - m) overflow to inf and the loss NaN; with the right max the loss is exactly 0
 // and the gradient exactly 0, wherever the big logit sits.
-TEST_CASE("emu block max: the largest logit is found wherever it sits") {
+TEST_CASE("kernel: block max finds the largest logit wherever it sits") {
   for (int V : {1, 31, 33, 128, 129, 2049})
     for (int at : {0, 31, 32, 127, 128, V - 1}) {
       if (at >= V) continue;
@@ -370,23 +452,33 @@ TEST_CASE("emu block max: the largest logit is found wherever it sits") {
       z[at] = 3e38f;
       const std::int32_t target = at;
       float loss = -1;
-      emu::cross_entropy(z.data(), &target, 1, V, -1, 0.0f, 1.0f, d.data(), &loss);
+      {
+        DeviceCopy<float> z_d(z), d_d(d), loss_d(std::vector<float>{loss});
+        DeviceCopy<std::int32_t> target_d(std::vector<std::int32_t>{target});
+        DEVICE_CALL(cross_entropy, z_d.ptr(), target_d.ptr(), 1, V, -1, 0.0f, 1.0f, d_d.ptr(), loss_d.ptr());
+        d = d_d.host(), loss = loss_d.host()[0];
+      }
       REQUIRE(loss == 0.0f);
       for (int j = 0; j < V; ++j) REQUIRE(d[j] == 0.0f);
     }
 }
 
-TEST_CASE_TEMPLATE("emu dropout drops the same elements as the cpu", S, float, half, bfloat16) {
+TEST_CASE_TEMPLATE("kernel: dropout drops the same elements as the cpu", S, float, half, bfloat16) {
   for (std::int64_t n : {1, 7, 1001}) {
     CAPTURE(n);
     auto v = random_s<S>(std::size_t(n), 9), ve = v;
     dropout_inplace(v.data(), n, 0.3f, 4242);
-    emu::dropout(ve.data(), n, 0.3f, 4242);
+    {
+      DeviceCopy<S> v_d(ve);
+      DEVICE_CALL(dropout, v_d.ptr(), n, 0.3f, 4242);
+      ve = v_d.host();
+    }
     require_same(ve, v, "dropout");
   }
 }
 
-TEST_CASE_TEMPLATE("emu embedding forward and backward equal the cpu with repeated tokens", S, float, half, bfloat16) {
+TEST_CASE_TEMPLATE("kernel: embedding forward and backward equal the cpu with repeated tokens", S, float, half,
+                   bfloat16) {
   const int V = 5, D = 17, B = 3, L = 4;
   const auto table = random_s<S>(std::size_t(V) * D, 11, 0.3);
   std::vector<float> pe;
@@ -394,48 +486,89 @@ TEST_CASE_TEMPLATE("emu embedding forward and backward equal the cpu with repeat
   const std::vector<std::int32_t> tokens = {1, 3, 3, 0, 4, 4, 4, 4, 2, 1, 3, 3};
   std::vector<S> y(std::size_t(B) * L * D), ye(y.size());
   embedding_forward<S>(tokens.data(), B * L, L, table.data(), V, D, pe.data(), y.data());
-  emu::embedding_forward(tokens.data(), B * L, L, table.data(), D, pe.data(), ye.data());
+  DeviceCopy<std::int32_t> tokens_d(tokens);
+  {
+    DeviceCopy<S> table_d(table), y_d(ye);
+    DeviceCopy<float> pe_d(pe);
+    DEVICE_CALL(embedding_forward, tokens_d.ptr(), B * L, L, table_d.ptr(), D, pe_d.ptr(), y_d.ptr());
+    ye = y_d.host();
+  }
   require_same(ye, y, "embedding forward");
   const auto dy = random_s<S>(y.size(), 12);
   std::vector<float> g(std::size_t(V) * D, 0.25f), ge = g;
   embedding_backward<S>(tokens.data(), B * L, dy.data(), D, g.data());
-  emu::embedding_backward(tokens.data(), B * L, dy.data(), V, D, ge.data());
+  {
+    DeviceCopy<S> dy_d(dy);
+    DeviceCopy<float> g_d(ge);
+    DEVICE_CALL(embedding_backward, tokens_d.ptr(), B * L, dy_d.ptr(), V, D, g_d.ptr());
+    ge = g_d.host();
+  }
   require_same(ge, g, "embedding backward");
 }
 
-TEST_CASE_TEMPLATE("emu bias add column sum residual ReLU GELU equal the cpu", S, float, half, bfloat16) {
+TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu", S, float, half, bfloat16) {
   const int rows = 7, d = 33;
   const std::int64_t n = std::int64_t(rows) * d;
   std::vector<float> acc(n);
   for (std::int64_t i = 0; i < n; ++i) acc[i] = float(rng::normal(13, i));
   const auto bias = random_s<S>(d, 14), a = random_s<S>(n, 15), b = random_s<S>(n, 16);
+  DeviceCopy<float> acc_d(acc);
+  DeviceCopy<S> bias_d(bias), a_d(a), b_d(b);
   // bias add as linear_forward's epilogue; the column sum as linear_backward's db
   std::vector<S> y(n), ye(n);
   for (std::int64_t i = 0; i < n; ++i) y[i] = st<S>(acc[i] + ld(bias[i % d]));
-  emu::bias_add(acc.data(), bias.data(), ye.data(), rows, d);
+  {
+    DeviceCopy<S> y_d(ye);
+    DEVICE_CALL(bias_add, acc_d.ptr(), bias_d.ptr(), y_d.ptr(), rows, d);
+    ye = y_d.host();
+  }
   require_same(ye, y, "bias add");
   std::vector<float> db(d, 1.0f), dbe(d, 1.0f);
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < d; ++j) db[j] += ld(a[r * d + j]);
-  emu::column_sum(a.data(), dbe.data(), rows, d);
+  {
+    DeviceCopy<float> db_d(dbe);
+    DEVICE_CALL(column_sum, a_d.ptr(), db_d.ptr(), rows, d);
+    dbe = db_d.host();
+  }
   require_same(dbe, db, "column sum");
   std::vector<S> sum(n), sume(n);
   add(a.data(), b.data(), sum.data(), n);
-  emu::residual_add(a.data(), b.data(), sume.data(), n);
+  {
+    DeviceCopy<S> sum_d(sume);
+    DEVICE_CALL(residual_add, a_d.ptr(), b_d.ptr(), sum_d.ptr(), n);
+    sume = sum_d.host();
+  }
   require_same(sume, sum, "residual add");
   // ReLU and GELU forward and backward, as FeedForward does them
   std::vector<S> r(n), re(n), g(n), ge(n);
   for (std::int64_t i = 0; i < n; ++i) r[i] = ld(a[i]) > 0 ? a[i] : st<S>(0.0f);
-  emu::relu_forward(a.data(), re.data(), n);
+  {
+    DeviceCopy<S> r_d(re);
+    DEVICE_CALL(relu_forward, a_d.ptr(), r_d.ptr(), n);
+    re = r_d.host();
+  }
   require_same(re, r, "relu");
   for (std::int64_t i = 0; i < n; ++i) g[i] = st<S>(gelu(ld(a[i])));
-  emu::gelu_forward(a.data(), ge.data(), n);
+  {
+    DeviceCopy<S> g_d(ge);
+    DEVICE_CALL(gelu_forward, a_d.ptr(), g_d.ptr(), n);
+    ge = g_d.host();
+  }
   require_same(ge, g, "gelu");
   std::vector<S> dr = b, dre = b, dg = b, dge = b;
   for (std::int64_t i = 0; i < n; ++i) dr[i] = ld(r[i]) > 0 ? st<S>(ld(dr[i]) * 1.25f) : st<S>(0.0f);
-  emu::relu_dropout_backward(r.data(), dre.data(), n, 1.25f);
+  {
+    DeviceCopy<S> r_d(r), dr_d(dre);  // the cpu's ReLU output, as on the cpu side
+    DEVICE_CALL(relu_dropout_backward, r_d.ptr(), dr_d.ptr(), n, 1.25f);
+    dre = dr_d.host();
+  }
   require_same(dre, dr, "relu and dropout backward");
   for (std::int64_t i = 0; i < n; ++i) dg[i] = st<S>(ld(dg[i]) * gelu_grad(ld(a[i])));
-  emu::gelu_backward(a.data(), dge.data(), n);
+  {
+    DeviceCopy<S> dg_d(dge);
+    DEVICE_CALL(gelu_backward, a_d.ptr(), dg_d.ptr(), n);
+    dge = dg_d.host();
+  }
   require_same(dge, dg, "gelu backward");
 }
