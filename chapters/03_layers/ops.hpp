@@ -60,6 +60,10 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_CH03_DEVICE(round_to(src, dst, n))
   }
+  if constexpr (is_16bit_v<S>) {  // chapter 02's bulk conversion (F16C): the same bits as st<S>
+    convert_from_f32(dtype_of<S>(), src, reinterpret_cast<std::uint16_t*>(dst), n);
+    return;
+  }
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) dst[i] = st<S>(src[i]);
 }
@@ -213,6 +217,14 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
     HALFWAY_EXPECT(ldy == out || !on_device<S>(), "a dense output (ldy == out) on the device",
                    "ldy " + std::to_string(ldy));
     HALFWAY_CH03_DEVICE(bias_add(acc, b, y, rows, out))
+  }
+  if constexpr (is_16bit_v<S>) {  // acc is our workspace: add the bias in place, then one bulk rounding
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < out; ++j) acc[r * ld_acc + j] += ld(b[j]);
+    if (ldy == out) round_to<S>(acc, y, std::int64_t(rows) * out);
+    else
+      for (int r = 0; r < rows; ++r) round_to<S>(acc + r * ld_acc, y + r * ldy, out);
+    return;
   }
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * out))
   for (int r = 0; r < rows; ++r)
@@ -372,18 +384,37 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (detail::have_avx512() && blocks >= 16 && t < 16777216.0) {
     const std::int64_t groups = blocks / 16;
     const std::uint32_t threshold = std::uint32_t(t) << 8;
+    // Chunks of 64 groups (4096 elements): a 16-bit chunk is widened to fp32 in one bulk
+    // conversion (F16C for fp16), masked like a float chunk, and rounded back in one (the
+    // same bits as st(ld(v) * scale) element by element, the per-element software
+    // rounding being what made fp16 dropout slow).
+    constexpr std::int64_t kChunk = 64;
+    const std::int64_t chunks = (groups + kChunk - 1) / kChunk;
     // Philox is compute-bound: worth two threads earlier than the memory-bound loops.
 #pragma omp parallel for schedule(static) if (n >= (1 << 20) && omp_get_max_threads() > 1)
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const std::uint64_t m = detail::keep_mask64(seed, std::uint64_t(g) * 16, threshold);
-      const std::int64_t first = g * 64;
-      if constexpr (std::is_same_v<T, float>) {
-        if (first + 64 <= n) {
-          detail::apply_mask64(v + first, m, scale);
-          continue;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::int64_t g0 = c * kChunk, g1 = std::min(groups, g0 + kChunk);
+      const std::int64_t first = g0 * 64, count = std::min(g1 * 64, n) - first;
+      alignas(64) float wide[kChunk * 64];
+      float* f = nullptr;
+      if constexpr (std::is_same_v<T, float>) f = v + first;
+      else if constexpr (is_16bit_v<T>) {
+        f = wide;
+        convert_to_f32(dtype_of<T>(), reinterpret_cast<const std::uint16_t*>(v + first), f, count);
+      }
+      for (std::int64_t g = g0; g < g1; ++g) {
+        const std::uint64_t m = detail::keep_mask64(seed, std::uint64_t(g) * 16, threshold);
+        const std::int64_t at = (g - g0) * 64;
+        if constexpr (std::is_same_v<T, double>) {
+          for (int e = 0; e < 64 && first + at + e < n; ++e) apply(first + at + e, (m >> e) & 1u);
+        } else if (at + 64 <= count) {
+          detail::apply_mask64(f + at, m, scale);
+        } else {
+          for (std::int64_t e = 0; at + e < count; ++e) f[at + e] = (m >> e) & 1u ? f[at + e] * scale : 0.0f;
         }
       }
-      for (int e = 0; e < 64 && first + e < n; ++e) apply(first + e, (m >> e) & 1u);
+      if constexpr (is_16bit_v<T>)
+        convert_from_f32(dtype_of<T>(), f, reinterpret_cast<std::uint16_t*>(v + first), count);
     }
     done = groups * 16;
   }
