@@ -59,7 +59,7 @@ if want tests; then
     status=1; note "gpu tests FAILED: $(grep -E 'tests passed' "$out/tests.txt")"
     sed -n '/The following tests/,$p' "$out/tests.txt" | head -30 >> "$out/summary.txt"
   fi
-  skipped=$(grep -c "Skipped" "$out/tests.txt")
+  skipped=$(grep -c '\*\*\*Skipped' "$out/tests.txt")
   [ "$skipped" = 0 ] || { status=1; note "$skipped gpu tests SKIPPED: no usable GPU?"; }
 fi
 
