@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "chapters/00_gpu_model/intro_ops.hpp"
+#include "kernels/intro/intro_ops.hpp"
 #include "chapters/00_gpu_model/program_backends.hpp"
 #include "common/cli.hpp"
 #include "common/error.hpp"

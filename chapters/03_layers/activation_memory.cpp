@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/03_layers/transformer.hpp"
+#include "kernels/layers/transformer.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
 

@@ -15,7 +15,7 @@ extern "C" char* openblas_get_corename(void);  // OpenBLAS (its cblas.h typedefs
 
 #include <nlohmann/json.hpp>
 
-#include "chapters/03_layers/transformer.hpp"
+#include "kernels/layers/transformer.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/rng.hpp"

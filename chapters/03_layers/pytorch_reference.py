@@ -45,7 +45,7 @@ def positional_encoding(length, d_model):
 
 
 class Seq2Seq(nn.Module):
-    """The model of chapters/03_layers/transformer.hpp (same parameter names)."""
+    """The model of kernels/layers/transformer.hpp (same parameter names)."""
 
     def __init__(self, vocab=13, d_model=128, heads=4, layers=2, d_ff=2048, dropout=0.0, pre_ln=False):
         super().__init__()

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "chapters/03_layers/safetensors.hpp"
-#include "chapters/03_layers/transformer.hpp"
+#include "common/safetensors.hpp"
+#include "kernels/layers/transformer.hpp"
 #include "common/error.hpp"
 
 using namespace halfway;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-#include "chapters/00_gpu_model/intro_ops.hpp"
+#include "kernels/intro/intro_ops.hpp"
 #include "common/backend.hpp"
 #include "common/rng.hpp"
 

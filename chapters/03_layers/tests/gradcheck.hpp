@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/03_layers/transformer.hpp"
+#include "kernels/layers/transformer.hpp"
 #include "common/rng.hpp"
 
 namespace ch03test {

@@ -46,8 +46,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "chapters/03_layers/device_memory.hpp"
-#include "chapters/03_layers/ops.hpp"
+#include "common/device_memory.hpp"
+#include "kernels/layers/ops.hpp"
 #include "chapters/03_layers/tests/gradcheck.hpp"
 #include "kernels/layers/layers.hpp"
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/03_layers/ops.hpp"
+#include "kernels/layers/ops.hpp"
 
 namespace halfway::layers {
 
@@ -197,7 +197,7 @@ class LayerNorm {
     A* rstd = rstd_.get(std::size_t(rows));
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
-        HALFWAY_CH03_KERNEL(layernorm_forward(x, weight.w(), bias.w(), y, mean, rstd, rows, d_, float(eps_)));
+        HALFWAY_KERNEL(layers_backend(), layernorm_forward(x, weight.w(), bias.w(), y, mean, rstd, rows, d_, float(eps_)));
         return y;
       }
     }
@@ -221,7 +221,7 @@ class LayerNorm {
     S* dx = dx_.get(std::size_t(rows_) * d_);
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
-        HALFWAY_CH03_KERNEL(layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, weight.g(),
+        HALFWAY_KERNEL(layers_backend(), layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, weight.g(),
                                                bias.g(), rows_, d_));
         return dx;
       }
@@ -465,8 +465,8 @@ class FeedForward {
     S* a = a_.get(std::size_t(n));
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
-        if (act_ == Activation::relu) HALFWAY_CH03_KERNEL(relu_forward(h, a, n));
-        else HALFWAY_CH03_KERNEL(gelu_forward(h, a, n));
+        if (act_ == Activation::relu) HALFWAY_KERNEL(layers_backend(), relu_forward(h, a, n));
+        else HALFWAY_KERNEL(layers_backend(), gelu_forward(h, a, n));
         if (drop_) dropout_inplace(a, n, p_, seed_);
         return linear2.forward(a, rows);
       }
@@ -489,10 +489,10 @@ class FeedForward {
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
         if (act_ == Activation::relu) {
-          HALFWAY_CH03_KERNEL(relu_dropout_backward(a, da, n, drop_ ? 1.0f / (1.0f - p_) : 1.0f));
+          HALFWAY_KERNEL(layers_backend(), relu_dropout_backward(a, da, n, drop_ ? 1.0f / (1.0f - p_) : 1.0f));
         } else {
           if (drop_) dropout_inplace(da, n, p_, seed_);
-          HALFWAY_CH03_KERNEL(gelu_backward(h_, da, n));
+          HALFWAY_KERNEL(layers_backend(), gelu_backward(h_, da, n));
         }
         return linear1.backward(da);
       }

@@ -24,7 +24,7 @@
 
 #include "common/dtype.hpp"
 #include "common/error.hpp"
-#include "chapters/03_layers/device_memory.hpp"
+#include "common/device_memory.hpp"
 #include "kernels/fp16/half.hpp"
 #include "kernels/layers/scalar.hpp"
 #include "kernels/gemm/gemm.hpp"

@@ -1,4 +1,4 @@
-#include "chapters/00_gpu_model/intro_ops.hpp"
+#include "kernels/intro/intro_ops.hpp"
 
 #include <algorithm>
 

@@ -17,13 +17,12 @@
 #include <vector>
 
 #include "03_layers/rows.hpp"
-#include "chapters/03_layers/precision.hpp"
+#include "kernels/layers/precision.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/row_ops.hpp"
-#if HALFWAY_CH03_HAVE_EMU
+#include "common/dispatch.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
-#endif
 
 namespace halfway::layers {
 
@@ -33,22 +32,12 @@ namespace halfway::layers {
 /// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
 inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
 
-/// `HALFWAY_CH03_KERNEL(call)` runs the kernel wrapper emu::call or gpu::call, as the layers'
-/// backend says. `HALFWAY_CH03_DEVICE(call)`: when on_device<S>() (the op's storage type S
-/// must be in scope), runs the kernel and returns; on the cpu it does nothing and the host
-/// code after it runs. (A build without the emulator has no kernels: BackendScope then
-/// refuses emu and cuda, and these are never reached.)
-#if HALFWAY_CH03_HAVE_EMU
-#define HALFWAY_CH03_KERNEL(...)                                                  \
-  (layers_backend() == Backend::emu ? (void)(::halfway::emu::__VA_ARGS__)         \
-                                    : (void)HALFWAY_ON_GPU(__VA_ARGS__))
-#else
-#define HALFWAY_CH03_KERNEL(...) ((void)0)
-#endif
-#define HALFWAY_CH03_DEVICE(...)    \
-  if (on_device<S>()) {             \
-    HALFWAY_CH03_KERNEL(__VA_ARGS__); \
-    return;                         \
+/// `HALFWAY_LAYERS_DEVICE(call)`: when on_device<S>() (the op's storage type S must be in
+/// scope), runs the kernel wrapper on the layers' backend (common/dispatch.hpp) and returns;
+/// on the cpu it does nothing and the host code after it runs.
+#define HALFWAY_LAYERS_DEVICE(...)                          \
+  if (on_device<S>()) {                                     \
+    return HALFWAY_KERNEL(layers_backend(), __VA_ARGS__);   \
   }
 
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
@@ -58,7 +47,7 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
     if (static_cast<const void*>(src) == static_cast<const void*>(dst)) return;
   }
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(round_to(src, dst, n))
+    HALFWAY_LAYERS_DEVICE(round_to(src, dst, n))
   }
   if constexpr (is_16bit_v<S>) {  // chapter 02's bulk conversion (F16C): the same bits as st<S>
     convert_from_f32(dtype_of<S>(), src, reinterpret_cast<std::uint16_t*>(dst), n);
@@ -72,7 +61,7 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
 template <class S>
 void add(const S* a, const S* b, S* out, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(residual_add(a, b, out, n))
+    HALFWAY_LAYERS_DEVICE(residual_add(a, b, out, n))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) out[i] = st<S>(ld(a[i]) + ld(b[i]));
@@ -92,7 +81,7 @@ template <class T>
 void zero_values(T* p, std::int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
     using S = T;
-    HALFWAY_CH03_DEVICE(fill_zero(p, n))
+    HALFWAY_LAYERS_DEVICE(fill_zero(p, n))
   }
   std::fill(p, p + n, T(0));
 }
@@ -101,7 +90,7 @@ void zero_values(T* p, std::int64_t n) {
 template <class S>
 void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(accumulate(src, acc, n))
+    HALFWAY_LAYERS_DEVICE(accumulate(src, acc, n))
   }
   for (std::int64_t i = 0; i < n; ++i) acc[i] += ld(src[i]);
 }
@@ -111,7 +100,7 @@ void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
 template <class S>
 void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int H, int L, int dh) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(split_heads(src, ld, c0, dst, B, H, L, dh))
+    HALFWAY_LAYERS_DEVICE(split_heads(src, ld, c0, dst, B, H, L, dh))
   }
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
@@ -125,7 +114,7 @@ void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int H, in
 template <class S>
 void merge_heads(const S* src, S* dst, std::int64_t ld, int c0, int B, int H, int L, int dh) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(merge_heads(src, dst, ld, c0, B, H, L, dh))
+    HALFWAY_LAYERS_DEVICE(merge_heads(src, dst, ld, c0, B, H, L, dh))
   }
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
@@ -164,7 +153,7 @@ void embedding_forward(const std::int32_t* tokens, int rows, int length, const S
                        int d_model, const acc_t<S>* pe, S* y) {
   using A = acc_t<S>;
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(embedding_forward(tokens, rows, length, table, d_model, pe, y))
+    HALFWAY_LAYERS_DEVICE(embedding_forward(tokens, rows, length, table, d_model, pe, y))
   }
   check_tokens(tokens, rows, vocab);
   const A scale = std::sqrt(A(d_model));
@@ -184,7 +173,7 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
   using A = acc_t<S>;
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(vocab > 0 || !on_device<S>(), "the vocabulary size on the device", "none given");
-    HALFWAY_CH03_DEVICE(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
+    HALFWAY_LAYERS_DEVICE(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
   }
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
@@ -216,7 +205,7 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(ldy == out || !on_device<S>(), "a dense output (ldy == out) on the device",
                    "ldy " + std::to_string(ldy));
-    HALFWAY_CH03_DEVICE(bias_add(acc, b, y, rows, out))
+    HALFWAY_LAYERS_DEVICE(bias_add(acc, b, y, rows, out))
   }
   if constexpr (is_16bit_v<S>) {  // acc is our workspace: add the bias in place, then one bulk rounding
     for (int r = 0; r < rows; ++r)
@@ -243,7 +232,7 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(lddy == out || !on_device<S>(), "a dense gradient (lddy == out) on the device",
                    "lddy " + std::to_string(lddy));
-    HALFWAY_CH03_DEVICE(column_sum(dy, db, rows, out))
+    HALFWAY_LAYERS_DEVICE(column_sum(dy, db, rows, out))
   }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
@@ -260,7 +249,7 @@ template <class S>
 void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
                             const std::uint8_t* key_pad, bool causal) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
+    HALFWAY_LAYERS_DEVICE(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
   }
   const std::int64_t rows = std::int64_t(B) * H * Lq;
 #pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
@@ -274,7 +263,7 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
 template <class S>
 void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, int n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_CH03_DEVICE(softmax_backward(y, dy, ds, int(rows), n))
+    HALFWAY_LAYERS_DEVICE(softmax_backward(y, dy, ds, int(rows), n))
   }
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
   for (std::int64_t r = 0; r < rows; ++r) softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
@@ -369,7 +358,7 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
   if constexpr (!std::is_same_v<T, double>) {
     using S = T;
-    HALFWAY_CH03_DEVICE(dropout(v, n, p, seed))
+    HALFWAY_LAYERS_DEVICE(dropout(v, n, p, seed))
   }
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
@@ -456,7 +445,7 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
       Buf<float> row_loss;
       float* rl = row_loss.get(std::size_t(rows));
       const std::int32_t* t = targets_device ? targets_device : targets;
-      HALFWAY_CH03_KERNEL(cross_entropy(logits, t, rows, vocab, ignore_index, smoothing, row_scale, dlogits, rl));
+      HALFWAY_KERNEL(layers_backend(), cross_entropy(logits, t, rows, vocab, ignore_index, smoothing, row_scale, dlogits, rl));
       A sum = 0;
       for (float l : to_host(rl, std::size_t(rows))) sum += l;  // in row order, as the cpu
       return count > 0 ? sum / A(count) : A(0);

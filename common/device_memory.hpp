@@ -36,10 +36,6 @@ inline Backend& layers_backend() {
 struct BackendScope {
   Backend saved;
   explicit BackendScope(Backend b) : saved(layers_backend()) {
-#if !HALFWAY_CH03_HAVE_EMU
-    HALFWAY_EXPECT(b != Backend::emu, "the layers on emu in a build with the emulator",
-                   "a build without it");
-#endif
     if (b == Backend::cuda)
       HALFWAY_EXPECT(gpu_usable(), "the layers on cuda with a usable GPU", gpu_description());
     layers_backend() = b;

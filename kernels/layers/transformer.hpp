@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "chapters/03_layers/layers.hpp"
+#include "kernels/layers/modules.hpp"
 
 namespace halfway::layers {
 

@@ -1,4 +1,4 @@
-#include "chapters/03_layers/safetensors.hpp"
+#include "common/safetensors.hpp"
 
 #include <cstring>
 #include <fstream>
