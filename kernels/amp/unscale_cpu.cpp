@@ -1,0 +1,64 @@
+// The cpu side of unscale-and-check (unscale.hpp): a host loop on the cpu backend, the
+// kernel on emu and cuda.
+#include <cmath>
+
+#include "common/device_memory.hpp"
+#include "common/dispatch.hpp"
+#include "common/error.hpp"
+#include "kernels/amp/grad_scaler.hpp"
+#include "kernels/amp/unscale.hpp"
+#include "kernels/layers/scalar.hpp"
+
+namespace halfway::amp {
+namespace {
+
+// One pass; `found` is an OR, so the order of the elements does not matter and the
+// result is the same with any number of threads.
+template <class G>
+bool unscale_host(G* g, std::int64_t n, float inv_scale) {
+  bool found = false;
+#pragma omp parallel for schedule(static) reduction(|| : found) if (n >= (1 << 22))
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = layers::ld(g[i]);
+    found = found || !std::isfinite(v);
+    g[i] = layers::st<G>(v * inv_scale);
+  }
+  return found;
+}
+
+template <class G>
+bool unscale_device(Backend b, G* g, std::int64_t n, float inv_scale, unsigned* flag) {
+  HALFWAY_EXPECT(flag != nullptr, "a device flag for unscale-and-check", "a null pointer");
+  const unsigned zero = 0;
+  unsigned found = 0;
+  const bool cuda = b == Backend::cuda;
+  if (cuda) gpu::copy_to_device(flag, &zero, sizeof zero);
+  else *flag = 0;  // emu: device memory is host memory
+  HALFWAY_KERNEL(b, unscale_and_check(g, n, inv_scale, flag));
+  if (cuda) gpu::copy_to_host(&found, flag, sizeof found);  // waits for the kernel
+  else found = *flag;
+  return found != 0;
+}
+
+template <class G>
+bool unscale_typed(const GradBuffer& grads, float inv_scale, unsigned* flag) {
+  G* g = static_cast<G*>(grads.data);
+  if (grads.backend == Backend::cpu) return unscale_host(g, grads.count, inv_scale);
+  return unscale_device(grads.backend, g, grads.count, inv_scale, flag);
+}
+
+}  // namespace
+
+bool unscale_and_check(const GradBuffer& grads, float inv_scale, unsigned* device_flag) {
+  HALFWAY_EXPECT(grads.count >= 0, "a gradient count >= 0", std::to_string(grads.count));
+  if (grads.count == 0) return false;
+  HALFWAY_EXPECT(grads.data != nullptr, "a gradient buffer", "a null pointer");
+  switch (grads.dtype) {
+    case DType::f32: return unscale_typed<float>(grads, inv_scale, device_flag);
+    case DType::f16: return unscale_typed<half>(grads, inv_scale, device_flag);
+    case DType::bf16: return unscale_typed<bfloat16>(grads, inv_scale, device_flag);
+  }
+  throw Error("unscale_and_check: unknown gradient type");
+}
+
+}  // namespace halfway::amp
