@@ -71,9 +71,9 @@ int run(const std::string& path, bool pre_ln) {
     const SafeTensor& t = get("param." + p->name);
     HALFWAY_EXPECT(t.shape == p->shape, p->name + " of our shape", "another shape in the reference");
     const auto v = t.as_double();
-    for (std::size_t i = 0; i < v.size(); ++i) p->master[i] = float(v[i]);
-    p->sync();
+    model.store.set_master(*p, std::vector<float>(v.begin(), v.end()));
   }
+  model.sync();
   Batch b;
   const SafeTensor& src = get("src");
   const SafeTensor& tgt = get("tgt_in");
@@ -104,8 +104,10 @@ int run(const std::string& path, bool pre_ln) {
   report("logits", std::vector<double>(logits, logits + nl), get("logits").as_double(), fwd_bound);
   report("loss", {double(loss)}, get("loss").as_double(), fwd_bound);
   for (auto* p : model.params())
-    report("grad." + p->name, std::vector<double>(p->grad.begin(), p->grad.end()),
-           get("grad." + p->name).as_double(), bwd_bound);
+  {
+    const std::vector<float> g = model.store.grad_host(*p);
+    report("grad." + p->name, std::vector<double>(g.begin(), g.end()), get("grad." + p->name).as_double(), bwd_bound);
+  }
   std::printf("ch03_torch_compare: %s (%d tensors out of bounds); torch loss %.7f, ours %.7f\n",
               failed ? "FAILED" : "passed", failed, get("loss").as_double()[0], double(loss));
   return failed ? 1 : 0;

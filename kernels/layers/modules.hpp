@@ -1,14 +1,14 @@
-/// @file layers.hpp
+/// @file modules.hpp
 /// @brief Chapter 03's layers: parameters with names, modules with a forward pass that
 /// saves what its backward pass needs, and the encoder-decoder Transformer built from them.
 ///
 /// The framework in five rules:
-/// 1. A Param has a name ("transformer.encoder.layers.0.linear1.weight", PyTorch's names),
-///    a shape, an fp32 master copy, the working copy in the storage type S that the
-///    forward pass reads, and an fp32 gradient that backward *accumulates* into
-///    (zero_grad() clears it). An optimizer or a checkpoint walks `params()`. On emu and
-///    cuda the working copy and the gradient also live in device memory: w() and g() are
-///    the pointers the layers use, pull_grad() brings the gradient back to `grad`.
+/// 1. A Param has a name ("transformer.encoder.layers.0.linear1.weight", PyTorch's names)
+///    and a shape, and is a view into a ParamStore (param_store.hpp): the fp32 master, the
+///    working copy in the storage type S that the forward pass reads (w()), and the fp32
+///    gradient that backward *accumulates* into (g()) all live in the store's flat buffers,
+///    in the backend's memory. A module lists its Params with collect(); a ParamStore built
+///    over that list (Seq2Seq builds its own) gives them their memory.
 /// 2. forward() returns a pointer to its output, which the module owns and keeps until its
 ///    next forward(); it saves (by pointer or copy) what backward() needs.
 /// 3. backward(dy) takes the gradient of that output and returns the gradient of the input
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/layers/ops.hpp"
+#include "kernels/layers/param_store.hpp"
 
 namespace halfway::layers {
 
@@ -63,71 +64,6 @@ inline std::uint64_t name_tag(const std::string& s) {
 inline std::uint64_t dropout_seed(const RunState& run, std::uint64_t tag) {
   return rng::derive_seed(rng::derive_seed(run.seed, run.step), tag);
 }
-
-/// A named parameter: fp32 master (fp64 in the checking mode), working copy in S, gradient.
-/// The host vectors are the truth for the master and the working copy; on emu and cuda the
-/// layers read a device copy of `value` (uploaded by w() after each sync()) and accumulate
-/// into a device gradient (g()), which pull_grad() copies into `grad`.
-template <class S>
-struct Param {
-  using A = acc_t<S>;
-  std::string name;
-  std::vector<std::int64_t> shape;
-  std::vector<A> master;  ///< what the optimizer updates
-  std::vector<S> value;   ///< what the forward pass reads: st(master) after sync()
-  std::vector<A> grad;    ///< accumulated by backward, in A (on a device: after pull_grad())
-
-  Param() = default;
-  Param(std::string n, std::vector<std::int64_t> s) : name(std::move(n)), shape(std::move(s)) {
-    std::int64_t count = 1;
-    for (auto d : shape) count *= d;
-    master.assign(std::size_t(count), A(0));
-    value.assign(std::size_t(count), st<S>(A(0)));
-    grad.assign(std::size_t(count), A(0));
-  }
-  std::int64_t numel() const { return std::int64_t(master.size()); }
-  /// The working copy from the master: in mixed mode, the rounding of every weight to 16 bits.
-  void sync() {
-    for (std::size_t i = 0; i < master.size(); ++i) value[i] = st<S>(master[i]);
-    value_uploaded_ = false;
-  }
-  /// Clears the gradient, on the host and, when it is there, on the device.
-  void zero_grad() {
-    std::fill(grad.begin(), grad.end(), A(0));
-    if (grad_on_device_) copy_in(dev_grad_.data(), grad.data(), grad.size() * sizeof(A));
-  }
-  /// The working copy the layers read: `value` on the cpu, its device copy on emu and cuda.
-  const S* w() {
-    if (!on_device<S>()) return value.data();
-    if (!value_uploaded_ || dev_value_.size() < value.size()) {
-      copy_in(dev_value_.get(value.size()), value.data(), value.size() * sizeof(S));
-      value_uploaded_ = true;
-    }
-    return dev_value_.data();
-  }
-  /// The gradient the layers accumulate into: `grad` on the cpu, its device copy on emu and
-  /// cuda (which starts from `grad` when first asked for).
-  A* g() {
-    if (!on_device<S>()) return grad.data();
-    if (!grad_on_device_ || dev_grad_.size() < grad.size()) {
-      copy_in(dev_grad_.get(grad.size()), grad.data(), grad.size() * sizeof(A));
-      grad_on_device_ = true;
-    }
-    return dev_grad_.data();
-  }
-  /// After a backward on emu or cuda: the device gradient into `grad` (nothing on the cpu).
-  void pull_grad() {
-    if (grad_on_device_) copy_out(grad.data(), dev_grad_.data(), grad.size() * sizeof(A));
-  }
-
- private:
-  Buf<S> dev_value_;
-  Buf<A> dev_grad_;
-  bool value_uploaded_ = false, grad_on_device_ = false;
-};
-
-template <class S>
-using ParamList = std::vector<Param<S>*>;
 
 // ---------------------------------------------------------------------------------------
 
@@ -183,10 +119,7 @@ class LayerNorm {
   Param<S> weight, bias;
 
   LayerNorm(const std::string& prefix, int d, double eps)
-      : weight(prefix + "weight", {d}), bias(prefix + "bias", {d}), d_(d), eps_(A(eps)) {
-    std::fill(weight.master.begin(), weight.master.end(), A(1));
-    weight.sync();
-  }
+      : weight(prefix + "weight", {d}, /*initial*/ 1.0), bias(prefix + "bias", {d}), d_(d), eps_(A(eps)) {}
   void collect(ParamList<S>& ps) { ps.push_back(&weight); ps.push_back(&bias); }
 
   const S* forward(const S* x, int rows) {
@@ -248,10 +181,12 @@ class LayerNorm {
         layernorm_row<S>(Pass::backward, row);
       }
     }
+    A* dgamma = weight.g();
+    A* dbeta = bias.g();
     for (int t = 0; t < threads; ++t)
       for (int i = 0; i < d_; ++i) {
-        weight.grad[i] += partial[std::size_t(t) * 2 * d_ + i];
-        bias.grad[i] += partial[std::size_t(t) * 2 * d_ + d_ + i];
+        dgamma[i] += partial[std::size_t(t) * 2 * d_ + i];
+        dbeta[i] += partial[std::size_t(t) * 2 * d_ + d_ + i];
       }
     return dx;
   }

@@ -305,14 +305,21 @@ class Seq2Seq {
   Decoder<S> decoder;
   Linear<S> generator;
 
+  /// The model's parameters, in the memory of the backend it is built in (build the model
+  /// inside the BackendScope it runs in).
+  ParamStore<S> store;
+
   explicit Seq2Seq(const Config& c)
       : cfg(c), embedding("embedding.weight", {c.vocab, c.d_model}),
         encoder("transformer.encoder.", c), decoder("transformer.decoder.", c),
         generator("generator.", c.d_model, c.vocab) {
     positional_encoding<A>(c.max_length, c.d_model, pe_);
+    store.build(params());
   }
+  Seq2Seq(const Seq2Seq&) = delete;  // the parameters are views into `store`
+  Seq2Seq& operator=(const Seq2Seq&) = delete;
 
-  /// Every parameter, in a fixed order, with its name.
+  /// Every parameter, in a fixed order, with its name (the order of their offsets in `store`).
   ParamList<S> params() {
     ParamList<S> ps{&embedding};
     encoder.collect(ps);
@@ -320,38 +327,34 @@ class Seq2Seq {
     generator.collect(ps);
     return ps;
   }
-  void zero_grad() {
-    for (auto* p : params()) p->zero_grad();
-  }
-  /// After backward() on emu or cuda: every gradient into its host `grad` (no-op on the cpu).
-  void pull_grads() {
-    for (auto* p : params()) p->pull_grad();
-  }
-  /// Working copies from the masters (after init or an optimizer step).
-  void sync() {
-    for (auto* p : params()) p->sync();
-  }
+  /// Every gradient to 0: one launch over the store's gradient buffer.
+  void zero_grad() { store.zero_grads(); }
+  /// Working copies from the masters (after init or an optimizer step): one launch.
+  void sync() { store.round_to_working(); }
 
   /// nn.Transformer's initialisation (Xavier-uniform for every matrix, zero biases, LayerNorm
   /// 1 and 0) with the embedding drawn from N(0, 1/sqrt(D)) as in Vaswani et al. (see
   /// REFERENCE.md: N(0, 1) times sqrt(D) drowns the positions). Counter-based: the same
-  /// weights for the same seed everywhere.
+  /// weights for the same seed everywhere. Drawn on the host, uploaded once.
   void init(std::uint64_t seed) {
+    std::vector<A> m(std::size_t(store.size()), A(0));
     std::uint64_t k = 0;
     for (auto* p : params()) {
       const std::uint64_t s = rng::derive_seed(seed, ++k);
       const bool is_ln = p->name.find("norm") != std::string::npos;
+      A* v = m.data() + p->offset;
       if (p == &embedding) {
         const double sd = std::pow(double(cfg.d_model), -0.5);
-        for (std::int64_t i = 0; i < p->numel(); ++i) p->master[i] = A(sd * rng::normal(s, i));
+        for (std::int64_t i = 0; i < p->numel(); ++i) v[i] = A(sd * rng::normal(s, i));
       } else if (p->shape.size() == 2) {
         const double a = std::sqrt(6.0 / double(p->shape[0] + p->shape[1]));
-        for (std::int64_t i = 0; i < p->numel(); ++i) p->master[i] = A(a * (2.0 * rng::uniform(s, i) - 1.0));
+        for (std::int64_t i = 0; i < p->numel(); ++i) v[i] = A(a * (2.0 * rng::uniform(s, i) - 1.0));
       } else {
         const bool ones = is_ln && p->name.ends_with("weight");
-        std::fill(p->master.begin(), p->master.end(), A(ones ? 1 : 0));
+        std::fill(v, v + p->numel(), A(ones ? 1 : 0));
       }
     }
+    store.set_masters(m);
     sync();
   }
 

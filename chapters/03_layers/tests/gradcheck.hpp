@@ -26,6 +26,7 @@
 namespace ch03test {
 
 using halfway::layers::Param;
+using halfway::layers::ParamStore;
 
 inline std::vector<double> normal_vec(std::size_t n, std::uint64_t seed, double scale = 1.0) {
   std::vector<double> v(n);
@@ -44,20 +45,21 @@ struct GradReport {
   std::size_t checked = 0;
 };
 
-/// Compares analytic[i] with the central difference of loss() in values[i], for every i
-/// (or every `stride`-th for big arrays). Restores the values.
-inline GradReport check_gradient(const std::string& what, double* values, const double* analytic,
-                                 std::size_t n, const std::function<double()>& loss,
-                                 std::size_t stride = 1) {
+/// Compares analytic[i] with the central difference of loss() in value i, for every i (or
+/// every `stride`-th for big arrays): get(i) reads value i, set(i, v) writes it. Restores
+/// the values.
+inline GradReport check_gradient(const std::string& what, const std::function<double(std::size_t)>& get,
+                                 const std::function<void(std::size_t, double)>& set, const double* analytic,
+                                 std::size_t n, const std::function<double()>& loss, std::size_t stride = 1) {
   const double h = 1e-6;
   GradReport r;
   for (std::size_t i = 0; i < n; i += stride) {
-    const double keep = values[i];
-    values[i] = keep + h;
+    const double keep = get(i);
+    set(i, keep + h);
     const double up = loss();
-    values[i] = keep - h;
+    set(i, keep - h);
     const double down = loss();
-    values[i] = keep;
+    set(i, keep);
     const double numeric = (up - down) / (2 * h);
     const double err = std::abs(analytic[i] - numeric) / (1e-7 + 1e-6 * std::abs(numeric));
     if (!(err <= 1.0)) {
@@ -71,28 +73,43 @@ inline GradReport check_gradient(const std::string& what, double* values, const 
   return r;
 }
 
-/// Checks every element of a parameter's gradient (its value is what forward reads in fp64).
+/// The same for an array of host values (an input of a layer).
+inline GradReport check_gradient(const std::string& what, double* values, const double* analytic,
+                                 std::size_t n, const std::function<double()>& loss,
+                                 std::size_t stride = 1) {
+  return check_gradient(
+      what, [&](std::size_t i) { return values[i]; }, [&](std::size_t i, double v) { values[i] = v; }, analytic,
+      n, loss, stride);
+}
+
+/// Checks every element of a parameter's gradient, perturbing its master (and working
+/// copy) through the store: ParamStore::set_value.
 inline void check_param(Param<double>& p, const std::function<double()>& loss) {
-  std::vector<double> analytic = p.grad;
+  auto& store = *p.store;
+  const std::vector<double> analytic = store.grad_host(p), values = store.master_host(p);
   CAPTURE(p.name);
-  const auto r = check_gradient(p.name, p.value.data(), analytic.data(), analytic.size(), loss);
+  const auto r = check_gradient(
+      p.name, [&](std::size_t i) { return values[i]; },
+      [&](std::size_t i, double v) { store.set_value(p, std::int64_t(i), v); }, analytic.data(), analytic.size(),
+      loss);
   CHECK(r.checked == analytic.size());
 }
 
 /// Random parameters (unlike init(): LayerNorm's gamma and beta and every bias nonzero, so
-/// their gradients are exercised with generic values).
-template <class P>
-void randomize(P& ps, std::uint64_t seed, double scale = 0.5) {
+/// their gradients are exercised with generic values), uploaded once; gradients zeroed.
+template <class S>
+void randomize(ParamStore<S>& store, std::uint64_t seed, double scale = 0.5) {
+  using A = halfway::layers::acc_t<S>;
+  std::vector<A> m(std::size_t(store.size()), A(0));
   std::uint64_t k = 0;
-  for (auto* p : ps) {
-    const auto v = normal_vec(p->value.size(), halfway::rng::derive_seed(seed, ++k), scale);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const bool gamma = p->name.find("norm") != std::string::npos && p->name.ends_with("weight");
-      p->master[i] = (gamma ? 1.0 : 0.0) + v[i];
-    }
-    p->sync();
-    p->zero_grad();
+  for (auto* p : store.params()) {
+    const auto v = normal_vec(std::size_t(p->numel()), halfway::rng::derive_seed(seed, ++k), scale);
+    const bool gamma = p->name.find("norm") != std::string::npos && p->name.ends_with("weight");
+    for (std::size_t i = 0; i < v.size(); ++i) m[std::size_t(p->offset) + i] = A((gamma ? 1.0 : 0.0) + v[i]);
   }
+  store.set_masters(m);
+  store.round_to_working();
+  store.zero_grads();
 }
 
 }  // namespace ch03test

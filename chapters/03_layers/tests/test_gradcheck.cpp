@@ -18,7 +18,7 @@ void check_layer(const char* what, std::vector<double>& x, std::size_t n_out, Pa
                  Fwd forward, Bwd backward, std::uint64_t seed) {
   const auto w = normal_vec(n_out, seed);
   const auto loss = [&] { return dot(forward(), w); };
-  for (auto* p : ps) p->zero_grad();
+  ps.front()->store->zero_grads();
   forward();
   const double* dx = backward(w.data());
   const std::vector<double> dx_copy(dx, dx + x.size());
@@ -33,7 +33,8 @@ TEST_CASE("gradcheck: linear dX dW db") {
   Linear<double> lin("lin.", 7, 6);
   ParamList<double> ps;
   lin.collect(ps);
-  randomize(ps, 1);
+  ParamStore<double> store(ps);
+  randomize(store, 1);
   auto x = normal_vec(5 * 7, 2);
   check_layer("linear", x, 5 * 6, ps, [&] { return lin.forward(x.data(), 5); },
               [&](const double* dy) { return lin.backward(dy); }, 3);
@@ -43,7 +44,8 @@ TEST_CASE("gradcheck: layernorm dX dgamma dbeta with d not a multiple of 16") {
   LayerNorm<double> ln("ln.", 9, 1e-5);
   ParamList<double> ps;
   ln.collect(ps);
-  randomize(ps, 4);
+  ParamStore<double> store(ps);
+  randomize(store, 4);
   auto x = normal_vec(4 * 9, 5, 3.0);
   check_layer("layernorm", x, 4 * 9, ps, [&] { return ln.forward(x.data(), 4); },
               [&](const double* dy) { return ln.backward(dy); }, 6);
@@ -54,7 +56,8 @@ TEST_CASE("gradcheck: self-attention with causal and padding masks and dropout")
   MultiheadAttention<double> mha("attn.", D, H, 0.2f);
   ParamList<double> ps;
   mha.collect(ps);
-  randomize(ps, 7);
+  ParamStore<double> store(ps);
+  randomize(store, 7);
   auto x = normal_vec(std::size_t(B) * L * D, 8);
   // batch 0: last two keys padded; batch 1: nothing padded.
   std::vector<std::uint8_t> pad = {0, 0, 0, 1, 1, 0, 0, 0, 0, 0};
@@ -69,7 +72,8 @@ TEST_CASE("gradcheck: cross-attention dXq dXkv and parameters") {
   MultiheadAttention<double> mha("cross.", D, H, 0.0f);
   ParamList<double> ps;
   mha.collect(ps);
-  randomize(ps, 10);
+  ParamStore<double> store(ps);
+  randomize(store, 10);
   auto xq = normal_vec(std::size_t(B) * Lq * D, 11);
   auto xkv = normal_vec(std::size_t(B) * Lk * D, 12);
   std::vector<std::uint8_t> pad = {0, 1, 0, 1, 0, 0, 0, 0};
@@ -92,7 +96,8 @@ TEST_CASE("gradcheck: feed-forward with ReLU and with GELU and dropout") {
     FeedForward<double> ff("", 5, 11, act, 0.25f);
     ParamList<double> ps;
     ff.collect(ps);
-    randomize(ps, 14);
+    ParamStore<double> store(ps);
+    randomize(store, 14);
     auto x = normal_vec(3 * 5, 15);
     const RunState run{true, 5, 1};
     check_layer("feed-forward", x, 3 * 5, ps, [&] { return ff.forward(x.data(), 3, run); },
@@ -122,7 +127,8 @@ TEST_CASE("gradcheck: encoder layer post-LN and pre-LN") {
     EncoderLayer<double> layer("enc.", c);
     ParamList<double> ps;
     layer.collect(ps);
-    randomize(ps, 17);
+    ParamStore<double> store(ps);
+    randomize(store, 17);
     const int B = 2, L = 3;
     auto x = normal_vec(std::size_t(B) * L * c.d_model, 18);
     std::vector<std::uint8_t> pad = {0, 0, 1, 0, 0, 0};
@@ -140,7 +146,8 @@ TEST_CASE("gradcheck: decoder layer post-LN and pre-LN with the memory gradient"
     DecoderLayer<double> layer("dec.", c);
     ParamList<double> ps;
     layer.collect(ps);
-    randomize(ps, 20);
+    ParamStore<double> store(ps);
+    randomize(store, 20);
     const int B = 2, Lt = 3, Ls = 4;
     auto x = normal_vec(std::size_t(B) * Lt * c.d_model, 21);
     auto mem = normal_vec(std::size_t(B) * Ls * c.d_model, 22);
@@ -182,7 +189,7 @@ TEST_CASE("gradcheck: the whole encoder-decoder with embedding repeated tokens a
     const Config c = small_config(pre, 0.1f);
     Seq2Seq<double> model(c);
     auto ps = model.params();
-    randomize(ps, 25);
+    randomize(model.store, 25);
     Batch b;
     b.B = 2, b.Ls = 4, b.Lt = 3;
     b.src = {1, 2, 2, 0, 3, 3, 3, 3};  // repeated tokens; token 0 is padding

@@ -53,7 +53,8 @@ TEST_CASE_TEMPLATE("hazard: attention with a fully padded sequence stays finite"
   MultiheadAttention<S> mha("a.", D, 2, 0.0f);
   ParamList<S> ps;
   mha.collect(ps);
-  randomize(ps, 1);
+  ParamStore<S> store(ps);
+  randomize(store, 1);
   auto x = to_s<S>(normal_vec(B * L * D, 2));
   std::vector<std::uint8_t> pad = {1, 1, 1, 1, 0, 0, 0, 0};
   const S* y = mha.forward(x.data(), x.data(), B, L, L, pad.data(), false, RunState{false, 0, 0});
@@ -62,7 +63,7 @@ TEST_CASE_TEMPLATE("hazard: attention with a fully padded sequence stays finite"
   const S* dx = mha.backward(dy.data());
   CHECK(all_finite(dx, x.size()));
   for (auto* p : ps)
-    for (float g : p->grad) REQUIRE(std::isfinite(g));
+    for (float g : store.grad_host(*p)) REQUIRE(std::isfinite(g));
 }
 
 TEST_CASE("hazard: cross-entropy of logits near fp16's max is finite and right") {
@@ -91,13 +92,16 @@ TEST_CASE_TEMPLATE("hazard: layernorm input whose variance overflows fp16", S, h
   for (int i = 0; i < D; ++i) x[i] = st<S>(i % 2 ? 300.0f : -300.0f);
   CHECK(std::isinf(float(half(90000.0f))));  // the hazard itself
   LayerNorm<S> ln("ln.", D, 1e-5);
+  ParamList<S> ps;
+  ln.collect(ps);
+  ParamStore<S> store(ps);  // gamma 1, beta 0
   const S* y = ln.forward(x.data(), 1);
   for (int i = 0; i < D; ++i) CHECK(float(y[i]) == doctest::Approx(i % 2 ? 1.0 : -1.0).epsilon(0.01));
   std::vector<S> dy(D);
   for (int i = 0; i < D; ++i) dy[i] = st<S>(float(i % 3) - 1.0f);
   const S* dx = ln.backward(dy.data());
   CHECK(all_finite(dx, D));
-  for (float g : ln.weight.grad) CHECK(std::isfinite(g));
+  for (float g : store.grad_host(ln.weight)) CHECK(std::isfinite(g));
 }
 
 TEST_CASE("hazard: repeated tokens in the embedding backward add up") {
@@ -123,7 +127,7 @@ TEST_CASE("hazard: sequence length 1 (gradcheck of the whole model)") {
   c.dropout = 0.0f;
   Seq2Seq<double> model(c);
   auto ps = model.params();
-  randomize(ps, 5);
+  randomize(model.store, 5);
   Batch b;
   b.B = 2, b.Ls = 1, b.Lt = 1;
   b.src = {1, 2};
@@ -150,11 +154,11 @@ TEST_CASE("hazard: d_model 17 (not a multiple of 16) in fp32 matches fp64") {
   Seq2Seq<float> f32(c);
   auto pr = ref.params();
   auto pf = f32.params();
-  randomize(pr, 6);
-  for (std::size_t i = 0; i < pr.size(); ++i) {
-    for (std::size_t j = 0; j < pr[i]->master.size(); ++j) pf[i]->master[j] = float(pr[i]->master[j]);
-    pf[i]->sync();
-  }
+  randomize(ref.store, 6);
+  // The same shapes in the same order: the same offsets, so the flat buffers copy as a whole.
+  const std::vector<double> m = ref.store.masters_host();
+  f32.store.set_masters(std::vector<float>(m.begin(), m.end()));
+  f32.sync();
   Batch b;
   b.B = 1, b.Ls = 3, b.Lt = 2;
   b.src = {1, 2, 5};
@@ -214,8 +218,9 @@ TEST_CASE_TEMPLATE("dropout: the vectorised cpu mask equals dropout_keep element
 }
 
 TEST_CASE_TEMPLATE("the framework trains: plain SGD over params() lowers the loss of a copy task", S, float, half, bfloat16) {
-  // What chapter 05's optimizer and chapter 07's trainer do, in miniature: walk params(),
-  // update the fp32 masters, sync() the working copies, zero_grad(). Copying a sequence is
+  // What chapter 05's optimizer and chapter 07's trainer do, in miniature: update the fp32
+  // masters, sync() the working copies, zero_grad() (here through host copies of the whole
+  // store; chapter 05's optimizer is one kernel over its buffers). Copying a sequence is
   // easy; 60 steps must cut the loss at least in half (it starts near log 9 = 2.2).
   Config c;
   c.vocab = 9, c.d_model = 32, c.heads = 4, c.d_ff = 64, c.encoder_layers = 1, c.decoder_layers = 1;
@@ -244,10 +249,11 @@ TEST_CASE_TEMPLATE("the framework trains: plain SGD over params() lowers the los
     if (step == 0) first = last;
     REQUIRE(std::isfinite(last));
     model.backward();
-    for (auto* p : model.params()) {
-      for (std::size_t i = 0; i < p->master.size(); ++i) p->master[i] -= 0.1f * p->grad[i];
-      p->sync();
-    }
+    std::vector<float> m = model.store.masters_host();
+    const std::vector<float> g = model.store.grads_host();
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] -= 0.1f * g[i];
+    model.store.set_masters(m);
+    model.sync();
   }
   MESSAGE(std::string(precision_name<S>()) << ": loss " << first << " -> " << last);
   CHECK(first > 1.5);

@@ -54,6 +54,10 @@ std::vector<double> as_double(const T* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = double(ld(p[i]));
   return out;
 }
+template <class T>
+std::vector<double> as_double(const std::vector<T>& v) {
+  return as_double(v.data(), v.size());
+}
 template <class S>
 std::vector<S> to_s(const std::vector<double>& v) {
   std::vector<S> out(v.size());
@@ -91,7 +95,8 @@ Outputs run_encoder_layer(bool pre, Activation act) {
   EncoderLayer<S> layer("enc.", c);
   ParamList<S> ps;
   layer.collect(ps);
-  randomize(ps, 100, 0.2);
+  ParamStore<S> store(ps);
+  randomize(store, 100, 0.2);
   const int B = 4, L = 6;
   const auto x = to_s<S>(normal_vec(std::size_t(B) * L * c.d_model, 101));
   const auto dy = to_s<S>(normal_vec(x.size(), 102));
@@ -101,7 +106,7 @@ Outputs run_encoder_layer(bool pre, Activation act) {
   Outputs o;
   o.add("y", as_double(layer.forward(x.data(), B, L, pad.data(), run), x.size()));
   o.add("dx", as_double(layer.backward(dy.data()), x.size()));
-  for (auto* p : ps) o.add(p->name, as_double(p->grad.data(), p->grad.size()));
+  for (auto* p : ps) o.add(p->name, as_double(store.grad_host(*p)));
   return o;
 }
 
@@ -111,7 +116,8 @@ Outputs run_decoder_layer(bool pre, Activation act) {
   DecoderLayer<S> layer("dec.", c);
   ParamList<S> ps;
   layer.collect(ps);
-  randomize(ps, 200, 0.2);
+  ParamStore<S> store(ps);
+  randomize(store, 200, 0.2);
   const int B = 3, Lt = 5, Ls = 7;
   const auto x = to_s<S>(normal_vec(std::size_t(B) * Lt * c.d_model, 201));
   const auto mem = to_s<S>(normal_vec(std::size_t(B) * Ls * c.d_model, 202));
@@ -123,7 +129,7 @@ Outputs run_decoder_layer(bool pre, Activation act) {
   o.add("y", as_double(layer.forward(x.data(), mem.data(), B, Lt, Ls, tpad.data(), spad.data(), run), x.size()));
   o.add("dx", as_double(layer.backward(dy.data()), x.size()));
   o.add("dmem", as_double(layer.dmem(), mem.size()));
-  for (auto* p : ps) o.add(p->name, as_double(p->grad.data(), p->grad.size()));
+  for (auto* p : ps) o.add(p->name, as_double(store.grad_host(*p)));
   return o;
 }
 
@@ -132,7 +138,7 @@ Outputs run_model(bool pre, Activation act) {
   const Config c = mixed_config(pre, act);
   Seq2Seq<S> model(c);
   auto ps = model.params();
-  randomize(ps, 300, 0.2);
+  randomize(model.store, 300, 0.2);
   Batch b;
   b.B = 3, b.Ls = 6, b.Lt = 5;
   for (int i = 0; i < b.B * b.Ls; ++i) b.src.push_back(1 + (i * 7) % 10);
@@ -147,7 +153,7 @@ Outputs run_model(bool pre, Activation act) {
   o.add("logits", as_double(model.forward(b, run), std::size_t(b.B) * b.Lt * c.vocab));
   o.add("loss", {double(model.loss(0, 0.1))});
   model.backward();
-  for (auto* p : ps) o.add(p->name, as_double(p->grad.data(), p->grad.size()));
+  for (auto* p : ps) o.add(p->name, as_double(model.store.grad_host(*p)));
   return o;
 }
 

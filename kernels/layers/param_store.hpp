@@ -1,0 +1,253 @@
+/// @file param_store.hpp
+/// @brief Every parameter of a model in flat buffers in the backend's memory, and Param,
+/// a named view into them.
+///
+/// A ParamStore owns one buffer each for
+/// - the masters, in A = acc_t<S> (fp32; fp64 in the checking mode): what an optimizer updates;
+/// - the working copies in S, st<S>(master): what the forward pass reads. In fp32 (and fp64)
+///   mode st<S> is the identity, so the working copy *is* the master buffer (no second copy);
+/// - the gradients, in A: what backward accumulates into;
+/// - an optimizer's two moments m and v, in A, allocated only when it asks (ensure_moments()).
+///
+/// Parameters are registered in the fixed order of the model's params() (build()), each at
+/// an offset that is a multiple of kAlign = 128 elements; then every buffer is allocated
+/// once. 128 elements are 256 bytes in the narrowest (16-bit) buffer and 512 in the fp32
+/// ones, what cudaMalloc guarantees for a separate allocation (and host buffers are 256-byte
+/// aligned too, common/device_memory.hpp): each view is a pointer as well aligned as a tensor
+/// of its own, fit for vector loads and WMMA's 32-byte rule. The padding (at most 127 elements a
+/// parameter, 0.3% of the seed's model) is zero in every buffer and stays zero, so a sum or
+/// a norm over the whole buffer needs no mask.
+///
+/// Whole-model operations are one launch over a whole buffer (param_store.cu; a host loop on
+/// the cpu): zero_grads(), round_to_working(). Chapters 04-06 add unscale-and-check, the
+/// global norm and the fused optimizer the same way, over grads(), masters(), working(),
+/// moment_m(), moment_v() and size(). Nothing is copied to the host unless asked for
+/// (master_host(), grad_host(), working_host(): tests, checkpoints, logs).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "common/dispatch.hpp"
+#include "common/error.hpp"
+#include "kernels/layers/param_store_kernels.hpp"
+#include "kernels/layers/precision.hpp"
+
+namespace halfway::layers {
+
+template <class S>
+class ParamStore;
+
+/// A named parameter: a view into a ParamStore (its offset in the flat buffers). Modules
+/// read the working copy through w() and accumulate the gradient through g(); both are
+/// pointers into the store's buffers (device pointers on emu and cuda).
+template <class S>
+struct Param {
+  using A = acc_t<S>;
+  std::string name;                  ///< PyTorch's name, "transformer.encoder.layers.0.linear1.weight"
+  std::vector<std::int64_t> shape;
+  double initial = 0;                ///< every master's value when the store is built (LayerNorm's gamma: 1)
+  std::int64_t offset = -1;          ///< in the store's buffers, in elements (set by ParamStore::build)
+  ParamStore<S>* store = nullptr;    ///< the store it lives in (set by ParamStore::build)
+
+  Param() = default;
+  Param(std::string n, std::vector<std::int64_t> s, double init = 0)
+      : name(std::move(n)), shape(std::move(s)), initial(init) {
+    for (auto d : shape) numel_ *= d;
+  }
+  std::int64_t numel() const { return numel_; }
+  /// The working copy the layers read (S).
+  const S* w() const { return checked().working() + offset; }
+  /// The gradient the layers accumulate into (A).
+  A* g() const { return checked().grads() + offset; }
+
+ private:
+  ParamStore<S>& checked() const {
+    HALFWAY_EXPECT(store != nullptr, "parameter " + name + " in a ParamStore (build one over the module's params())",
+                   "a parameter in no store");
+    store->check_backend();
+    return *store;
+  }
+  std::int64_t numel_ = 1;
+};
+
+template <class S>
+using ParamList = std::vector<Param<S>*>;
+
+/// Bytes a store holds, per buffer (Buf::bytes() of each: what it really allocated).
+struct StoreBytes {
+  std::size_t masters = 0, working = 0, grads = 0, moments = 0;
+  std::size_t total() const { return masters + working + grads + moments; }
+};
+
+template <class S>
+class ParamStore {
+ public:
+  using A = acc_t<S>;
+  /// Every view's offset is a multiple of this many elements (see the file's comment).
+  static constexpr std::int64_t kAlign = 128;
+
+  ParamStore() = default;
+  /// build(ps) at once.
+  explicit ParamStore(const ParamList<S>& ps) { build(ps); }
+  ParamStore(const ParamStore&) = delete;  // the views point back here
+  ParamStore& operator=(const ParamStore&) = delete;
+
+  /// Registers ps in their order, allocates every buffer once in the memory of the layers'
+  /// backend (host memory for fp64), sets every master to its Param::initial, rounds the
+  /// working copies and zeroes the gradients.
+  void build(const ParamList<S>& ps) {
+    HALFWAY_EXPECT(!built_, "one build() of a parameter store", "a second one");
+    backend_ = here();
+    std::int64_t at = 0;
+    for (auto* p : ps) {
+      HALFWAY_EXPECT(p->store == nullptr, "parameter " + p->name + " in one store", "a second store");
+      p->offset = at;
+      p->store = this;
+      count_ += p->numel();
+      at += (p->numel() + kAlign - 1) / kAlign * kAlign;
+    }
+    params_ = ps;
+    size_ = std::max<std::int64_t>(at, kAlign);  // never empty: every buffer has a base pointer
+    masters_.get(std::size_t(size_));
+    grads_.get(std::size_t(size_));
+    if constexpr (!kAliased) working_.get(std::size_t(size_));
+    built_ = true;
+    std::vector<A> init(std::size_t(size_), A(0));
+    for (auto* p : ps) std::fill_n(init.begin() + p->offset, p->numel(), A(p->initial));
+    set_masters(init);
+    round_to_working();
+    zero_grads();
+  }
+  bool built() const { return built_; }
+
+  /// The parameters, in the order of their offsets (the model's params() order).
+  const ParamList<S>& params() const { return params_; }
+  /// Elements in each flat buffer, padding included: what a whole-model kernel covers.
+  std::int64_t size() const { return size_; }
+  /// Parameters of the model (no padding).
+  std::int64_t count() const { return count_; }
+  /// Where the buffers live (cpu for fp64 and on the cpu backend).
+  Backend backend() const { return backend_; }
+
+  /// Base pointers of the flat buffers (device pointers on emu and cuda).
+  A* masters() { return masters_.data(); }
+  S* working() {
+    if constexpr (kAliased) return masters_.data();
+    else return working_.data();
+  }
+  A* grads() { return grads_.data(); }
+  /// An optimizer's first and second moments (nullptr before ensure_moments()).
+  A* moment_m() { return m_.data(); }
+  A* moment_v() { return v_.data(); }
+
+  /// Allocates the two moments (zero) on the first call; later calls do nothing.
+  void ensure_moments() {
+    check_backend();
+    if (m_.data()) return;
+    zero(m_.get(std::size_t(size_)));
+    zero(v_.get(std::size_t(size_)));
+  }
+  bool has_moments() const { return m_.data() != nullptr; }
+
+  // ---- whole-model operations: one launch each ----------------------------------------
+
+  /// Every gradient to 0.
+  void zero_grads() {
+    check_backend();
+    zero(grads_.data());
+  }
+  /// Every working copy from its master: st<S>(master), in mixed mode the rounding of every
+  /// weight to 16 bits (nothing to do in fp32 and fp64 mode, where they are one buffer).
+  void round_to_working() {
+    check_backend();
+    if constexpr (!kAliased) {
+      if (backend_ != Backend::cpu) return HALFWAY_KERNEL(backend_, store_round(masters_.data(), working_.data(), size_));
+      // chapter 02's bulk conversion (F16C where present): the same bits as st<S> element by element
+      convert_from_f32(dtype_of<S>(), masters_.data(), reinterpret_cast<std::uint16_t*>(working_.data()), size_);
+    }
+  }
+
+  // ---- host copies, only on request ---------------------------------------------------
+
+  std::vector<A> masters_host() const { return host(masters_.data(), 0, size_); }
+  std::vector<A> grads_host() const { return host(grads_.data(), 0, size_); }
+  std::vector<A> master_host(const Param<S>& p) const { return host(masters_.data(), mine(p), p.numel()); }
+  std::vector<A> grad_host(const Param<S>& p) const { return host(grads_.data(), mine(p), p.numel()); }
+  std::vector<S> working_host(const Param<S>& p) const {
+    if constexpr (kAliased) return host(masters_.data(), mine(p), p.numel());
+    else return host(working_.data(), mine(p), p.numel());
+  }
+  /// Uploads every master (size() values, padding included: keep it zero). The working
+  /// copies follow at the next round_to_working().
+  void set_masters(const std::vector<A>& all) {
+    HALFWAY_EXPECT(std::int64_t(all.size()) == size_, std::to_string(size_) + " masters",
+                   std::to_string(all.size()));
+    check_backend();
+    copy_in(masters_.data(), all.data(), all.size() * sizeof(A));
+  }
+  /// Uploads one parameter's masters (round_to_working() afterwards).
+  void set_master(const Param<S>& p, const std::vector<A>& values) {
+    HALFWAY_EXPECT(std::int64_t(values.size()) == p.numel(), std::to_string(p.numel()) + " values for " + p.name,
+                   std::to_string(values.size()));
+    const std::int64_t at = mine(p);
+    copy_in(masters_.data() + at, values.data(), values.size() * sizeof(A));
+  }
+  /// Element i of a parameter: master = v and working copy = st<S>(v), at once (the
+  /// finite-difference tests' perturbation; the same rounding as round_to_working()).
+  void set_value(const Param<S>& p, std::int64_t i, A v) {
+    HALFWAY_EXPECT(i >= 0 && i < p.numel(), "an element of " + p.name, std::to_string(i));
+    const std::int64_t at = mine(p) + i;
+    copy_in(masters_.data() + at, &v, sizeof(A));
+    if constexpr (!kAliased) {
+      const S w = st<S>(v);
+      copy_in(working_.data() + at, &w, sizeof(S));
+    }
+  }
+
+  /// What the store holds, per buffer.
+  StoreBytes bytes() const {
+    return {masters_.bytes(), working_.bytes(), grads_.bytes(), m_.bytes() + v_.bytes()};
+  }
+
+  /// Throws Error unless the layers run where the buffers live (a model built on the cpu
+  /// cannot run inside a BackendScope(emu), nor the reverse).
+  void check_backend() const {
+    HALFWAY_EXPECT(built_, "a built parameter store", "one before build()");
+    HALFWAY_EXPECT(here() == backend_, std::string("the layers on the store's backend ") + std::string(to_string(backend_)),
+                   std::string(to_string(here())) + " (build the model inside the BackendScope it runs in)");
+  }
+
+ private:
+  static constexpr bool kAliased = std::is_same_v<S, A>;
+  /// Where ops on S run now.
+  static Backend here() { return on_device<S>() ? layers_backend() : Backend::cpu; }
+
+  std::int64_t mine(const Param<S>& p) const {
+    HALFWAY_EXPECT(p.store == this, "parameter " + p.name + " of this store", "one of another store");
+    check_backend();
+    return p.offset;
+  }
+  template <class T>
+  std::vector<T> host(const T* base, std::int64_t at, std::int64_t n) const {
+    check_backend();
+    return to_host(base + at, std::size_t(n));
+  }
+  /// A whole buffer of size_ elements of A to zero: one launch (a host fill on the cpu).
+  void zero(A* p) {
+    if (backend_ != Backend::cpu) return HALFWAY_KERNEL(backend_, store_zero(p, size_ * std::int64_t(sizeof(A))));
+    std::fill(p, p + size_, A(0));
+  }
+
+  bool built_ = false;
+  Backend backend_ = Backend::cpu;
+  std::int64_t size_ = 0, count_ = 0;
+  ParamList<S> params_;
+  Buf<A> masters_, grads_, m_, v_;
+  Buf<S> working_;
+};
+
+}  // namespace halfway::layers
