@@ -1,0 +1,104 @@
+// Exercise 05.1: Adam's element update against an independent fp64 transcription of
+// PyTorch 1.13's formulas (REFERENCE.md), over 300 steps of Adam and AdamW with and without
+// weight decay. Each step starts both from the same float state (the reference's state
+// rounded to float), so the bound is one step's rounding, derived here with u = 2^-24 (each
+// fp32 operation and each constant rounded to float adds at most u relative):
+//   g' = g + wd w                    |e_g| <= 2u (|g| + |wd w|)
+//   m' = b1 m + (1 - b1) g'          |e_m| <= 4u (|b1 m| + |(1 - b1) g'|) + (1 - b1) |e_g|
+//   v' = b2 v + (1 - b2) g'^2        |e_v| <= 5u (|b2 v| + (1 - b2) g'^2) + 2 (1 - b2) |g'| |e_g|
+//   d  = sqrt(v') / bc2s + eps       rel(d) <= rel(v') / 2 + 4u
+//   D  = step_size m' / d            |e_D| <= step_size |e_m| / d + |D| (rel(d) + 3u)
+//   w' = w decay - D                 |e_w| <= |e_D| + 3u |w| + u |w'|
+// (first order in u; the test allows twice the sum).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "common/rng.hpp"
+#include "kernels/optim/adam.hpp"
+
+using namespace halfway;
+using namespace halfway::optim;
+
+namespace {
+
+void run(const AdamOptions& o, std::uint64_t seed) {
+  const double u = std::ldexp(1.0, -24);
+  double w = 0.5, m = 0, v = 0;
+  for (std::int64_t t = 1; t <= 300; ++t) {
+    const float g = float(rng::normal(seed, std::uint64_t(t)) * std::exp2(-20.0 * rng::uniform(seed + 1, std::uint64_t(t))));
+    // the same float state for both
+    const float wf = float(w), mf0 = float(m), vf0 = float(v);
+    w = wf, m = mf0, v = vf0;
+    // fp32, the exercise
+    float mf = mf0, vf = vf0;
+    const float w32 = adam_element(wf, g, mf, vf, adam_constants(o, o.lr, t));
+    // fp64, PyTorch's formulas
+    double gd = g, wd_w = 0, wdec = w;
+    if (o.weight_decay != 0) {
+      if (o.decoupled) wdec = w * (1.0 - o.lr * o.weight_decay);
+      else wd_w = o.weight_decay * w, gd += wd_w;
+    }
+    const double m1 = o.beta1 * m + (1 - o.beta1) * gd;
+    const double v1 = o.beta2 * v + (1 - o.beta2) * gd * gd;
+    const double bc1 = 1 - std::pow(o.beta1, double(t)), bc2 = 1 - std::pow(o.beta2, double(t));
+    const double d = std::sqrt(v1) / std::sqrt(bc2) + o.eps;
+    const double D = (o.lr / bc1) * m1 / d;
+    const double w1 = wdec - D;
+    // the bound
+    const double e_g = 2 * u * (std::fabs(g) + std::fabs(wd_w));
+    const double e_m = 4 * u * (std::fabs(o.beta1 * m) + std::fabs((1 - o.beta1) * gd)) + (1 - o.beta1) * e_g;
+    const double e_v = 5 * u * (o.beta2 * v + (1 - o.beta2) * gd * gd) + 2 * (1 - o.beta2) * std::fabs(gd) * e_g;
+    const double rel_d = (v1 > 0 ? e_v / v1 : 0.0) / 2 + 4 * u;
+    const double e_D = (o.lr / bc1) * e_m / d + std::fabs(D) * (rel_d + 3 * u);
+    const double e_w = e_D + 3 * u * std::fabs(w) + u * std::fabs(w1);
+    const std::string what = std::string(o.decoupled ? "AdamW" : "Adam") + " wd " + std::to_string(o.weight_decay);
+    REQUIRE_MESSAGE(std::fabs(double(w32) - w1) <= 2 * e_w, what << " step " << t);
+    REQUIRE_MESSAGE(std::fabs(double(mf) - m1) <= 2 * e_m, what << " step " << t);
+    REQUIRE_MESSAGE(std::fabs(double(vf) - v1) <= 2 * e_v, what << " step " << t);
+    w = w1, m = m1, v = v1;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Adam: one element against fp64 PyTorch formulas, no weight decay [ex05.1]") {
+  run(AdamOptions{}, 1);
+  AdamOptions transformer;
+  transformer.lr = 5e-4, transformer.beta2 = 0.98, transformer.eps = 1e-9;
+  run(transformer, 2);
+}
+
+TEST_CASE("Adam: L2 weight decay enters the gradient [ex05.1]") {
+  AdamOptions o;
+  o.weight_decay = 0.1;
+  run(o, 3);
+  // by hand, step 1, g = 0: g' = wd * w = 0.05, m = 0.005, v = 2.5e-6 * 0.001 ...
+  float m = 0, v = 0;
+  const float w = adam_element(0.5f, 0.0f, m, v, adam_constants(o, 1e-3, 1));
+  CHECK(m == doctest::Approx(0.1 * 0.05).epsilon(1e-6));
+  CHECK(w == doctest::Approx(0.5 - 1e-3).epsilon(1e-6));  // first step moves by ~lr * sign
+}
+
+TEST_CASE("AdamW: decoupled decay shrinks the weight, not the gradient [ex05.1]") {
+  AdamOptions o;
+  o.weight_decay = 0.01, o.decoupled = true, o.lr = 1e-2;
+  run(o, 4);
+  float m = 0, v = 0;
+  const float w = adam_element(2.0f, 0.0f, m, v, adam_constants(o, o.lr, 1));
+  CHECK(m == 0.0f);                         // a zero gradient stays zero
+  CHECK(w == float(2.0f * float(1.0 - 1e-4)));  // only the decay moved the weight
+}
+
+TEST_CASE("Adam: constants in double, bad options rejected") {
+  AdamOptions o;
+  const AdamConstants c = adam_constants(o, 1e-3, 10);
+  CHECK(c.step_size == float(1e-3 / (1 - std::pow(0.9, 10))));
+  CHECK(c.bc2_sqrt == float(std::sqrt(1 - std::pow(0.999, 10))));
+  CHECK_THROWS(adam_constants(o, 1e-3, 0));
+  CHECK_THROWS(adam_constants(o, -1.0, 1));
+  o.beta1 = 1.0;
+  CHECK_THROWS(adam_constants(o, 1e-3, 1));
+  o.beta1 = 0.9, o.eps = 0;
+  CHECK_THROWS(adam_constants(o, 1e-3, 1));
+}

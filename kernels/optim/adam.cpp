@@ -1,0 +1,103 @@
+// The host side of the fused Adam step (adam.hpp): constants in double, the cpu loop, and
+// the dispatch to the kernel on emu and cuda.
+#include "kernels/optim/adam.hpp"
+
+#include <cmath>
+
+#include "common/dispatch.hpp"
+#include "common/error.hpp"
+#include "common/rng.hpp"
+#include "kernels/optim/adam_apply.hpp"
+
+namespace halfway::optim {
+namespace {
+
+// Elementwise and memory-bound: threads pay off only on large stores (see
+// kernels/layers/ops.hpp's worth_threads for the measurement behind the threshold).
+template <class S, class G>
+void adam_host(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n, const AdamConstants& c,
+               int mode, std::uint64_t sr_seed) {
+#pragma omp parallel for schedule(static) if (n >= (1 << 22))
+  for (std::int64_t i = 0; i < n; ++i) adam_apply(i, master, working, grad, m, v, c, mode, sr_seed);
+}
+
+template <class S, class G>
+void run(const AdamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+  S* working = static_cast<S*>(b.working);
+  const G* grad = static_cast<const G*>(b.grad);
+  if (b.backend == Backend::cpu) return adam_host(b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
+  HALFWAY_KERNEL(b.backend, adam_step(b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed));
+}
+
+template <class S>
+void run_grad(const AdamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+  if (b.grad_type == DType::f32) return run<S, float>(b, c, mode, sr_seed);
+  if constexpr (!std::is_same_v<S, float>) {
+    HALFWAY_EXPECT(b.grad_type == b.working_type, "gradients in f32 or in the working copies' type",
+                   std::string(to_string(b.grad_type)));
+    return run<S, S>(b, c, mode, sr_seed);
+  }
+  throw Error("adam_step: expected f32 gradients for f32 weights, found " + std::string(to_string(b.grad_type)));
+}
+
+}  // namespace
+
+std::string to_string(MasterMode m) {
+  switch (m) {
+    case MasterMode::master: return "master";
+    case MasterMode::none: return "none";
+    case MasterMode::stochastic: return "sr";
+  }
+  return "?";
+}
+
+MasterMode parse_master_mode(const std::string& s) {
+  if (s == "master" || s == "on") return MasterMode::master;
+  if (s == "none" || s == "off") return MasterMode::none;
+  if (s == "sr") return MasterMode::stochastic;
+  throw UsageError("expected a master-weight mode on (master), off (none) or sr, found '" + s + "'");
+}
+
+AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step) {
+  HALFWAY_EXPECT(std::isfinite(lr) && lr >= 0.0, "a learning rate >= 0", std::to_string(lr));
+  HALFWAY_EXPECT(o.beta1 >= 0.0 && o.beta1 < 1.0, "beta1 in [0, 1)", std::to_string(o.beta1));
+  HALFWAY_EXPECT(o.beta2 >= 0.0 && o.beta2 < 1.0, "beta2 in [0, 1)", std::to_string(o.beta2));
+  HALFWAY_EXPECT(std::isfinite(o.eps) && o.eps > 0.0, "eps > 0", std::to_string(o.eps));
+  HALFWAY_EXPECT(std::isfinite(o.weight_decay) && o.weight_decay >= 0.0, "a weight decay >= 0",
+                 std::to_string(o.weight_decay));
+  HALFWAY_EXPECT(step >= 1, "an Adam step >= 1 (steps count from 1)", std::to_string(step));
+  const double bc1 = 1.0 - std::pow(o.beta1, double(step));
+  const double bc2 = 1.0 - std::pow(o.beta2, double(step));
+  AdamConstants c{};
+  c.beta1 = float(o.beta1);
+  c.beta2 = float(o.beta2);
+  c.one_minus_beta1 = float(1.0 - o.beta1);
+  c.one_minus_beta2 = float(1.0 - o.beta2);
+  c.eps = float(o.eps);
+  c.weight_decay = float(o.weight_decay);
+  c.decoupled = o.decoupled;
+  c.decay = float(1.0 - lr * o.weight_decay);
+  c.step_size = float(lr / bc1);
+  c.bc2_sqrt = float(std::sqrt(bc2));
+  return c;
+}
+
+void adam_step(const AdamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed, std::int64_t step) {
+  HALFWAY_EXPECT(b.count >= 0, "an element count >= 0", std::to_string(b.count));
+  if (b.count == 0) return;
+  HALFWAY_EXPECT(b.working && b.grad && b.m && b.v, "working copies, gradients and both moments",
+                 "a null buffer (ensure_moments() before the first step?)");
+  const bool fp32 = b.working_type == DType::f32;
+  HALFWAY_EXPECT(!fp32 || mode == MasterMode::master, "master-weight mode 'master' for fp32 weights",
+                 to_string(mode));
+  HALFWAY_EXPECT(mode != MasterMode::master || b.master, "fp32 masters in mode 'master'", "none");
+  const std::uint64_t sr_seed = rng::derive_seed(seed, std::uint64_t(step));
+  const int m = int(mode);
+  switch (b.working_type) {
+    case DType::f32: return run_grad<float>(b, c, m, sr_seed);
+    case DType::f16: return run_grad<half>(b, c, m, sr_seed);
+    case DType::bf16: return run_grad<bfloat16>(b, c, m, sr_seed);
+  }
+}
+
+}  // namespace halfway::optim

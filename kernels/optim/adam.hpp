@@ -1,0 +1,92 @@
+/// @file adam.hpp
+/// @brief Adam and AdamW over a whole parameter store in one pass (chapter 05).
+///
+/// One step reads each parameter's gradient (fp32 or 16-bit), updates its two fp32
+/// moments and its weight, and writes the working copy the next forward pass reads, all
+/// in the same pass over the flat buffers: one kernel launch per step on emu and cuda,
+/// one OpenMP loop on the cpu, with the same arithmetic per element (exercise 05.1,
+/// solutions/05_master_weights/adam_element.hpp), hence the same bits.
+///
+/// Where the weight lives decides what survives a small update (MasterMode):
+/// - `master`: fp32 masters; the working copy is st<S>(master), round to nearest even.
+///   The default of mixed precision: an update below half a 16-bit ulp accumulates in the
+///   master until it shows.
+/// - `none`: the weight exists only in S. Every step computes w + update in fp32 from the
+///   16-bit weight and rounds it back to nearest: updates below half an ulp are lost.
+/// - `stochastic`: as none, but rounded stochastically (exercise 05.2) with 32 random bits
+///   per element from the course's counter-based RNG (seed, step, element): unbiased on
+///   average, and a run is reproducible.
+/// In fp32 training (S = float) the working copy is the master: mode `master` only.
+///
+/// A step the loss scaler skipped is simply not run: masters, moments, working copies
+/// and the step count stay bit-unchanged (AdamState::step counts steps taken).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "05_master_weights/adam_element.hpp"
+#include "common/backend.hpp"
+#include "common/dtype.hpp"
+#include "common/hd.hpp"
+#include "kernels/fp16/half.hpp"
+
+namespace halfway::optim {
+
+enum class MasterMode { master, none, stochastic };
+/// "master", "none", "sr".
+std::string to_string(MasterMode m);
+/// Parses "master"/"on", "none"/"off", "sr"; UsageError otherwise.
+MasterMode parse_master_mode(const std::string& s);
+
+/// PyTorch's defaults (torch.optim.Adam); AdamW's weight decay default is 1e-2.
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled = false;  ///< AdamW
+};
+
+/// What a checkpoint saves besides the moments: steps taken.
+struct AdamState {
+  std::int64_t step = 0;
+};
+
+/// The constants of step `step` (>= 1) at learning rate `lr`, computed in double as
+/// PyTorch does and rounded to float. Throws Error on bad options (lr < 0, betas outside
+/// [0, 1), eps <= 0, weight_decay < 0, step < 1).
+AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step);
+
+/// The flat buffers one step updates, in `backend`'s memory (a ParamStore's).
+struct AdamBuffers {
+  Backend backend = Backend::cpu;
+  std::int64_t count = 0;
+  float* master = nullptr;        ///< fp32 masters; in modes none/stochastic unused (may be null)
+  void* working = nullptr;        ///< the working copies, of `working_type`
+  DType working_type = DType::f32;  ///< f32 (then working == master), f16 or bf16
+  const void* grad = nullptr;     ///< the gradients, of `grad_type`
+  DType grad_type = DType::f32;   ///< f32, or working_type (16-bit gradients)
+  float* m = nullptr;
+  float* v = nullptr;
+};
+
+/// One step over every element. `seed` and `step` pick the random words of stochastic
+/// rounding (element i of step t draws rng::bits(derive_seed(seed, t), i)).
+void adam_step(const AdamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed,
+               std::int64_t step);
+
+}  // namespace halfway::optim
+
+/// The kernels: one launch over n elements; `mode` is MasterMode as an int; `sr_seed` the
+/// step's derived seed. Return after the launch, without waiting.
+#define HALFWAY_ADAM_KERNEL_FOR(S, G)                                                                 \
+  void adam_step(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,       \
+                 ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed);
+HALFWAY_KERNEL_API(
+  HALFWAY_ADAM_KERNEL_FOR(float, float)
+  HALFWAY_ADAM_KERNEL_FOR(::halfway::half, float)
+  HALFWAY_ADAM_KERNEL_FOR(::halfway::half, ::halfway::half)
+  HALFWAY_ADAM_KERNEL_FOR(::halfway::bfloat16, float)
+  HALFWAY_ADAM_KERNEL_FOR(::halfway::bfloat16, ::halfway::bfloat16)
+)

@@ -1,0 +1,58 @@
+/// @file train_step.hpp
+/// @brief The order of one mixed-precision training step after the backward pass, in one
+/// function (chapter 06; chapter 07's trainer calls it).
+///
+/// @code
+///   backward(loss * scale)                 (the caller, before train_step)
+///   found_inf = scaler.unscale(grads)      g /= scale, one launch, one flag read
+///   norm = clip_grad_norm(grads)           on the UNSCALED gradients (skipped on found_inf)
+///   if (scaler.step()) optimizer(lr)       skipped on found_inf
+///   scaler.update()                        the scale moves (chapter 04's rule)
+///   if (stepped) schedule.step()           the schedule counts steps taken
+/// @endcode
+///
+/// Why this order: clipping compares the gradients' norm with max_norm, a number in the
+/// units of the true gradients. Before unscaling, the norm is scale times too large
+/// (2^16 by default): clipping then scales the gradients by max_norm / (scale * norm) and
+/// the unscale divides by the scale again, so the update is scale times too small
+/// whenever the true norm exceeds max_norm / scale. `clip_before_unscale` does exactly
+/// that (the ablation of the lesson, never for training).
+///
+/// On found_inf the gradients are discarded: no clipping (its error_if_nonfinite would
+/// only repeat what the scaler found), the norm is still measured (inf or NaN) for the log.
+/// The schedule does not advance on a skipped step unless `schedule_on_skipped` (PyTorch's
+/// LambdaLR does: it counts calls, not updates).
+#pragma once
+
+#include <functional>
+
+#include "kernels/amp/grad_scaler.hpp"
+#include "kernels/optim/clip.hpp"
+#include "kernels/optim/schedule.hpp"
+
+namespace halfway::optim {
+
+struct TrainStepOptions {
+  bool clip = true;                  ///< clip by global norm (else the norm is only measured)
+  ClipOptions clip_options{};        ///< max_norm, error_if_nonfinite
+  bool clip_before_unscale = false;  ///< the ablation: clip the scaled gradients (the bug)
+  bool schedule_on_skipped = false;  ///< advance the schedule on skipped steps (PyTorch's way)
+};
+
+/// What one step did.
+struct StepReport {
+  bool found_inf = false;  ///< the unscale found an inf or NaN
+  float grad_norm = 0.0f;  ///< the norm before clipping (of the scaled gradients in the ablation)
+  double lr = 0.0;         ///< the rate given to the optimizer (or that it would have had)
+  bool skipped = false;    ///< the optimizer did not step
+};
+
+/// The optimizer's step at rate lr (e.g. chapter 05's Adam over the store).
+using OptimizerStep = std::function<void(double lr)>;
+
+/// One step in the order above, on gradients the caller's backward pass left scaled by
+/// scaler.scale().
+StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
+                      NormWorkspace& ws, const OptimizerStep& optimizer, Schedule& schedule);
+
+}  // namespace halfway::optim
