@@ -41,6 +41,7 @@ class Launcher {
       std::apply(x->kernel, std::move(copy));
     };
     spec.body_ctx = &ctx;
+    detail::count_launch();
     detail::launch(spec);
   }
 

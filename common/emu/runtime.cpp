@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,8 @@ struct halfway::simt::CUevent_st {
 
 namespace halfway::simt {
 namespace {
+
+std::atomic<unsigned long long> g_launches{0}, g_device_allocations{0};
 
 thread_local cudaError_t t_last_error = cudaSuccess;
 thread_local cudaError_t t_detail_code = cudaSuccess;
@@ -50,6 +53,7 @@ cudaError_t alloc(std::unordered_set<void*> Registry::*set, void** ptr, std::siz
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   (r.*set).insert(p);
+  if (set == &Registry::device) ++g_device_allocations;
   *ptr = p;
   return cudaSuccess;
 }
@@ -69,7 +73,10 @@ bool valid_kind(cudaMemcpyKind kind) { return kind >= cudaMemcpyHostToHost && ki
 
 }  // namespace
 
+EmuCounters emu_counters() { return {g_launches.load(), g_device_allocations.load()}; }
+
 namespace detail {
+void count_launch() { ++g_launches; }
 cudaError_t record_error(cudaError_t e) {
   if (e != cudaSuccess) t_last_error = e;
   return e;

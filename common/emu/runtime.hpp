@@ -168,7 +168,16 @@ cudaError_t cudaFuncSetAttribute(F* kernel, cudaFuncAttribute attr, int value) {
   return cudaFuncSetAttributeById(reinterpret_cast<const void*>(kernel), attr, value);
 }
 
+/// The emulator's counters since the process started, for tests that count what a piece
+/// of code does on the device: kernel launches (every HALFWAY_LAUNCH, also one with a bad
+/// configuration) and successful cudaMalloc / cudaMallocManaged calls.
+struct EmuCounters {
+  unsigned long long launches = 0, device_allocations = 0;
+};
+EmuCounters emu_counters();
+
 namespace detail {
+void count_launch();
 cudaError_t record_error(cudaError_t e);
 /// A launch-configuration error: kept with its explanation for cudaGetErrorString.
 void record_launch_error(cudaError_t e, const char* detail);
