@@ -1,13 +1,13 @@
-// The host side of the fused Adam step (adam.hpp): constants in double, the cpu loop, and
+// The host side of the fused optimizer step (optimizer.hpp): constants in double, the cpu loop, and
 // the dispatch to the kernel on emu and cuda.
-#include "kernels/optim/adam.hpp"
+#include "kernels/optim/optimizer.hpp"
 
 #include <cmath>
 
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
-#include "kernels/optim/adam_apply.hpp"
+#include "kernels/optim/update_element.hpp"
 
 namespace halfway::optim {
 namespace {
@@ -15,29 +15,48 @@ namespace {
 // Elementwise and memory-bound: threads pay off only on large stores (see
 // kernels/layers/ops.hpp's worth_threads for the measurement behind the threshold).
 template <class S, class G>
-void adam_host(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n, const AdamConstants& c,
-               int mode, std::uint64_t sr_seed) {
+void host_loop(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
+               const AdamConstants& c, int mode, std::uint64_t sr_seed) {
 #pragma omp parallel for schedule(static) if (n >= (1 << 22))
-  for (std::int64_t i = 0; i < n; ++i) adam_apply(i, master, working, grad, m, v, c, mode, sr_seed);
+  for (std::int64_t i = 0; i < n; ++i) update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed);
 }
 
 template <class S, class G>
-void run(const AdamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+void run(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
   S* working = static_cast<S*>(b.working);
   const G* grad = static_cast<const G*>(b.grad);
-  if (b.backend == Backend::cpu) return adam_host(b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
-  HALFWAY_KERNEL(b.backend, adam_step(b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed));
+  if (b.backend == Backend::cpu) return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
+  HALFWAY_KERNEL(b.backend, optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed));
 }
 
 template <class S>
-void run_grad(const AdamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  if (b.grad_type == DType::f32) return run<S, float>(b, c, mode, sr_seed);
+void run_grad(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+  if (b.grad_type == DType::f32) return run<S, float>(sgd, b, c, mode, sr_seed);
   if constexpr (!std::is_same_v<S, float>) {
     HALFWAY_EXPECT(b.grad_type == b.working_type, "gradients in f32 or in the working copies' type",
                    std::string(to_string(b.grad_type)));
-    return run<S, S>(b, c, mode, sr_seed);
+    return run<S, S>(sgd, b, c, mode, sr_seed);
   }
-  throw Error("adam_step: expected f32 gradients for f32 weights, found " + std::string(to_string(b.grad_type)));
+  throw Error("optimizer step: expected f32 gradients for f32 weights, found " + std::string(to_string(b.grad_type)));
+}
+
+void step(bool sgd, const ParamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed,
+          std::int64_t step) {
+  HALFWAY_EXPECT(b.count >= 0, "an element count >= 0", std::to_string(b.count));
+  if (b.count == 0) return;
+  HALFWAY_EXPECT(b.working && b.grad && (sgd || (b.m && b.v)), "working copies, gradients and both moments",
+                 "a null buffer (ensure_moments() before the first step?)");
+  const bool fp32 = b.working_type == DType::f32;
+  HALFWAY_EXPECT(!fp32 || mode == MasterMode::master, "master-weight mode 'master' for fp32 weights",
+                 to_string(mode));
+  HALFWAY_EXPECT(mode != MasterMode::master || b.master, "fp32 masters in mode 'master'", "none");
+  const std::uint64_t sr_seed = rng::derive_seed(seed, std::uint64_t(step));
+  const int m = int(mode);
+  switch (b.working_type) {
+    case DType::f32: return run_grad<float>(sgd, b, c, m, sr_seed);
+    case DType::f16: return run_grad<half>(sgd, b, c, m, sr_seed);
+    case DType::bf16: return run_grad<bfloat16>(sgd, b, c, m, sr_seed);
+  }
 }
 
 }  // namespace
@@ -82,22 +101,15 @@ AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step)
   return c;
 }
 
-void adam_step(const AdamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed, std::int64_t step) {
-  HALFWAY_EXPECT(b.count >= 0, "an element count >= 0", std::to_string(b.count));
-  if (b.count == 0) return;
-  HALFWAY_EXPECT(b.working && b.grad && b.m && b.v, "working copies, gradients and both moments",
-                 "a null buffer (ensure_moments() before the first step?)");
-  const bool fp32 = b.working_type == DType::f32;
-  HALFWAY_EXPECT(!fp32 || mode == MasterMode::master, "master-weight mode 'master' for fp32 weights",
-                 to_string(mode));
-  HALFWAY_EXPECT(mode != MasterMode::master || b.master, "fp32 masters in mode 'master'", "none");
-  const std::uint64_t sr_seed = rng::derive_seed(seed, std::uint64_t(step));
-  const int m = int(mode);
-  switch (b.working_type) {
-    case DType::f32: return run_grad<float>(b, c, m, sr_seed);
-    case DType::f16: return run_grad<half>(b, c, m, sr_seed);
-    case DType::bf16: return run_grad<bfloat16>(b, c, m, sr_seed);
-  }
+void adam_step(const ParamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed, std::int64_t step) {
+  ::halfway::optim::step(false, b, c, mode, seed, step);
+}
+
+void sgd_step(const ParamBuffers& b, float lr, MasterMode mode, std::uint64_t seed, std::int64_t step) {
+  HALFWAY_EXPECT(std::isfinite(lr) && lr >= 0.0f, "a learning rate >= 0", std::to_string(lr));
+  AdamConstants c{};
+  c.step_size = lr;
+  ::halfway::optim::step(true, b, c, mode, seed, step);
 }
 
 }  // namespace halfway::optim

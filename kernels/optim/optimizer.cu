@@ -1,7 +1,7 @@
-// Adam/AdamW fused over a parameter store on the device (API: adam.hpp).
+// Adam/AdamW (and plain SGD) fused over a parameter store on the device (API: optimizer.hpp).
 //
 // The math per element is exercise 05.1 (adam_element: moments, bias-corrected step,
-// decay), then the writes of the master mode (adam_apply.hpp). Every element is
+// decay), then the writes of the master mode (update_element.hpp). Every element is
 // independent: one thread per element, grid-stride, no shared memory, no reduction.
 //
 //   buffers (n elements each):  grad | m | v | master | working
@@ -15,8 +15,8 @@
 #include <algorithm>
 
 #include "common/device.cuh"
-#include "kernels/optim/adam.hpp"
-#include "kernels/optim/adam_apply.hpp"
+#include "kernels/optim/optimizer.hpp"
+#include "kernels/optim/update_element.hpp"
 
 namespace halfway::HALFWAY_KERNEL_NS {
 namespace {
@@ -24,29 +24,29 @@ namespace {
 constexpr int kThreads = 256;
 
 template <class S, class G>
-__global__ void adam_kernel(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
-                            ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {
+__global__ void update_kernel(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
+                              ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    ::halfway::optim::adam_apply(i, master, working, grad, m, v, c, mode, sr_seed);
+    ::halfway::optim::update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed);
 }
 
 template <class S, class G>
-void launch(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
+void launch(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
             const ::halfway::optim::AdamConstants& c, int mode, std::uint64_t sr_seed) {
   if (n <= 0) return;
   const auto blocks = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096));
-  constexpr auto kernel = adam_kernel<S, G>;
-  HALFWAY_LAUNCH(kernel, blocks, kThreads, 0, 0)(master, working, grad, m, v, n, c, mode, sr_seed);
+  constexpr auto kernel = update_kernel<S, G>;
+  HALFWAY_LAUNCH(kernel, blocks, kThreads, 0, 0)(sgd, master, working, grad, m, v, n, c, mode, sr_seed);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace
 
-#define HALFWAY_ADAM_DEFINE(S, G)                                                              \
-  void adam_step(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n, \
-                 ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {         \
-    launch(master, working, grad, m, v, n, c, mode, sr_seed);                                  \
+#define HALFWAY_ADAM_DEFINE(S, G)                                                                        \
+  void optimizer_step(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n, \
+                      ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {                \
+    launch(sgd, master, working, grad, m, v, n, c, mode, sr_seed);                                         \
   }
 HALFWAY_ADAM_DEFINE(float, float)
 HALFWAY_ADAM_DEFINE(::halfway::half, float)

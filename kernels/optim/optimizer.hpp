@@ -1,5 +1,6 @@
-/// @file adam.hpp
-/// @brief Adam and AdamW over a whole parameter store in one pass (chapter 05).
+/// @file optimizer.hpp
+/// @brief Adam and AdamW (and plain SGD, for chapter 04's experiments) over a whole
+/// parameter store in one pass (chapter 05).
 ///
 /// One step reads each parameter's gradient (fp32 or 16-bit), updates its two fp32
 /// moments and its weight, and writes the working copy the next forward pass reads, all
@@ -59,7 +60,7 @@ struct AdamState {
 AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step);
 
 /// The flat buffers one step updates, in `backend`'s memory (a ParamStore's).
-struct AdamBuffers {
+struct ParamBuffers {
   Backend backend = Backend::cpu;
   std::int64_t count = 0;
   float* master = nullptr;        ///< fp32 masters; in modes none/stochastic unused (may be null)
@@ -71,18 +72,21 @@ struct AdamBuffers {
   float* v = nullptr;
 };
 
-/// One step over every element. `seed` and `step` pick the random words of stochastic
+/// One Adam step over every element. `seed` and `step` pick the random words of stochastic
 /// rounding (element i of step t draws rng::bits(derive_seed(seed, t), i)).
-void adam_step(const AdamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed,
+void adam_step(const ParamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed,
                std::int64_t step);
+/// One plain SGD step, w <- w - lr g, in the same master-weight modes (the moments are not
+/// used and may be null).
+void sgd_step(const ParamBuffers& b, float lr, MasterMode mode, std::uint64_t seed, std::int64_t step);
 
 }  // namespace halfway::optim
 
-/// The kernels: one launch over n elements; `mode` is MasterMode as an int; `sr_seed` the
-/// step's derived seed. Return after the launch, without waiting.
-#define HALFWAY_ADAM_KERNEL_FOR(S, G)                                                                 \
-  void adam_step(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,       \
-                 ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed);
+/// The kernels: one launch over n elements; Adam, or SGD with lr in c.step_size; `mode` is
+/// MasterMode as an int; `sr_seed` the step's derived seed. Return after the launch.
+#define HALFWAY_ADAM_KERNEL_FOR(S, G)                                                                   \
+  void optimizer_step(bool sgd, float* master, S* working, const G* grad, float* m, float* v,          \
+                      std::int64_t n, ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed);
 HALFWAY_KERNEL_API(
   HALFWAY_ADAM_KERNEL_FOR(float, float)
   HALFWAY_ADAM_KERNEL_FOR(::halfway::half, float)

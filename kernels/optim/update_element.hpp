@@ -1,6 +1,6 @@
-/// @file adam_apply.hpp
-/// @brief One element of the fused step (adam.hpp): shared by the cpu loop (adam.cpp)
-/// and the kernel (adam.cu), so both compute the same bits.
+/// @file update_element.hpp
+/// @brief One element of the fused optimizer step (optimizer.hpp): shared by the cpu loop
+/// (optimizer.cpp) and the kernel (optimizer.cu), so both compute the same bits.
 #pragma once
 
 #include <cstdint>
@@ -14,25 +14,34 @@
 
 namespace halfway::optim {
 
-/// Element i: the weight from the master (mode 0) or from the working copy (modes 1, 2),
-/// Adam in fp32, then the master and/or the working copy written.
-template <class S, class G>
-HALFWAY_HD_INLINE void adam_apply(std::int64_t i, float* master, S* working, const G* grad, float* m, float* v,
-                                  const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  const float g = layers::ld(grad[i]);
+/// The new weight from the old one: Adam (exercise 05.1, moments updated in place) or
+/// plain SGD, w - lr g (c.step_size is lr; the moments are not touched).
+HALFWAY_HD_INLINE float updated(bool sgd, float w, float g, float* m, float* v, std::int64_t i,
+                                const AdamConstants& c) {
+  if (sgd) return w - c.step_size * g;
   float mi = m[i], vi = v[i];
+  const float out = adam_element(w, g, mi, vi, c);
+  m[i] = mi;
+  v[i] = vi;
+  return out;
+}
+
+/// Element i: the weight from the master (mode 0) or from the working copy (modes 1, 2),
+/// the update in fp32, then the master and/or the working copy written.
+template <class S, class G>
+HALFWAY_HD_INLINE void update_element(std::int64_t i, bool sgd, float* master, S* working, const G* grad, float* m,
+                                      float* v, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+  const float g = layers::ld(grad[i]);
   if constexpr (std::is_same_v<S, float>) {
-    master[i] = adam_element(master[i], g, mi, vi, c);  // fp32: the working copy is the master
+    master[i] = updated(sgd, master[i], g, m, v, i, c);  // fp32: the working copy is the master
   } else if (mode == 0) {
-    const float w = adam_element(master[i], g, mi, vi, c);
+    const float w = updated(sgd, master[i], g, m, v, i, c);
     master[i] = w;
     working[i] = layers::st<S>(w);
   } else {
-    const float w = adam_element(layers::ld(working[i]), g, mi, vi, c);
+    const float w = updated(sgd, layers::ld(working[i]), g, m, v, i, c);
     working[i] = mode == 1 ? layers::st<S>(w) : stochastic_round<S>(w, rng::bits(sr_seed, std::uint64_t(i)));
   }
-  m[i] = mi;
-  v[i] = vi;
 }
 
 }  // namespace halfway::optim

@@ -15,7 +15,7 @@
 #include <cmath>
 
 #include "common/rng.hpp"
-#include "kernels/optim/adam.hpp"
+#include "kernels/optim/optimizer.hpp"
 
 using namespace halfway;
 using namespace halfway::optim;

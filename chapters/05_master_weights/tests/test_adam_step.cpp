@@ -13,7 +13,7 @@
 #include "common/device_memory.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/scalar.hpp"
-#include "kernels/optim/adam.hpp"
+#include "kernels/optim/optimizer.hpp"
 
 using namespace halfway;
 using namespace halfway::optim;
@@ -60,8 +60,8 @@ struct Params {
       g[std::size_t(i)] = layers::st<G>(float(1e-3 * rng::normal(700 + step, std::uint64_t(i))));
     copy_in(where, grad.data(), g.data(), g.size() * sizeof(G));
   }
-  AdamBuffers buffers() {
-    AdamBuffers b;
+  ParamBuffers buffers() {
+    ParamBuffers b;
     b.backend = where, b.count = n, b.master = master.data();
     b.working = std::is_same_v<S, float> ? static_cast<void*>(master.data()) : static_cast<void*>(working.data());
     b.working_type = dtype_of<S>(), b.grad = grad.data(), b.grad_type = dtype_of<G>();
@@ -172,10 +172,39 @@ TEST_CASE("Adam step: an update below half an ulp is lost without masters, kept 
 
 TEST_CASE("Adam step: bad buffers and modes are one clear error") {
   Params<float, float> p(device(), 8);
-  AdamBuffers b = p.buffers();
+  ParamBuffers b = p.buffers();
   const AdamConstants c = adam_constants(AdamOptions{}, 1e-3, 1);
   CHECK_THROWS_WITH(adam_step(b, c, MasterMode::none, 0, 1), doctest::Contains("mode 'master' for fp32 weights"));
   b.m = nullptr;
   CHECK_THROWS_WITH(adam_step(b, c, MasterMode::master, 0, 1), doctest::Contains("ensure_moments()"));
   CHECK_THROWS_WITH(parse_master_mode("maybe"), doctest::Contains("expected a master-weight mode"));
+}
+
+TEST_CASE("SGD step: w - lr g on the device equals the cpu, and leaves the moments alone") {
+  const std::int64_t n = 1000;
+  Params<half, float> cpu(Backend::cpu, n), dev(device(), n);
+  cpu.set_grads(9);
+  dev.set_grads(9);
+  const std::vector<float> before = [&] {
+    std::vector<float> w(static_cast<std::size_t>(n));
+    copy_out(Backend::cpu, w.data(), cpu.master.data(), w.size() * 4);
+    return w;
+  }();
+  for (MasterMode mode : {MasterMode::master, MasterMode::none, MasterMode::stochastic}) {
+    sgd_step(cpu.buffers(), 0.5f, mode, 1, 1);
+    sgd_step(dev.buffers(), 0.5f, mode, 1, 1);
+    REQUIRE(cpu.bytes() == dev.bytes());
+  }
+  // the first (master) step by hand: w - 0.5 g in fp32, element 17
+  std::vector<float> g(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) g[std::size_t(i)] = float(1e-3 * rng::normal(709, std::uint64_t(i)));
+  Params<half, float> fresh(Backend::cpu, n);
+  fresh.set_grads(9);
+  sgd_step(fresh.buffers(), 0.5f, MasterMode::master, 1, 1);
+  float w17;
+  copy_out(Backend::cpu, &w17, fresh.master.data() + 17, 4);
+  CHECK(w17 == before[17] - 0.5f * g[17]);
+  std::vector<float> m(static_cast<std::size_t>(n));
+  copy_out(Backend::cpu, m.data(), fresh.m.data(), m.size() * 4);
+  for (float x : m) REQUIRE(x == 0.0f);
 }

@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "common/rng.hpp"
-#include "kernels/optim/adam.hpp"
-#include "kernels/optim/adam_apply.hpp"
+#include "kernels/optim/optimizer.hpp"
+#include "kernels/optim/update_element.hpp"
 
 using namespace halfway;
 using namespace halfway::optim;
