@@ -12,6 +12,7 @@
 /// double (the finite-difference mode) always runs on the cpu.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -57,9 +58,17 @@ inline bool on_emu() {
 }
 
 namespace detail {
+/// Allocations so far, per backend (index: int(Backend)).
+inline std::atomic<unsigned long long>& allocations(Backend where) {
+  static std::atomic<unsigned long long> count[3];
+  return count[int(where)];
+}
+/// Host memory is 256-byte aligned, as cudaMalloc's: a view at a 256-byte offset into a
+/// buffer (kernels/layers/param_store.hpp) is then aligned alike on every backend.
 inline void* alloc_bytes(Backend where, std::size_t bytes) {
+  ++allocations(where);
   if (where == Backend::cuda) return gpu::malloc_bytes(bytes);
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   HALFWAY_EXPECT(p != nullptr, std::to_string(bytes) + " bytes of host memory", "allocation failure");
   return p;
 }
@@ -68,6 +77,10 @@ inline void free_bytes(Backend where, void* p) noexcept {
   else std::free(p);
 }
 }  // namespace detail
+
+/// How many buffers have been allocated on `where` so far (every Buf growth counts): a test
+/// demands that it stays put after a model's first step.
+inline unsigned long long allocation_count(Backend where) { return detail::allocations(where).load(); }
 
 /// Host -> the layers' memory (a plain copy on cpu and emu).
 inline void copy_in(void* dst, const void* src, std::size_t bytes) {
