@@ -40,4 +40,11 @@ inline void set_thread_order(ThreadOrder o, std::uint64_t seed = 1) { set_thread
 /// Forgets a programmatic setting: the next launch reads HALFWAY_EMU_ORDER again.
 void reset_thread_order();
 
+/// Whether the static `__shared__` arrays are filled with 0xFF bytes (NaN) before each
+/// block, as dynamic shared memory always is: a kernel that reads shared memory no thread
+/// of the block wrote (a missing guard or barrier) then sees garbage, whatever ran before.
+/// Set here, else from HALFWAY_EMU_POISON_SHARED=1|0 (read at the first launch), else on.
+bool poison_shared();
+void set_poison_shared(bool on);
+
 }  // namespace halfway::simt

@@ -38,6 +38,7 @@
 #include "common/emu/scheduler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -87,6 +88,11 @@ struct TsanIgnore {
 };
 }  // namespace
 #endif
+
+// Static __shared__ variables live in this section (qualifiers.hpp); the linker defines
+// its ends. Weak: a program without any static shared array has no such section.
+extern "C" __attribute__((weak)) unsigned char __start_halfway_emu_shared[];
+extern "C" __attribute__((weak)) unsigned char __stop_halfway_emu_shared[];
 
 namespace halfway::simt {
 namespace detail {
@@ -615,6 +621,9 @@ void launch(const LaunchSpec& spec) {
     throw KernelError("kernel '" + std::string(spec.kernel_name) + "' launched at " + where(spec.file, spec.line) +
                       " from inside a kernel: the emulator has no dynamic parallelism");
   const OrderSetting order = thread_order();  // may throw on a bad HALFWAY_EMU_ORDER
+  const std::size_t static_smem = poison_shared() && __start_halfway_emu_shared
+                                      ? static_cast<std::size_t>(__stop_halfway_emu_shared - __start_halfway_emu_shared)
+                                      : 0;
 
   TsanIgnore ignore;
   Scheduler& s = sched();
@@ -670,6 +679,8 @@ void launch(const LaunchSpec& spec) {
     s.block.block_idx = uint3{static_cast<unsigned>(k % g.x), static_cast<unsigned>((k / g.x) % g.y),
                               static_cast<unsigned>(k / (1ull * g.x * g.y))};
     std::memset(smem, 0xff, spec.dynamic_smem);
+    // Every kernel's static shared arrays (one block runs at a time, under launch_mutex).
+    if (static_smem) std::memset(__start_halfway_emu_shared, 0xff, static_smem);
     t_block = &s.block;
     // Host writes so far (and earlier blocks, via end_sync) happen before this block.
     HALFWAY_EMU_TSAN_RELEASE(&s.start_sync);
@@ -729,6 +740,26 @@ void set_thread_order(OrderSetting s) {
   st.rng.state = s.seed;
   st.explicit_set = true;
 }
+
+namespace {
+std::atomic<int> g_poison_shared{-1};  // -1: not read from the environment yet
+}  // namespace
+
+bool poison_shared() {
+  int on = g_poison_shared.load();
+  if (on < 0) {
+    const char* env = std::getenv("HALFWAY_EMU_POISON_SHARED");
+    const std::string_view text = env ? env : "";
+    if (!text.empty() && text != "0" && text != "1")
+      throw Error("HALFWAY_EMU_POISON_SHARED: expected 1 or 0, found '" + std::string(text) + "'");
+    on = text != "0";
+    int unset = -1;
+    g_poison_shared.compare_exchange_strong(unset, on);
+  }
+  return on != 0;
+}
+
+void set_poison_shared(bool on) { g_poison_shared.store(on ? 1 : 0); }
 
 void reset_thread_order() {
   auto& st = detail::order_state();
