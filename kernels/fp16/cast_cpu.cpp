@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "common/error.hpp"
+#include "common/parallel_errors.hpp"
 #include "kernels/fp16/cast.hpp"
 
 namespace halfway::cpu {
@@ -15,20 +16,14 @@ constexpr std::size_t kChunk = 1 << 14;
 template <class Body>
 void parallel_chunks(std::size_t n, Body body) {
   const std::ptrdiff_t chunks = static_cast<std::ptrdiff_t>((n + kChunk - 1) / kChunk);
-  std::exception_ptr error;
-  std::mutex error_mutex;
+  ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (std::ptrdiff_t c = 0; c < chunks; ++c) {
     const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
     const std::size_t end = begin + kChunk < n ? begin + kChunk : n;
-    try {
-      body(begin, end);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-    }
+    if (!errors.failed()) errors.run([&] { body(begin, end); });
   }
-  if (error) std::rethrow_exception(error);
+  errors.rethrow();
 }
 
 template <class Convert, class Outcome>

@@ -134,6 +134,7 @@ class LayerNorm {
         return y;
       }
     }
+    ParallelErrors errors;  // exercise 03.1, maybe a stub: its exception must leave the region
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * d_))
     for (int r = 0; r < rows; ++r) {
       LayerNormRow<S> row;
@@ -145,8 +146,9 @@ class LayerNorm {
       row.y = y + std::int64_t(r) * d_;
       row.mean = mean + r;
       row.rstd = rstd + r;
-      layernorm_row<S>(Pass::forward, row);
+      errors.run([&] { layernorm_row<S>(Pass::forward, row); });
     }
+    errors.rethrow();
     return y;
   }
 
@@ -162,6 +164,7 @@ class LayerNorm {
     const int threads = worth_threads(std::int64_t(rows_) * d_) ? omp_get_max_threads() : 1;
     A* partial = partial_.get(std::size_t(threads) * 2 * d_);
     std::fill(partial, partial + std::size_t(threads) * 2 * d_, A(0));
+    ParallelErrors errors;
 #pragma omp parallel num_threads(threads)
     {
       A* dg = partial + std::size_t(omp_get_thread_num()) * 2 * d_;
@@ -178,9 +181,10 @@ class LayerNorm {
         row.dx = dx + std::int64_t(r) * d_;
         row.dgamma = dg;
         row.dbeta = dg + d_;
-        layernorm_row<S>(Pass::backward, row);
+        errors.run([&] { layernorm_row<S>(Pass::backward, row); });
       }
     }
+    errors.rethrow();
     A* dgamma = weight.g();
     A* dbeta = bias.g();
     for (int t = 0; t < threads; ++t)
@@ -407,11 +411,15 @@ class FeedForward {
       }
     }
     if (act_ == Activation::relu) {
+      ParallelErrors errors;  // st<half> runs exercise 01.1
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0));
+      for (std::int64_t i = 0; i < n; ++i) errors.run([&] { a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0)); });
+      errors.rethrow();
     } else {
+      ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) a[i] = st<S>(gelu(ld(h[i])));
+      for (std::int64_t i = 0; i < n; ++i) errors.run([&] { a[i] = st<S>(gelu(ld(h[i]))); });
+      errors.rethrow();
     }
     if (drop_) dropout_inplace(a, n, p_, seed_);
     return linear2.forward(a, rows);
@@ -437,13 +445,18 @@ class FeedForward {
       // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to
       // recompute the dropout mask.
       const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
+      ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) da[i] = ld(a[i]) > 0 ? st<S>(ld(da[i]) * scale) : st<S>(A(0));
+      for (std::int64_t i = 0; i < n; ++i)
+        errors.run([&] { da[i] = ld(a[i]) > 0 ? st<S>(ld(da[i]) * scale) : st<S>(A(0)); });
+      errors.rethrow();
     } else {
       if (drop_) dropout_inplace(da, n, p_, seed_);
       const S* h = h_;
+      ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) da[i] = st<S>(ld(da[i]) * gelu_grad(ld(h[i])));
+      for (std::int64_t i = 0; i < n; ++i) errors.run([&] { da[i] = st<S>(ld(da[i]) * gelu_grad(ld(h[i]))); });
+      errors.rethrow();
     }
     return linear1.backward(da);
   }

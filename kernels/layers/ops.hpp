@@ -21,6 +21,7 @@
 #include "common/rng.hpp"
 #include "kernels/layers/row_ops.hpp"
 #include "common/dispatch.hpp"
+#include "common/parallel_errors.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
 
@@ -63,8 +64,10 @@ void add(const S* a, const S* b, S* out, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_LAYERS_DEVICE(residual_add(a, b, out, n))
   }
+  ParallelErrors errors;  // st<half> runs exercise 01.1: its exception must leave the region
 #pragma omp parallel for schedule(static) if (worth_threads(n))
-  for (std::int64_t i = 0; i < n; ++i) out[i] = st<S>(ld(a[i]) + ld(b[i]));
+  for (std::int64_t i = 0; i < n; ++i) errors.run([&] { out[i] = st<S>(ld(a[i]) + ld(b[i])); });
+  errors.rethrow();
 }
 
 // ---- layout: copies, heads, accumulation -------------------------------------------------
@@ -215,9 +218,13 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
       for (int r = 0; r < rows; ++r) round_to<S>(acc + r * ld_acc, y + r * ldy, out);
     return;
   }
+  ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * out))
   for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < out; ++j) y[r * ldy + j] = st<S>(acc[r * ld_acc + j] + ld(b[j]));
+    errors.run([&] {
+      for (int j = 0; j < out; ++j) y[r * ldy + j] = st<S>(acc[r * ld_acc + j] + ld(b[j]));
+    });
+  errors.rethrow();
 }
 
 /// The backward of linear_forward: dW += dy^T x and db += column sums of dy (both in A);
@@ -252,11 +259,15 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
     HALFWAY_LAYERS_DEVICE(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
   }
   const std::int64_t rows = std::int64_t(B) * H * Lq;
+  ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(rows * Lk))
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t b = r / (std::int64_t(H) * Lq);
-    masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq), key_pad ? key_pad + b * Lk : nullptr, causal);
+    errors.run([&] {
+      masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq), key_pad ? key_pad + b * Lk : nullptr, causal);
+    });
   }
+  errors.rethrow();
 }
 
 /// ds = softmax backward of rows of length n (exercise 03.2 on every row).
@@ -265,8 +276,11 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_LAYERS_DEVICE(softmax_backward(y, dy, ds, int(rows), n))
   }
+  ParallelErrors errors;  // exercise 03.2, maybe a stub
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
-  for (std::int64_t r = 0; r < rows; ++r) softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
+  for (std::int64_t r = 0; r < rows; ++r)
+    errors.run([&] { softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n); });
+  errors.rethrow();
 }
 
 // ---- dropout and activations ---------------------------------------------------------------
@@ -452,16 +466,20 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
     }
   }
   A total = 0;
+  ParallelErrors errors;  // exercise 03.3, maybe a stub
 #pragma omp parallel for schedule(static) reduction(+ : total) if (worth_threads(std::int64_t(rows) * vocab))
   for (int r = 0; r < rows; ++r) {
     S* d = dlogits + std::int64_t(r) * vocab;
-    if (targets[r] == ignore_index) {
-      for (int j = 0; j < vocab; ++j) d[j] = st<S>(A(0));
-      continue;
-    }
-    total += cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r], smoothing,
-                                  row_scale, d);
+    errors.run([&] {
+      if (targets[r] == ignore_index) {
+        for (int j = 0; j < vocab; ++j) d[j] = st<S>(A(0));
+        return;
+      }
+      total += cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r], smoothing,
+                                    row_scale, d);
+    });
   }
+  errors.rethrow();
   return count > 0 ? total / A(count) : A(0);
 }
 
