@@ -1,7 +1,7 @@
 /// @file transformer.hpp
 /// @brief The encoder layer, the decoder layer, their stacks with a final LayerNorm, and
 /// the encoder-decoder model of the seed (embedding + positions, nn.Transformer, output
-/// layer, cross-entropy), assembled from layers.hpp.
+/// layer, cross-entropy), assembled from modules.hpp.
 ///
 /// Parameter names are those of the PyTorch model in pytorch_reference.py (its
 /// state_dict), so weights move between the two by name.
