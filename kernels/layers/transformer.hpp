@@ -336,7 +336,8 @@ class Seq2Seq {
   /// 1 and 0) with the embedding drawn from N(0, 1/sqrt(D)) as in Vaswani et al. (see
   /// REFERENCE.md: N(0, 1) times sqrt(D) drowns the positions). Counter-based: the same
   /// weights for the same seed everywhere. Drawn on the host, uploaded once.
-  void init(std::uint64_t seed) {
+  /// `embedding_sd` > 0 replaces the embedding's standard deviation (1: the seed's N(0, 1)).
+  void init(std::uint64_t seed, double embedding_sd = 0) {
     std::vector<A> m(std::size_t(store.size()), A(0));
     std::uint64_t k = 0;
     for (auto* p : params()) {
@@ -344,7 +345,7 @@ class Seq2Seq {
       const bool is_ln = p->name.find("norm") != std::string::npos;
       A* v = m.data() + p->offset;
       if (p == &embedding) {
-        const double sd = std::pow(double(cfg.d_model), -0.5);
+        const double sd = embedding_sd > 0 ? embedding_sd : std::pow(double(cfg.d_model), -0.5);
         for (std::int64_t i = 0; i < p->numel(); ++i) v[i] = A(sd * rng::normal(s, i));
       } else if (p->shape.size() == 2) {
         const double a = std::sqrt(6.0 / double(p->shape[0] + p->shape[1]));

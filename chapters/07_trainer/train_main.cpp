@@ -1,0 +1,261 @@
+// halfway-train: the course's main command. Trains the seed's Transformer on the number-words
+// task in fp32, fp16 or bf16 (kernels/train/trainer.hpp), evaluates it on the held-out
+// numbers, writes checkpoints, and translates numbers with a trained checkpoint.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/number_words.hpp"
+#include "common/progress.hpp"
+#include "common/timer.hpp"
+#include "kernels/train/data.hpp"
+#include "kernels/train/trainer.hpp"
+
+using namespace halfway;
+using namespace halfway::train;
+
+namespace {
+
+struct Settings {
+  std::string precision = "fp16", backend = "auto", size = "seed", optimizer = "adam";
+  std::string loss_scaling = "auto", master = "on", init = "course", grad_storage = "fp32";
+  std::string checkpoint, resume, log, fault;
+  std::int64_t steps = 0, epochs = 0, warmup = 0, checkpoint_every = 0, eval_every = 200, train_limit = 0;
+  int batch = 32, accumulate = 1, threads = 0;
+  std::uint64_t seed = 1;
+  double lr_factor = 0.5, lr = 0, clip = 1.0, dropout = 0.1;
+  bool seed_warmup = false, quiet = false;
+  std::vector<std::string> numbers;  // translate mode
+};
+
+std::string percent(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f%%", 100.0 * x);
+  return b;
+}
+std::string fmt(const char* f, double x) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, x);
+  return b;
+}
+
+/// The log: CSV or JSON Lines by the file's extension.
+class StepLog {
+ public:
+  explicit StepLog(const std::string& path) {
+    if (path.empty()) return;
+    if (path.size() > 6 && path.substr(path.size() - 6) == ".jsonl") jsonl_ = std::make_unique<JsonlWriter>(path);
+    else if (path.size() > 4 && path.substr(path.size() - 4) == ".csv") csv_ = std::make_unique<CsvWriter>(path, columns());
+    else throw UsageError("expected a --log file ending in .csv or .jsonl, found '" + path + "'");
+  }
+  void row(const StepResult& r, double seconds, const EvalResult* e) {
+    const double em = e ? e->exact_match() : NAN, ta = e ? e->token_accuracy() : NAN;
+    if (csv_) csv_->row(r.step, r.loss, r.lr, r.scale, r.grad_norm, r.skipped, r.tokens, seconds, em, ta);
+    if (jsonl_) {
+      nlohmann::json j = {{"step", r.step}, {"loss", r.loss}, {"lr", r.lr}, {"scale", r.scale},
+                          {"grad_norm", r.grad_norm}, {"skipped", r.skipped}, {"tokens", r.tokens}, {"seconds", seconds}};
+      if (e) j["exact_match"] = em, j["token_accuracy"] = ta;
+      jsonl_->write(j);
+    }
+  }
+
+ private:
+  static std::vector<std::string> columns() {
+    return {"step", "loss", "lr", "scale", "grad_norm", "skipped", "tokens", "seconds", "exact_match", "token_accuracy"};
+  }
+  std::unique_ptr<CsvWriter> csv_;
+  std::unique_ptr<JsonlWriter> jsonl_;
+};
+
+void print_eval(const char* what, const EvalResult& e, bool details) {
+  std::cout << what << ": exact match " << percent(e.exact_match()) << " (" << e.exact << "/" << e.count
+            << "), token accuracy " << percent(e.token_accuracy()) << "\n";
+  if (!details) return;
+  for (const auto& s : e.examples) std::cout << "  " << s << "\n";
+  if (!e.failures.empty()) {
+    std::cout << "  failures (" << (e.count - e.exact) << "):\n";
+    for (const auto& s : e.failures) std::cout << "    " << s << "\n";
+  }
+}
+
+template <class S>
+void train(const Settings& s, TrainerOptions o, CLI::App& app) {
+  if (!s.resume.empty()) {
+    const std::string p = checkpoint_precision(s.resume);
+    if (p != s.precision) {
+      if (app.count("--precision")) throw UsageError("--resume " + s.resume + " holds a " + p + " checkpoint, not " + s.precision);
+    }
+  }
+  Trainer<S> t(o);
+  if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
+  StepLog log(s.log);
+  std::cout << "halfway-train: " << s.precision << " on " << to_string(o.backend) << ", " << s.size << " model ("
+            << fmt("%.2f", double(t.parameter_count()) / 1e6) << "M parameters), " << o.steps << " steps of batch "
+            << o.batch << (o.accumulate > 1 ? " x " + std::to_string(o.accumulate) + " accumulated" : "") << ", "
+            << (o.optimizer == OptimizerKind::adam ? "Adam" : "SGD") << " + "
+            << (o.schedule.kind == optim::ScheduleKind::noam
+                    ? "Noam (factor " + fmt("%g", o.schedule.factor) + ", warmup " + std::to_string(o.schedule.warmup) + ")"
+                    : "constant rate " + fmt("%g", o.schedule.peak))
+            << ", clip " << (o.clip ? fmt("%g", o.max_norm) : std::string("off")) << ", loss scaling "
+            << amp::to_string(o.scaler.mode) << ", masters " << optim::to_string(o.master) << ", init " << s.init
+            << ", seed " << o.seed;
+  if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
+  std::cout << "\n";
+  std::cout << "task: " << t.train_numbers().size() << " training numbers, " << t.held_out_numbers().size()
+            << " held out (never trained on)\n";
+
+  Progress progress("train", std::size_t(o.steps));
+  WallTimer timer;
+  double tokens = 0, loss_avg = NAN;
+  std::int64_t skipped = 0;
+  const std::int64_t first = t.steps_done();
+  while (t.steps_done() < o.steps) {
+    const StepResult r = t.step();
+    skipped += r.skipped;
+    tokens += double(r.tokens);
+    loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
+    const double secs = timer.seconds();
+    std::optional<EvalResult> e;
+    if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
+    log.row(r, secs, e ? &*e : nullptr);
+    char status[160];
+    std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
+                  tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
+    progress.update(std::size_t(r.step), status);
+    if (e) std::cout << "\nstep " << r.step << ": held-out exact match " << percent(e->exact_match()) << ", token accuracy "
+                     << percent(e->token_accuracy()) << std::endl;
+    if (!s.checkpoint.empty() && s.checkpoint_every > 0 && r.step % s.checkpoint_every == 0 && r.step < o.steps)
+      t.save(s.checkpoint);
+  }
+  progress.finish();
+  const double secs = timer.seconds();
+  const std::int64_t done = t.steps_done() - first;
+  if (done > 0)
+    std::cout << "trained " << done << " steps in " << fmt("%.1f", secs) << " s (" << fmt("%.1f", 1000 * secs / double(done))
+              << " ms/step), final loss " << fmt("%.4f", loss_avg) << " (moving average), " << skipped
+              << " skipped steps, loss scale " << t.loss_scale() << "\n";
+  if (!s.checkpoint.empty()) {
+    t.save(s.checkpoint);
+    std::cout << "checkpoint: " << s.checkpoint << " (step " << t.steps_done() << ")\n";
+  }
+  const EvalResult held = t.evaluate(t.held_out_numbers(), 5, 20);
+  print_eval("held-out", held, true);
+  std::cout << "steps " << t.steps_done() << ", wall " << fmt("%.1f", secs) << " s, held-out exact match "
+            << percent(held.exact_match()) << "\n";
+}
+
+template <class S>
+void translate(const Settings& s, TrainerOptions o) {
+  std::vector<int> numbers;
+  for (const auto& n : s.numbers) numbers.push_back(task::parse_number(n));
+  Trainer<S> t(o);
+  t.load(s.resume);
+  const auto out = t.translate(numbers);
+  for (std::size_t i = 0; i < numbers.size(); ++i) std::cout << numbers[i] << " -> " << task::words(out[i]) << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"halfway-train: the seed's Transformer trained on numbers -> digit words (\"407\" -> \"four zero seven\"),\n"
+               "in fp32, fp16 or bf16, with loss scaling, master weights, clipping and a Noam schedule.\n"
+               "`halfway-train translate --resume DIR 407 12` translates with a trained checkpoint."};
+  Settings s;
+  add_backend_option(app, s.backend);
+  app.add_option("--precision", s.precision, "fp32, fp16 or bf16 (16-bit: mixed precision, fp32 masters)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))->capture_default_str();
+  app.add_option("--size", s.size, "model: tiny, seed (d 128, 2+2 layers) or base (d 512, 6+6)")
+      ->check(CLI::IsMember({"tiny", "seed", "base"}))->capture_default_str();
+  auto* steps = app.add_option("--steps", s.steps, "optimizer steps (default: 32 epochs)")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", s.epochs, "passes over the training numbers instead of --steps")
+      ->check(CLI::PositiveNumber)->excludes(steps);
+  app.add_option("--batch", s.batch, "numbers per micro-batch")->check(CLI::Range(1, 800))->capture_default_str();
+  app.add_option("--accumulate", s.accumulate, "micro-batches per optimizer step (gradient accumulation)")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--seed", s.seed, "weights, data order, dropout")->capture_default_str();
+  app.add_option("--optimizer", s.optimizer, "adam (0.9, 0.98, eps 1e-9) or sgd")
+      ->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
+  app.add_option("--warmup", s.warmup, "Noam warmup steps (default: half the run)")->check(CLI::PositiveNumber);
+  app.add_flag("--seed-warmup", s.seed_warmup, "the seed's Noam warmup of 4000 steps");
+  app.add_option("--lr-factor", s.lr_factor, "Noam's factor: peak rate factor / sqrt(d_model * warmup)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", s.lr, "a constant learning rate instead of Noam's schedule")->check(CLI::PositiveNumber);
+  app.add_option("--clip", s.clip, "clip the gradients' global norm to this (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--grad-storage", s.grad_storage, "gradient storage: fp32 (the parameter store's only kind)")
+      ->capture_default_str();
+  app.add_option("--loss-scaling", s.loss_scaling, "auto (dynamic in fp16, off otherwise), dynamic, static:S or off")
+      ->capture_default_str();
+  app.add_option("--master", s.master, "master weights: on (fp32 masters), off (16-bit weights only), sr (stochastic rounding)")
+      ->check(CLI::IsMember({"on", "off", "sr", "master", "none"}))->capture_default_str();
+  app.add_option("--init", s.init, "embedding init: course (N(0, d^-1/2)) or seed (N(0, 1), drowns the positions)")
+      ->check(CLI::IsMember({"course", "seed"}))->capture_default_str();
+  app.add_option("--dropout", s.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
+  app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(CLI::PositiveNumber);
+  app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
+  add_log_option(app, s.log, "one row per step (.csv or .jsonl)");
+  app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
+                                            "(also HALFWAY_INJECT_FAULT)");
+  app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(CLI::NonNegativeNumber);
+  auto* tr = app.add_subcommand("translate", "translate numbers with a checkpoint: translate --resume DIR 407 12");
+  tr->add_option("--resume", s.resume, "the checkpoint folder")->required();
+  tr->add_option("numbers", s.numbers, "numbers 0..999")->required();
+  add_backend_option(*tr, s.backend);
+
+  return run_program(argc, argv, app, [&] {
+    if (s.grad_storage != "fp32")
+      throw UsageError("--grad-storage " + s.grad_storage + " is not available: the parameter store keeps fp32 "
+                       "gradients only (kernels/layers/param_store.hpp); use fp32");
+    TrainerOptions o;
+    o.backend = select_backend(s.backend);
+    if (!s.resume.empty() && (*tr || !app.count("--precision"))) s.precision = checkpoint_precision(s.resume);
+    o.model = model_preset(s.size);
+    o.model.dropout = float(s.dropout);
+    o.seed = s.seed;
+    o.batch = s.batch;
+    o.accumulate = s.accumulate;
+    o.train_limit = s.train_limit;
+    const std::int64_t train_count = s.train_limit > 0 ? std::min<std::int64_t>(s.train_limit, 800) : 800;
+    const std::int64_t per_epoch = (train_count + s.batch - 1) / s.batch;
+    const std::int64_t epochs = s.epochs > 0 ? s.epochs : 32;
+    o.steps = s.steps > 0 ? s.steps : (epochs * per_epoch + s.accumulate - 1) / s.accumulate;
+    o.optimizer = s.optimizer == "sgd" ? OptimizerKind::sgd : OptimizerKind::adam;
+    if (s.lr > 0) {
+      o.schedule.kind = optim::ScheduleKind::constant;
+      o.schedule.peak = s.lr;
+    } else {
+      if (s.optimizer == "sgd") throw UsageError("--optimizer sgd needs a --lr");
+      o.schedule.factor = s.lr_factor;
+      o.schedule.warmup = s.seed_warmup ? 4000 : s.warmup > 0 ? s.warmup : default_warmup(o.steps);
+    }
+    o.clip = s.clip > 0;
+    o.max_norm = float(s.clip);
+    o.scaler = parse_loss_scaling(s.loss_scaling, s.precision == "fp16");
+    o.master = optim::parse_master_mode(s.master);
+    o.init = s.init == "seed" ? InitKind::seed : InitKind::course;
+    std::string fault = s.fault;
+    if (fault.empty())
+      if (const char* env = std::getenv("HALFWAY_INJECT_FAULT")) fault = env;
+    if (!fault.empty()) o.fault = parse_fault(fault);
+    if (*tr) {
+      if (s.precision == "fp32") translate<float>(s, o);
+      else if (s.precision == "fp16") translate<half>(s, o);
+      else translate<bfloat16>(s, o);
+      return;
+    }
+    if (s.precision == "fp32") train<float>(s, o, app);
+    else if (s.precision == "fp16") train<half>(s, o, app);
+    else train<bfloat16>(s, o, app);
+  });
+}

@@ -1,0 +1,40 @@
+/// @file data.hpp
+/// @brief The order in which a training run sees its numbers: a new seeded permutation of
+/// the training split every epoch, cut into batches.
+///
+/// Everything is a pure function of (seed, micro-batch index): micro-batch k belongs to
+/// epoch e = k / batches_per_epoch(), and epoch e's order is a Fisher-Yates shuffle driven
+/// by the counter-based RNG (rng::bits(derive_seed(seed, e), i)). So the data order's
+/// whole state is one integer, the count of micro-batches consumed: a checkpoint saves it
+/// and a resumed run sees exactly the batches the straight run would have seen. The last
+/// batch of an epoch is smaller when the split does not divide by the batch size: batches
+/// never straddle two epochs, so every epoch shows every number once.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace halfway::train {
+
+class DataOrder {
+ public:
+  /// `numbers` in their given order (the split's); batch >= 1; at least one number.
+  DataOrder(std::vector<int> numbers, int batch, std::uint64_t seed);
+
+  std::int64_t batches_per_epoch() const { return per_epoch_; }
+  std::int64_t size() const { return std::int64_t(numbers_.size()); }
+  /// The numbers of micro-batch k (k >= 0).
+  std::vector<int> batch(std::int64_t k);
+  /// Epoch e's permutation of the numbers.
+  std::vector<int> epoch_order(std::int64_t e) const;
+
+ private:
+  std::vector<int> numbers_;
+  int batch_;
+  std::uint64_t seed_;
+  std::int64_t per_epoch_;
+  std::int64_t cached_epoch_ = -1;
+  std::vector<int> cached_;
+};
+
+}  // namespace halfway::train
