@@ -2,10 +2,26 @@
 # The emulator build of every kernel happens in every configuration.
 include(CheckLanguage)
 
+# HALFWAY_CUDA=GPU (the student preset): like AUTO, but only where a GPU is usable, as
+# nvidia-smi reports: nvcc without a GPU would spend minutes building code nothing can run.
 set(HALFWAY_WITH_CUDA OFF)
+set(_halfway_gpu_listed OFF)
+if(HALFWAY_CUDA STREQUAL "GPU")
+  find_program(HALFWAY_NVIDIA_SMI nvidia-smi)
+  if(HALFWAY_NVIDIA_SMI)
+    execute_process(COMMAND "${HALFWAY_NVIDIA_SMI}" -L OUTPUT_VARIABLE _halfway_smi RESULT_VARIABLE _halfway_smi_rc
+                    ERROR_QUIET TIMEOUT 30)
+    if(_halfway_smi_rc EQUAL 0 AND _halfway_smi MATCHES "GPU [0-9]+:")
+      set(_halfway_gpu_listed ON)
+    endif()
+  endif()
+endif()
 if(HALFWAY_CUDA STREQUAL "OFF")
   message(STATUS "halfway: CUDA build disabled (HALFWAY_CUDA=OFF)")
-elseif(HALFWAY_CUDA STREQUAL "AUTO" OR HALFWAY_CUDA STREQUAL "ON")
+elseif(HALFWAY_CUDA STREQUAL "GPU" AND NOT _halfway_gpu_listed)
+  message(STATUS "halfway: no usable GPU (nvidia-smi lists none): CUDA build skipped, kernels run on the "
+                 "emulator (HALFWAY_CUDA=GPU; -DHALFWAY_CUDA=AUTO builds them whenever nvcc is found)")
+elseif(HALFWAY_CUDA MATCHES "^(AUTO|ON|GPU)$")
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES 80 90 CACHE STRING "CUDA architectures (sm_80: A100, sm_90: H100/H200)")
   endif()
@@ -35,5 +51,5 @@ elseif(HALFWAY_CUDA STREQUAL "AUTO" OR HALFWAY_CUDA STREQUAL "ON")
     message(STATUS "halfway: nvcc not found, CUDA build skipped (kernels still run on the emulator)")
   endif()
 else()
-  message(FATAL_ERROR "HALFWAY_CUDA: expected AUTO, ON or OFF, found '${HALFWAY_CUDA}'")
+  message(FATAL_ERROR "HALFWAY_CUDA: expected AUTO, GPU, ON or OFF, found '${HALFWAY_CUDA}'")
 endif()

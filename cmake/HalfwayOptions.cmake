@@ -1,7 +1,7 @@
 # User-facing switches. Every one has a preset in CMakePresets.json.
 
-set(HALFWAY_CUDA AUTO CACHE STRING "Build the CUDA (nvcc) versions of the kernels: AUTO (when nvcc is found), ON (required), OFF")
-set_property(CACHE HALFWAY_CUDA PROPERTY STRINGS AUTO ON OFF)
+set(HALFWAY_CUDA AUTO CACHE STRING "Build the CUDA (nvcc) versions of the kernels: AUTO (when nvcc is found), GPU (when nvcc is found and a GPU is usable), ON (required), OFF")
+set_property(CACHE HALFWAY_CUDA PROPERTY STRINGS AUTO GPU ON OFF)
 
 # Which implementation of the exercised functions is linked into programs and tests.
 #   solutions  the canonical code in solutions/ (default)

@@ -10,7 +10,6 @@
 // zero-filled std::vector per call) they still cost a visible fraction of sgemm on a
 // laptop; done with F16C (8 halves per instruction), over blocks of a few KiB, on all
 // cores, into buffers that are reused from call to call, they cost a few percent.
-#include <immintrin.h>
 #include <omp.h>
 
 #include <cblas.h>
@@ -21,8 +20,13 @@
 #include <memory>
 
 #include "common/error.hpp"
+#include "common/host_simd.hpp"
 #include "kernels/fp16/half.hpp"
 #include "kernels/gemm/gemm.hpp"
+
+#if HALFWAY_HOST_SIMD
+#include <immintrin.h>
+#endif
 
 namespace halfway {
 
@@ -31,10 +35,12 @@ namespace {
 // ---- conversions --------------------------------------------------------------------------
 //
 // x86-64 CPUs since 2012 have F16C: 8 halves to 8 floats (and back, rounding to nearest
-// even) in one instruction. Where it is missing, chapter 01's hand-written conversions
-// run instead (the same results, one element at a time). bf16 <-> f32 is a 16-bit shift
-// plus rounding, which the compiler vectorises.
+// even) in one instruction. Where it is missing (another CPU, or the HALFWAY_PLAIN_CPU
+// build: common/host_simd.hpp), the plain twin runs instead: chapter 01's hand-written
+// conversions, one element at a time, the same bits (chapter 02's tests compare the two).
+// bf16 <-> f32 is a 16-bit shift plus rounding, which the compiler vectorises.
 
+#if HALFWAY_HOST_SIMD
 __attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const std::uint16_t* s, float* d,
                                                          std::int64_t n) {
   std::int64_t i = 0;
@@ -71,6 +77,7 @@ __attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* s, std::ui
     std::memcpy(d + i, out, std::size_t(n - i) * 2);
   }
 }
+#endif  // HALFWAY_HOST_SIMD
 
 // float -> bf16, round to nearest even (NaN: 0x7fff). Chapter 01 derives this in exercise
 // 01.3; the GEMM keeps its own three lines so that it (and chapter 02's grading) does not
@@ -82,17 +89,13 @@ inline std::uint16_t f32_to_bf16_rne(float f) {
   return static_cast<std::uint16_t>(u >> 16);
 }
 
-bool have_f16c() {
-  static const bool yes = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-  return yes;
-}
-
 void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
   if (in == DType::bf16) {
     for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
-  } else if (have_f16c()) {
-    f16_to_f32_f16c(s, d, n);
   } else {
+#if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::f16c)) return f16_to_f32_f16c(s, d, n);
+#endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
   }
 }
@@ -100,9 +103,10 @@ void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
 void from_f32_run(DType out, const float* s, std::uint16_t* d, std::int64_t n) {
   if (out == DType::bf16) {
     for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
-  } else if (have_f16c()) {
-    f32_to_f16_f16c(s, d, n);
   } else {
+#if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::f16c)) return f32_to_f16_f16c(s, d, n);
+#endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);
   }
 }

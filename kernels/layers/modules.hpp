@@ -274,7 +274,7 @@ class MultiheadAttention {
     // Scores in fp32 (A), never stored in 16 bits: softmax reads them directly.
     const std::int64_t np = std::int64_t(B) * H * Lq * Lk;
     A* scores = scores_.get(std::size_t(np));
-    const float scale = float(1.0 / std::sqrt(double(dh)));
+    const A scale = A(1.0 / std::sqrt(double(dh)));  // in A: not rounded to float in fp64 mode
     mm<S, A>(Op::N, Op::T, Lq, Lk, dh, qh, dh, kh, dh, scores, Lk, scale, 0.0f, B * H,
              std::int64_t(Lq) * dh, std::int64_t(Lk) * dh, std::int64_t(Lq) * Lk);
     S* p = p_buf_.get(std::size_t(np));
@@ -300,7 +300,7 @@ class MultiheadAttention {
     const int D = d_, H = h_, dh = D / H, B = B_, Lq = Lq_, Lk = Lk_;
     const std::int64_t nq = std::int64_t(B) * Lq, nk = std::int64_t(B) * Lk;
     const std::int64_t np = std::int64_t(B) * H * Lq * Lk;
-    const float scale = float(1.0 / std::sqrt(double(dh)));
+    const A scale = A(1.0 / std::sqrt(double(dh)));  // in A: not rounded to float in fp64 mode
     const S* d_o = out_proj.backward(dy);
     S* doh = doh_.get(std::size_t(nq) * D);
     split_heads(d_o, D, 0, doh, B, Lq);

@@ -8,7 +8,6 @@
 /// rows = batch * sequence.
 #pragma once
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "kernels/layers/row_ops.hpp"
 #include "common/dispatch.hpp"
 #include "common/parallel_errors.hpp"
+#include "kernels/layers/dropout_simd.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
 
@@ -285,88 +285,13 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
 
 // ---- dropout and activations ---------------------------------------------------------------
 
-namespace detail {
-
-/// The high 32 bits of a * m in each of 16 lanes.
-__attribute__((target("avx512f"))) inline __m512i mulhi16(__m512i a, __m512i m) {
-  const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, m), 32);  // lanes 0, 2, ...: in the low halves
-  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);   // lanes 1, 3, ...: in the high halves
-  return _mm512_mask_blend_epi32(__mmask16(0xAAAA), even, odd);
-}
-
-/// Philox-4x32-10 of 16 consecutive counters (blocks first .. first + 15) at once with
-/// AVX-512: the same bijection as rng::philox4x32_10, lane by lane (the 32x32 -> 64-bit
-/// products are split into their low halves, _mm512_mullo_epi32, and their high halves,
-/// from _mm512_mul_epu32 on the even and the odd lanes). out[j][lane] is word j of block
-/// first + lane. The dropout test checks it against rng::block.
-__attribute__((target("avx512f"))) inline void philox16(std::uint64_t seed, std::uint64_t first,
-                                                         std::uint32_t out[4][16]) {
-  alignas(64) std::uint32_t lo[16], hi[16];
-  for (int l = 0; l < 16; ++l) {
-    lo[l] = std::uint32_t(first + std::uint64_t(l));
-    hi[l] = std::uint32_t((first + std::uint64_t(l)) >> 32);
-  }
-  __m512i c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);
-  __m512i c2 = _mm512_set1_epi32(int(rng::kStreamBits)), c3 = _mm512_setzero_si512();
-  std::uint32_t k0 = std::uint32_t(seed), k1 = std::uint32_t(seed >> 32);
-  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    const __m512i hi0 = mulhi16(c0, m0), lo0 = _mm512_mullo_epi32(c0, m0);
-    const __m512i hi1 = mulhi16(c2, m1), lo1 = _mm512_mullo_epi32(c2, m1);
-    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
-    c1 = lo1;
-    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
-    c3 = lo0;
-  }
-  _mm512_storeu_si512(out[0], c0);
-  _mm512_storeu_si512(out[1], c1);
-  _mm512_storeu_si512(out[2], c2);
-  _mm512_storeu_si512(out[3], c3);
-}
-
-/// The keep bits of the 64 elements of 16 consecutive Philox blocks (blocks first ..
-/// first + 15, elements 4 first ... 4 first + 63): bit e is element 4 first + e. Element
-/// 4 l + j uses word j of block l and is kept when word >> 8 >= ceil(p 2^24), i.e. when
-/// word >= `threshold` = ceil(p 2^24) << 8 (dropout_keep's test, on integers). Each word
-/// row gives 16 bits (lane l); pdep spreads them to bits 4 l + j.
-__attribute__((target("avx512f,bmi2"))) inline std::uint64_t keep_mask64(std::uint64_t seed, std::uint64_t first,
-                                                                          std::uint32_t threshold) {
-  std::uint32_t w[4][16];
-  philox16(seed, first, w);
-  const __m512i t = _mm512_set1_epi32(int(threshold));
-  std::uint64_t m = 0;
-  for (int j = 0; j < 4; ++j) {
-    const __mmask16 k = _mm512_cmpge_epu32_mask(_mm512_loadu_si512(w[j]), t);
-    m |= _pdep_u64(std::uint64_t(k), 0x1111111111111111ull << j);
-  }
-  return m;
-}
-
-/// v[e] = bit e of m ? v[e] * scale : 0 for 64 floats.
-__attribute__((target("avx512f"))) inline void apply_mask64(float* v, std::uint64_t m, float scale) {
-  const __m512 s = _mm512_set1_ps(scale);
-  for (int q = 0; q < 4; ++q)
-    _mm512_storeu_ps(v + 16 * q, _mm512_maskz_mul_ps(__mmask16(m >> (16 * q)), _mm512_loadu_ps(v + 16 * q), s));
-}
-
-inline bool have_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
-  return yes;
-}
-
-}  // namespace detail
-
 /// Inverted dropout in place: v[i] = dropout_keep(seed, i, p) ? v[i] / (1 - p) : 0. The mask
 /// is a pure function of (seed, i), so the backward pass recomputes it instead of storing
 /// it, and cpu, emu and cuda drop the same elements. Dropout is diagonal, so the same call
-/// is also its backward. T is S or A. (With AVX-512 the cpu draws 16 Philox blocks at
-/// once, turns them into 64 keep bits and, for float, applies them 16 lanes at a time:
-/// the same bits, measured 3x cheaper at the feed-forward's 655k elements than one block
-/// and one element at a time.)
+/// is also its backward. T is S or A. (The cpu turns 16 Philox blocks at a time into 64
+/// keep bits and applies them to 64 floats, dropout_simd.hpp: with AVX-512 that is 16
+/// lanes at a time, the same bits, measured 3x cheaper at the feed-forward's 655k elements
+/// than one block and one element at a time; without it, the plain twin.)
 template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
@@ -384,7 +309,8 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   const std::int64_t blocks = (n + 3) / 4;
   std::int64_t done = 0;  // blocks handled 16 at a time
   const double t = std::ceil(double(p) * 16777216.0);  // keep: word >> 8 >= t
-  if (detail::have_avx512() && blocks >= 16 && t < 16777216.0) {
+  if (blocks >= 16 && t < 16777216.0) {
+    const bool fast = mask64::fast();  // AVX-512, asked once per call
     const std::int64_t groups = blocks / 16;
     const std::uint32_t threshold = std::uint32_t(t) << 8;
     // Chunks of 64 groups (4096 elements): a 16-bit chunk is widened to fp32 in one bulk
@@ -406,12 +332,12 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
         convert_to_f32(dtype_of<T>(), reinterpret_cast<const std::uint16_t*>(v + first), f, count);
       }
       for (std::int64_t g = g0; g < g1; ++g) {
-        const std::uint64_t m = detail::keep_mask64(seed, std::uint64_t(g) * 16, threshold);
+        const std::uint64_t m = mask64::keep(fast, seed, std::uint64_t(g) * 16, threshold);
         const std::int64_t at = (g - g0) * 64;
         if constexpr (std::is_same_v<T, double>) {
           for (int e = 0; e < 64 && first + at + e < n; ++e) apply(first + at + e, (m >> e) & 1u);
         } else if (at + 64 <= count) {
-          detail::apply_mask64(f + at, m, scale);
+          mask64::apply(fast, f + at, m, scale);
         } else {
           for (std::int64_t e = 0; at + e < count; ++e) f[at + e] = (m >> e) & 1u ? f[at + e] * scale : 0.0f;
         }

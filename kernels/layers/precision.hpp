@@ -55,9 +55,11 @@ constexpr const char* precision_name() {
 /// on the cpu OpenBLAS (fp16/bf16 inputs converted exactly to fp32, fp32 accumulation), on
 /// emu and cuda the tensor-core kernel for 16-bit inputs and the SIMT fp32 kernel for float.
 /// double, only used by the finite-difference tests, runs a plain triple loop in fp64.
+/// alpha and beta are A: a double in fp64 mode, so a scale like attention's 1/sqrt(d_h) is
+/// not rounded to float there (the same floats as before in every other mode).
 template <class S, class O>
 void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, const S* b,
-        std::int64_t ldb, O* c, std::int64_t ldc, float alpha = 1.0f, float beta = 0.0f,
+        std::int64_t ldb, O* c, std::int64_t ldc, acc_t<S> alpha = 1, acc_t<S> beta = 0,
         int batch = 1, std::int64_t stride_a = 0, std::int64_t stride_b = 0,
         std::int64_t stride_c = 0) {
   static_assert(std::is_same_v<O, S> || std::is_same_v<O, acc_t<S>>, "C is S or acc_t<S>");

@@ -391,7 +391,7 @@ class Seq2Seq {
     const int rows = batch_->B * batch_->Lt;
     S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
     return cross_entropy<S>(logits(), batch_->tgt_out.data(), rows, cfg.vocab, ignore_index,
-                            smoothing, scale, dl, nullptr, dev_.tgt_out);
+                            smoothing, scale, dl, nullptr, dev_.tgt_out, &row_loss_);
   }
   /// The logits of the last forward (in the layers' memory: on cuda a device pointer).
   const S* logits() const { return last_logits_; }
@@ -459,6 +459,7 @@ class Seq2Seq {
   std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
   const S* last_logits_ = nullptr;
   Buf<S> emb_src_, emb_tgt_, dlogits_;
+  Buf<float> row_loss_;  // cross_entropy's per-row losses on a device (kept: no step allocates)
 };
 
 }  // namespace halfway::layers

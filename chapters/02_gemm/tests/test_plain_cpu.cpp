@@ -1,0 +1,103 @@
+// The cpu GEMM's bulk conversions: the F16C fast path and its plain twin (chapter 01's
+// conversions, one element at a time) give the same bits (common/host_simd.hpp). Where the
+// CPU has F16C both run here and are compared bit for bit; everywhere (the
+// HALFWAY_PLAIN_CPU build included) the path that runs is also checked against the
+// compiler's _Float16, an independent rounding.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "common/host_simd.hpp"
+#include "kernels/fp16/bits.hpp"
+#include "kernels/gemm/gemm.hpp"
+
+using namespace halfway;
+
+namespace {
+
+// Both paths of one conversion: `run` converts in place of its output, once as this CPU
+// would and once with the fast paths forced off.
+template <class Out, class Run>
+void both(std::vector<Out>& fast, std::vector<Out>& plain, Run run) {
+  run(fast.data());
+  simd::ForcePlain force;
+  run(plain.data());
+}
+
+float half_value(std::uint32_t h) {  // through _Float16, not chapter 01's code
+  _Float16 x;
+  const std::uint16_t b = std::uint16_t(h);
+  std::memcpy(&x, &b, 2);
+  return float(x);
+}
+
+// Floats that probe every rounding case of float -> half: every half's exact value and the
+// midpoints around it (ties, both parities), a hair above and below each midpoint, the
+// overflow edge (65519.996 rounds down, 65520 up to inf), float subnormals (to +-0), the
+// half subnormal range, infinities, NaNs with several payloads and signs.
+std::vector<float> probe_floats() {
+  std::vector<float> x;
+  for (std::uint32_t h = 0; h < 0x7c00u; ++h) {
+    // the midpoint to the next half (65536 past the largest: the overflow edge 65520) is
+    // exact in float (12 significant bits); a tie goes to the even one of h and h + 1
+    const double v = half_value(h), next = h + 1 < 0x7c00u ? half_value(h + 1) : 65536.0;
+    const float mid = float((v + next) / 2);
+    for (const float f : {float(v), mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e30f)}) {
+      x.push_back(f);
+      x.push_back(-f);
+    }
+  }
+  for (const float f : {65519.0f, 65519.996f, 65520.0f, 65536.0f, 1e30f, std::numeric_limits<float>::max(),
+                        std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(),
+                        std::ldexp(1.0f, -25), std::ldexp(1.5f, -25), std::ldexp(1.0f, -26),
+                        std::numeric_limits<float>::infinity()}) {
+    x.push_back(f);
+    x.push_back(-f);
+  }
+  for (const std::uint32_t nan : {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fbfffffu, 0x7fc01234u})
+    x.push_back(bits_to_float(nan));
+  x.push_back(1.0f);  // the length is not a multiple of 8: the fast path's tail runs too
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("cpu: bulk fp16 conversions: the F16C path and the plain twin give the same bits") {
+  const bool f16c_fast_path = simd::available(simd::Isa::f16c);
+  CAPTURE(f16c_fast_path);
+  // Half to float, every one of the 65536 halves (NaNs keep sign and payload, made quiet).
+  std::vector<std::uint16_t> all(65536);
+  for (int i = 0; i < 65536; ++i) all[std::size_t(i)] = std::uint16_t(i);
+  std::vector<float> wide_fast(65536), wide_plain(65536);
+  both(wide_fast, wide_plain, [&](float* out) { convert_to_f32(DType::f16, all.data(), out, 65536); });
+  CHECK(std::memcmp(wide_fast.data(), wide_plain.data(), 65536 * sizeof(float)) == 0);
+  int mismatches = 0;
+  for (int i = 0; i < 65536; ++i) {
+    _Float16 h;
+    std::memcpy(&h, &all[std::size_t(i)], 2);
+    const float expect = float(h);
+    const float got = wide_plain[std::size_t(i)];
+    if (expect != expect ? got == got : std::memcmp(&got, &expect, 4) != 0) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+
+  // Float to half over the probes (and an odd-length tail), then the 65536 floats back.
+  for (const auto& x : {probe_floats(), wide_plain}) {
+    std::vector<std::uint16_t> fast(x.size()), plain(x.size());
+    both(fast, plain, [&](std::uint16_t* out) { convert_from_f32(DType::f16, x.data(), out, std::int64_t(x.size())); });
+    CHECK(fast == plain);
+    mismatches = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const _Float16 h = static_cast<_Float16>(x[i]);
+      std::uint16_t expect;
+      std::memcpy(&expect, &h, 2);
+      if (x[i] != x[i]) expect = 0x7fff;  // the course's NaN, as CUDA's
+      if (plain[i] != expect) ++mismatches;
+    }
+    CHECK(mismatches == 0);
+  }
+}

@@ -1,0 +1,72 @@
+/// @file host_simd.hpp
+/// @brief The host's hand-vectorised fast paths: whether this build has them, whether this
+/// CPU runs them, and a switch that turns them off (for the tests that compare twins).
+///
+/// A few host loops have a fast path written with x86 intrinsics: the cpu GEMM's bulk
+/// fp16 conversions (F16C, kernels/gemm/gemm_cpu.cpp) and the dropout mask (AVX-512,
+/// kernels/layers/dropout_simd.hpp). Every one of them
+///  - is compiled only where HALFWAY_HOST_SIMD is 1: x86-64 with GCC or Clang, and not in
+///    the HALFWAY_PLAIN_CPU build (cmake -DHALFWAY_PLAIN_CPU=ON). It is enabled by a
+///    `target` attribute on its own functions, never by a global -m flag, so the rest of
+///    the binary runs on any x86-64;
+///  - is taken only when simd::has() says the CPU has the instructions (checked at run time);
+///  - has a plain C++ twin that gives the same bits, which the tests check on every machine
+///    that has the fast one (chapters/02_gemm/tests, chapters/03_layers/tests/test_plain_cpu.cpp).
+#pragma once
+
+#include <atomic>
+
+#if !defined(HALFWAY_PLAIN_CPU) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HALFWAY_HOST_SIMD 1
+#else
+#define HALFWAY_HOST_SIMD 0
+#endif
+
+namespace halfway::simd {
+
+/// The instruction sets a fast path may need.
+enum class Isa {
+  f16c,    ///< AVX + F16C: 8 halves <-> 8 floats per instruction (x86-64 CPUs since 2012)
+  avx512,  ///< AVX-512F + BMI2: 16 32-bit lanes, mask registers, pdep
+};
+
+namespace detail {
+inline std::atomic<int> forced_plain{0};
+
+inline bool cpu_has(Isa isa) {
+#if HALFWAY_HOST_SIMD
+  static const bool f16c = [] {
+    __builtin_cpu_init();  // safe even before main (doctest's registration runs there)
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }();
+  static const bool avx512 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
+  }();
+  return isa == Isa::f16c ? f16c : avx512;
+#else
+  (void)isa;
+  return false;
+#endif
+}
+}  // namespace detail
+
+/// Whether this build has the fast path for `isa` and this CPU can run it.
+inline bool available(Isa isa) { return detail::cpu_has(isa); }
+
+/// Whether the fast path for `isa` is taken now: available() and not forced off.
+inline bool has(Isa isa) {
+  return detail::forced_plain.load(std::memory_order_relaxed) == 0 && detail::cpu_has(isa);
+}
+
+/// While one is alive, every fast path takes its plain twin, on every thread (OpenMP's
+/// workers included): how the tests run both twins on one machine.
+class ForcePlain {
+ public:
+  ForcePlain() { detail::forced_plain.fetch_add(1); }
+  ~ForcePlain() { detail::forced_plain.fetch_sub(1); }
+  ForcePlain(const ForcePlain&) = delete;
+  ForcePlain& operator=(const ForcePlain&) = delete;
+};
+
+}  // namespace halfway::simd
