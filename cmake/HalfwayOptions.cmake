@@ -22,6 +22,16 @@ else()
   message(FATAL_ERROR "HALFWAY_IMPL: expected 'solutions' or 'exercises', found '${HALFWAY_IMPL}'")
 endif()
 
+# Host SIMD. OFF (default): the hand-vectorised host paths (F16C conversions, the AVX-512
+# dropout mask) are compiled with per-function target attributes and taken only where the
+# CPU has them. ON: none of that code is compiled and no -m flag adds F16C or AVX
+# (common/host_simd.hpp): the plain C++ twins everywhere, the same bits. For a compiler
+# without x86 intrinsics, and for CI's proof that the plain build passes chapter 03's tests.
+option(HALFWAY_PLAIN_CPU "Compile only the plain C++ host paths (no F16C or AVX-512 code)" OFF)
+if(HALFWAY_PLAIN_CPU)
+  add_compile_definitions(HALFWAY_PLAIN_CPU=1)
+endif()
+
 # Sanitizers: none, address (ASan + UBSan), thread (TSan: the emulator's race checker).
 set(HALFWAY_SANITIZE none CACHE STRING "Sanitizer build: none, address, thread")
 set_property(CACHE HALFWAY_SANITIZE PROPERTY STRINGS none address thread)
