@@ -1,22 +1,38 @@
 #!/usr/bin/env python3
-"""Grade a student's exercises: build them, run their tests, print a score table.
+"""Grade a student's exercises, each one on its own: build it, run its tests, print a score table.
 
-    tools/grade.py                      grade this checkout's exercises/
-    tools/grade.py PATH/TO/exercises    grade a student's copy of the exercises folder
+    tools/grade.py                          grade this checkout's exercises/
+    tools/grade.py PATH/TO/exercises        grade a student's copy of the exercises folder
+    tools/grade.py --exercise 03.1 FOLDER   grade one exercise (FOLDER needs only its file)
 
-The exercise list and the points come from solutions/ (tools/exercises.py), never from
-the student's copy. The student's folder is linked in place of solutions/
-(HALFWAY_IMPL=exercises), every chapter that has exercises is built, and the tests
-tagged [exNN.M] are run. An exercise earns its points in proportion to its passing tests
-(tests skipped for want of a GPU do not count); a chapter that fails to build earns
-nothing. Writes grade.json and grade.junit.xml into --out.
+The exercise list, the points and the gates come from solutions/ (tools/exercises.py),
+never from the student's copy. Each exercise is graded in a tree that is solutions/ except
+for that exercise's marked body, taken from the student's file: a typo in 02.1 cannot
+break 03.x's build, an unfilled 01.1 cannot fail 03.1. Text the student changed outside
+the markers is reported (file:line) and ignored.
+
+Speed: one build folder (--build-dir) links one grading tree (BUILD_DIR/grading-tree) in
+place of solutions/. Grading an exercise writes its one file into the tree, builds only the
+test binaries of its chapter (ninja rebuilds what includes that file) and runs the tests
+tagged [exNN.M]. Then the file is put back with its old timestamp and the objects compiled
+against the student's version are deleted, so the next exercise rebuilds only what its own
+file touches. An exercise whose body equals the solution's rebuilds nothing.
+
+Points: an exercise earns its points in proportion to its passing tests (tests skipped for
+want of a GPU do not count). A failing gate test (exercises.py GATES: the test of the
+exercise's point) caps them at the gate's share. A body that does not compile earns nothing.
+Writes grade.json and grade.junit.xml into --out.
 
 --expect full|zero turns the grade into a check (used by CI): full marks everywhere, or
 zero everywhere with every exercise failing because it is "not implemented yet".
+--expect-each ID=full|zero,... checks exercise by exercise, `*` standing for the others
+(a folder where 02.1 does not compile: --expect-each '02.1=zero,*=full').
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import json
 import os
 import pathlib
@@ -24,6 +40,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -32,6 +49,7 @@ import exercises as exercise_tool  # noqa: E402
 ROOT = exercise_tool.ROOT
 TAG = re.compile(r"\[ex(\d\d\.\d+)\]")
 NOT_IMPLEMENTED = "is not implemented yet"
+TREE = "grading-tree"
 
 
 def run(cmd: list[str], log: pathlib.Path, quiet: bool) -> subprocess.CompletedProcess:
@@ -51,6 +69,7 @@ def first_error(output: str) -> str:
         if "ERROR:" in line or "error:" in line or "exception" in line.lower():
             text = line.strip()
             text = re.sub(r"^\S*/(chapters|solutions|exercises|kernels|common)/", r"\1/", text)
+            text = re.sub(r"^\S*/" + TREE + "/", "", text)
             for follow in lines[i + 1:i + 3]:
                 if follow.strip().startswith("values:"):
                     text += " | " + follow.strip()
@@ -60,60 +79,243 @@ def first_error(output: str) -> str:
     return (tail[-1] if tail else "failed without output")[:300]
 
 
-def build(args, impl_dir: pathlib.Path, chapters: list[str], log: pathlib.Path) -> dict[str, str]:
-    """Configures and builds each chapter; returns {chapter: build error} for the failures."""
-    configure = ["cmake", "-S", str(ROOT), "-B", str(args.build_dir), "-G", "Ninja",
-                 "-DHALFWAY_IMPL=exercises", f"-DHALFWAY_EXERCISES_DIR={impl_dir}",
-                 "-DCMAKE_BUILD_TYPE=Release", f"-DHALFWAY_CUDA={args.cuda}"]
-    if not shutil.which("ninja"):
-        configure.remove("-G"), configure.remove("Ninja")
-    proc = run(configure, log, args.quiet)
-    if proc.returncode != 0:
-        return {ch: "configure failed: " + first_error(proc.stdout) for ch in chapters}
-    failed = {}
-    for ch in chapters:
-        proc = run(["cmake", "--build", str(args.build_dir), "--target", f"ch{ch}", "-j", str(args.jobs)], log, args.quiet)
-        if proc.returncode != 0:
-            failed[ch] = "build failed: " + first_error(proc.stdout)
-    return failed
+# ---- the student's folder: bodies, and what changed outside the markers -------------------
+
+@dataclasses.dataclass
+class StudentFile:
+    bodies: dict[str, list[str]]     # exercise id -> the lines between its markers
+    body_line: dict[str, int]        # exercise id -> the student's line number of its BEGIN
+    errors: dict[str, str]           # exercise id -> why its body cannot be taken
+    ignored: list[str]               # "file:line: what" for each change outside the markers
 
 
-def run_tests(args, log: pathlib.Path) -> list[dict]:
-    junit = args.out / "ctest.junit.xml"
-    run(["ctest", "--test-dir", str(args.build_dir), "-L", "exercise", "-j", str(args.jobs),
-         "--timeout", "900", "--output-junit", str(junit)], log, args.quiet)
-    if not junit.is_file():
-        return []
-    results = []
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        out = case.findtext("system-out") or ""
-        status = case.get("status")
-        results.append({"name": case.get("name"), "status": {"run": "pass", "fail": "fail"}.get(status, "skipped"),
-                        "output": out})
-    return results
+def outside(lines: list[str], blocks: list[exercise_tool.Block]) -> list[tuple[int, str]]:
+    """(line number, text) of the lines that are not inside a block (markers included)."""
+    inside = {i for b in blocks for i in range(b.begin + 1, b.end)}
+    return [(i + 1, l) for i, l in enumerate(lines) if i not in inside]
+
+
+def changes(rel: str, expected: list[tuple[int, str]], found: list[tuple[int, str]]) -> list[str]:
+    """file:line of each of the student's lines that differ from the generated stub's."""
+    out = []
+    matcher = difflib.SequenceMatcher(a=[t for _, t in expected], b=[t for _, t in found], autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op in ("replace", "insert"):
+            for n, text in found[b0:b1]:
+                out.append(f"{rel}:{n}: {text.strip()[:80]!r}")
+        elif op == "delete":
+            at = found[b0][0] if b0 < len(found) else (found[-1][0] + 1 if found else 1)
+            out.append(f"{rel}:{at}: {a1 - a0} line(s) of the stub deleted")
+    return out
+
+
+def read_student(folder: pathlib.Path, rel: str, stub_text: str, ids: list[str]) -> StudentFile:
+    path = folder / rel
+    if not path.is_file():
+        return StudentFile({}, {}, {i: f"{rel} is missing from {folder}" for i in ids}, [f"{rel}: missing"])
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    try:
+        blocks = exercise_tool.find_blocks(lines, rel)
+    except exercise_tool.MarkerError as err:
+        return StudentFile({}, {}, {i: f"broken markers: {err}" for i in ids}, [str(err)])
+    by_id = {b.id: b for b in blocks}
+    # The stub's banner is no change; a folder without it (solutions/) is none either.
+    banner = exercise_tool.banner(rel).splitlines(keepends=True)
+    stub_lines = stub_text.splitlines(keepends=True)
+    expected = [x for x in outside(stub_lines, exercise_tool.find_blocks(stub_lines, rel)) if x[0] > len(banner)
+                or stub_lines[:len(banner)] != banner]
+    found = [x for x in outside(lines, blocks) if x[0] > len(banner) or lines[:len(banner)] != banner]
+    ignored = changes(rel, expected, found)
+    errors = {i: f"{rel}: the markers of exercise {i} are missing" for i in ids if i not in by_id}
+    bodies = {i: lines[b.begin + 1:b.end] for i, b in by_id.items() if i in ids}
+    return StudentFile(bodies, {i: b.begin + 1 for i, b in by_id.items()}, errors, ignored)
+
+
+def variant(solution_text: str, ex_id: str, body: list[str]) -> str:
+    """The solution file with exercise ex_id's body replaced by `body`."""
+    lines = solution_text.splitlines(keepends=True)
+    block = next(b for b in exercise_tool.find_blocks(lines, "solutions") if b.id == ex_id)
+    if body and not body[-1].endswith("\n"):
+        body = body[:-1] + [body[-1] + "\n"]
+    return "".join(lines[:block.begin + 1] + body + lines[block.end:])
+
+
+# ---- the grading tree and its build --------------------------------------------------------
+
+class GradingBuild:
+    """One build folder whose exercises folder is BUILD_DIR/grading-tree, kept equal to solutions/."""
+
+    def __init__(self, args, log: pathlib.Path, solutions: dict[str, str]):
+        self.args, self.log, self.solutions = args, log, solutions
+        self.tree = args.build_dir / TREE
+        self.configured = False
+
+    def sync_tree(self) -> None:
+        """Makes the tree equal to solutions/, touching only files that differ."""
+        for rel, text in self.solutions.items():
+            path = self.tree / rel
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+
+    def configure(self) -> str:
+        """'' or the configure error."""
+        cmd = ["cmake", "-S", str(ROOT), "-B", str(self.args.build_dir), "-G", "Ninja",
+               "-DHALFWAY_IMPL=exercises", f"-DHALFWAY_EXERCISES_DIR={self.tree}",
+               "-DCMAKE_BUILD_TYPE=Release", f"-DHALFWAY_CUDA={self.args.cuda}"]
+        proc = run(cmd, self.log, self.args.quiet)
+        return "" if proc.returncode == 0 else "configure failed: " + first_error(proc.stdout)
+
+    def ninja(self, *tool: str) -> str:
+        return subprocess.run(["ninja", "-C", str(self.args.build_dir), *tool], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout
+
+    def test_targets(self, chapter: str) -> list[str]:
+        """The test binaries of a chapter (the tests tagged [exNN.M] live in chapter NN's)."""
+        names = re.findall(rf"^(ch{chapter}_tests_[a-z]+):", self.ninja("-t", "targets", "all"), re.M)
+        return sorted(set(names))
+
+    def build(self, targets: list[str]) -> str:
+        """'' or the first build error."""
+        if not targets:
+            return "no test binaries found for this exercise's chapter"
+        proc = run(["cmake", "--build", str(self.args.build_dir), "-j", str(self.args.jobs), "--target", *targets],
+                   self.log, self.args.quiet)
+        return "" if proc.returncode == 0 else "build failed: " + first_error(proc.stdout)
+
+    def dependents(self, path: pathlib.Path) -> set[pathlib.Path]:
+        """Every build output that reads `path` (a source, or a header per the depfiles)."""
+        build, target = self.args.build_dir, path.resolve()
+        found: set[pathlib.Path] = set()
+        output = None
+        for line in self.ninja("-t", "deps").splitlines():
+            if line and not line.startswith(" "):
+                output = build / line.split(":")[0]
+            elif line.strip() and output and (build / line.strip()).resolve() == target:
+                found.add(output)
+        query = self.ninja("-t", "query", str(target))
+        for line in query.split("outputs:", 1)[1].splitlines() if "outputs:" in query else []:
+            if line.strip():
+                found.add(build / line.strip())
+        return found
+
+    def put_back(self, path: pathlib.Path, text: str, mtime_ns: int, since_ns: int) -> None:
+        """Restores a tree file with its old timestamp, deleting what was built from the variant.
+
+        Objects compiled before the variant was written read the solution and stay valid;
+        those compiled since read the variant: they are deleted, so ninja rebuilds them
+        (from the solution) only when a later exercise needs them."""
+        stale = [p for p in self.dependents(path) if p.exists() and p.stat().st_mtime_ns >= since_ns]
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        for p in stale:
+            p.unlink()
+
+    def run_tests(self, ex_id: str, out: pathlib.Path) -> list[dict]:
+        junit = out / f"ctest-ex{ex_id}.junit.xml"
+        junit.unlink(missing_ok=True)
+        label = "^ex" + re.escape(ex_id) + "$"
+        run(["ctest", "--test-dir", str(self.args.build_dir), "-L", label, "-j", str(self.args.jobs),
+             "--timeout", "900", "--output-junit", str(junit)], self.log, self.args.quiet)
+        if not junit.is_file():
+            return []
+        results = []
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            status = case.get("status")
+            results.append({"name": case.get("name"), "status": {"run": "pass", "fail": "fail"}.get(status, "skipped"),
+                            "output": case.findtext("system-out") or ""})
+        return results
+
+
+def map_lines(text: str, rel: str, sol_begin: int, stu_begin: int, body_len: int) -> str:
+    """Rewrites grading-tree/REL:LINE inside the student's body to the student's line numbers."""
+    def fix(m: re.Match) -> str:
+        line = int(m.group(1))
+        if sol_begin < line <= sol_begin + body_len:
+            return f"{rel}:{stu_begin + line - sol_begin}"
+        return f"solutions/{rel}:{line}"
+    return re.sub(re.escape(TREE + "/" + rel) + r":(\d+)", fix, text)
+
+
+def grade_all(args, exercises, folder: pathlib.Path, log: pathlib.Path) -> tuple[list[dict], list[str]]:
+    """Grades each exercise in its own tree; returns the rows and the ignored changes."""
+    _, generated = exercise_tool.generate(ROOT / "solutions")
+    solutions = {rel: (ROOT / "solutions" / rel).read_text(encoding="utf-8") for rel in generated
+                 if (ROOT / "solutions" / rel).is_file()}
+    by_file: dict[str, list[str]] = {}
+    for ex in exercises:
+        by_file.setdefault(ex.file, []).append(ex.id)
+    students = {rel: read_student(folder, rel, generated[rel], ids) for rel, ids in by_file.items()}
+    ignored = [c for s in students.values() for c in s.ignored]
+
+    gb = GradingBuild(args, log, solutions)
+    gb.sync_tree()
+    problem = gb.configure()
+    build_failures: dict[str, str] = {}
+    results: list[dict] = []
+    for ex in exercises:
+        student = students[ex.file]
+        if problem or ex.id in student.errors:
+            build_failures[ex.id] = problem or student.errors[ex.id]
+            continue
+        path = gb.tree / ex.file
+        text = variant(solutions[ex.file], ex.id, student.bodies[ex.id])
+        changed = text != solutions[ex.file]
+        old_mtime, since = path.stat().st_mtime_ns, time.time_ns()
+        if changed:
+            path.write_text(text, encoding="utf-8")
+        try:
+            error = gb.build(gb.test_targets(ex.chapter))
+            if error:
+                build_failures[ex.id] = map_lines(error, ex.file, ex.solution_line, student.body_line[ex.id],
+                                                  len(student.bodies[ex.id]))
+            else:
+                results += [r for r in gb.run_tests(ex.id, args.out) if ex.id in TAG.findall(r["name"])]
+        finally:
+            if changed:
+                gb.put_back(path, solutions[ex.file], old_mtime, since)
+    return grade(exercises, build_failures, results), ignored
+
+
+# ---- points, table, reports ----------------------------------------------------------------
+
+def gate_failures(ex, tests: list[dict]) -> list[tuple[float, dict]]:
+    """(cap, test) for each failing gate test of the exercise."""
+    return [(g.cap, t) for g in ex.gates for t in tests if g.test in t["name"] and t["status"] == "fail"]
 
 
 def grade(exercises, build_failures: dict[str, str], results: list[dict]) -> list[dict]:
+    """build_failures: exercise id (or its chapter, NN) -> why it did not build."""
     rows = []
     for ex in exercises:
-        tests = [r for r in results if ex.id in TAG.findall(r["name"])]
+        failure = build_failures.get(ex.id) or build_failures.get(ex.chapter)
+        tests = [] if failure else [r for r in results if ex.id in TAG.findall(r["name"])]
         counted = [t for t in tests if t["status"] != "skipped"]
         passed = [t for t in counted if t["status"] == "pass"]
         failing = [t for t in counted if t["status"] == "fail"]
-        if ex.chapter in build_failures:
-            earned, first = 0.0, build_failures[ex.chapter]
+        gated = gate_failures(ex, counted)
+        result = "pass"
+        if failure:
+            earned, first = 0.0, failure
         elif not counted:
             earned, first = 0.0, "no tests ran for this exercise"
         else:
             earned = ex.points * len(passed) / len(counted)
             first = f"{failing[0]['name']}: {first_error(failing[0]['output'])}" if failing else ""
+            if gated:
+                cap, test = min(gated, key=lambda g: g[0])
+                earned = min(earned, cap * ex.points)
+                first = f"gate failed (points capped at {cap:.0%}): {test['name']}: {first_error(test['output'])}"
+                result = "gate"
+        if earned != ex.points and result == "pass":
+            result = "fail"
         rows.append({"id": ex.id, "title": ex.title, "points": ex.points, "earned": round(earned, 2),
-                     "passed": len(passed), "tests": len(counted), "result": "pass" if earned == ex.points else "fail",
+                     "passed": len(passed), "tests": len(counted), "result": result,
                      "first_failure": first, "test_results": tests})
     return rows
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict], ignored: list[str]) -> None:
     title_w = max([len(r["title"]) for r in rows] + [5])
     print(f"\n{'exercise':<9} {'title':<{title_w}} {'points':>11} {'tests':>7}  result  first failing check")
     print("-" * (9 + title_w + 42))
@@ -124,14 +326,22 @@ def print_table(rows: list[dict]) -> None:
     earned, possible = sum(r["earned"] for r in rows), sum(r["points"] for r in rows)
     print("-" * (9 + title_w + 42))
     print(f"{'total':<9} {'':<{title_w}} {earned:>7g}/{possible:<3}\n")
+    if ignored:
+        print("Changed outside the exercise markers (ignored: graded from solutions/):")
+        for c in ignored[:40]:
+            print(f"  {c}")
+        if len(ignored) > 40:
+            print(f"  ... and {len(ignored) - 40} more (grade.json lists them all)")
+        print()
 
 
-def write_reports(rows: list[dict], out: pathlib.Path, impl_dir: pathlib.Path) -> None:
+def write_reports(rows: list[dict], out: pathlib.Path, impl_dir: pathlib.Path, ignored: list[str]) -> None:
     summary = {"exercises_dir": str(impl_dir), "earned": round(sum(r["earned"] for r in rows), 2),
                "possible": sum(r["points"] for r in rows),
                "exercises": [{k: v for k, v in r.items() if k != "test_results"} |
                              {"tests_detail": [{"name": t["name"], "status": t["status"]} for t in r["test_results"]]}
-                             for r in rows]}
+                             for r in rows],
+               "ignored_changes": ignored}
     (out / "grade.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     suites = ET.Element("testsuites", name="halfway exercises")
     for r in rows:
@@ -151,14 +361,18 @@ def write_reports(rows: list[dict], out: pathlib.Path, impl_dir: pathlib.Path) -
     ET.ElementTree(suites).write(out / "grade.junit.xml", encoding="utf-8", xml_declaration=True)
 
 
-def check_expectation(rows: list[dict], expect: str) -> list[str]:
+def check_expectation(rows: list[dict], expect: str | dict[str, str]) -> list[str]:
+    """expect: 'full', 'zero', or {exercise id: 'full' | 'zero'}; the id '*' stands for the
+    exercises not named (without it they are not checked)."""
     problems = []
     for r in rows:
-        if expect == "full" and r["earned"] != r["points"]:
-            problems.append(f"{r['id']}: expected full marks on solutions, found {r['earned']:g}/{r['points']} ({r['first_failure']})")
-        if expect == "zero":
+        want = expect if isinstance(expect, str) else expect.get(r["id"], expect.get("*"))
+        if want == "full" and r["earned"] != r["points"]:
+            problems.append(f"{r['id']}: expected full marks, found {r['earned']:g}/{r['points']} ({r['first_failure']})")
+        if want == "zero":
             if r["earned"] != 0 or r["passed"] != 0:
-                problems.append(f"{r['id']}: expected every test to fail on the stub, found {r['passed']}/{r['tests']} passing")
+                problems.append(f"{r['id']}: expected every test to fail, found {r['passed']}/{r['tests']} passing")
+        if want == "zero" and expect == "zero":
             for t in r["test_results"]:
                 if t["status"] == "fail" and NOT_IMPLEMENTED not in t["output"]:
                     problems.append(f"{r['id']}: expected '{r['id']} {NOT_IMPLEMENTED}' in {t['name']!r}, found: {first_error(t['output'])}")
@@ -167,22 +381,40 @@ def check_expectation(rows: list[dict], expect: str) -> list[str]:
     return problems
 
 
+def parse_expect_each(text: str) -> dict[str, str]:
+    out = {}
+    for item in text.split(","):
+        ex_id, _, want = item.partition("=")
+        if want not in ("full", "zero"):
+            raise argparse.ArgumentTypeError(f"expected ID=full or ID=zero, found {item!r}")
+        out[ex_id.strip()] = want
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("exercises_dir", nargs="?", type=pathlib.Path, default=ROOT / "exercises",
                         help="the exercises folder to grade (default: this checkout's exercises/)")
+    parser.add_argument("--exercise", action="append", default=[], metavar="ID",
+                        help="grade only this exercise (repeatable); FOLDER then needs only its file")
     parser.add_argument("--build-dir", type=pathlib.Path, default=ROOT / "build" / "grade")
     parser.add_argument("--out", type=pathlib.Path, default=None, help="report folder (default: BUILD_DIR/report)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--cuda", choices=["AUTO", "ON", "OFF"], default="OFF",
                         help="HALFWAY_CUDA for the grading build (default OFF: grading runs on the CPU)")
-    parser.add_argument("--expect", choices=["full", "zero"], help="fail unless the grade is full marks / zero from stubs")
+    expect = parser.add_mutually_exclusive_group()
+    expect.add_argument("--expect", choices=["full", "zero"], help="fail unless the grade is full marks / zero from stubs")
+    expect.add_argument("--expect-each", type=parse_expect_each, metavar="ID=full|zero,...",
+                        help="fail unless each named exercise gets full marks / zero")
     parser.add_argument("--quiet", action="store_true", help="print only the table")
     args = parser.parse_args()
 
     impl_dir = args.exercises_dir.resolve()
     if not impl_dir.is_dir():
         print(f"grade.py: expected an exercises folder, found nothing at {impl_dir}", file=sys.stderr)
+        return 2
+    if not shutil.which("ninja"):
+        print("grade.py: expected ninja (the grader rebuilds one file at a time with it), found none", file=sys.stderr)
         return 2
     args.build_dir = args.build_dir.resolve()
     args.out = (args.out or args.build_dir / "report").resolve()
@@ -194,18 +426,25 @@ def main() -> int:
     except exercise_tool.MarkerError as err:
         print(f"grade.py: {err}", file=sys.stderr)
         return 2
+    if args.exercise:
+        unknown = sorted(set(args.exercise) - {e.id for e in exercises})
+        if unknown:
+            print(f"grade.py: expected exercise ids from solutions/, found {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        exercises = [e for e in exercises if e.id in args.exercise]
     if not exercises:
         print("grade.py: expected exercises in solutions/, found none", file=sys.stderr)
         return 2
 
-    chapters = sorted({ex.chapter for ex in exercises})
-    failures = build(args, impl_dir, chapters, log)
-    rows = grade(exercises, failures, run_tests(args, log))
-    print_table(rows)
-    write_reports(rows, args.out, impl_dir)
-    print(f"grade.py: wrote {args.out / 'grade.json'} and {args.out / 'grade.junit.xml'} (full log: {log})")
-    if args.expect:
-        problems = check_expectation(rows, args.expect)
+    start = time.monotonic()
+    rows, ignored = grade_all(args, exercises, impl_dir, log)
+    print_table(rows, ignored)
+    write_reports(rows, args.out, impl_dir, ignored)
+    print(f"grade.py: graded {len(rows)} exercise(s) in {time.monotonic() - start:.0f} s; wrote {args.out / 'grade.json'} "
+          f"and {args.out / 'grade.junit.xml'} (full log: {log})")
+    want = args.expect or args.expect_each
+    if want:
+        problems = check_expectation(rows, want)
         for p in problems:
             print(f"grade.py: {p}", file=sys.stderr)
         return 1 if problems else 0
