@@ -45,11 +45,3 @@ void synchronize();
 [[noreturn]] void no_cuda_build(const char* what);
 
 }  // namespace halfway
-
-/// Calls the nvcc-built version of a kernel wrapper, `HALFWAY_ON_GPU(vector_add(a, b, c, n))`
-/// calls halfway::gpu::vector_add; in a build without CUDA it throws a clear Error instead.
-#if defined(HALFWAY_HAVE_CUDA)
-#define HALFWAY_ON_GPU(call) (::halfway::gpu::call)
-#else
-#define HALFWAY_ON_GPU(call) (::halfway::no_cuda_build(#call))
-#endif

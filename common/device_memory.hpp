@@ -1,15 +1,20 @@
 /// @file device_memory.hpp
-/// @brief Where chapter 03's layers run, and the memory they run on: the layers' backend,
-/// the growing buffers every module keeps, and copies between host and that memory.
+/// @brief The course's one device memory type, `Buf<T>`, the copies between host and
+/// device memory, and where chapter 03's layers run (the thread's layers backend).
+///
+/// Memory is the backend's: host memory (256-byte aligned) for cpu and emu, GPU memory for
+/// cuda. Under emu it is host memory, but code that runs on emu treats it exactly as
+/// cuda's: every op on a buffer is a kernel or a copy below, never a host loop, so the emu
+/// tests run the very code path the GPU runs.
 ///
 /// - Backend::cpu: the host implementation; buffers are host memory.
-/// - Backend::emu: the kernels of kernels/layers and chapter 02's GEMM under the emulator.
-///   Its "device memory" is host memory, but the layers treat it exactly as cuda's: every
-///   op on a buffer is a kernel or a copy below, never a host loop, so the emu tests run
-///   the very code path the GPU runs.
+/// - Backend::emu: the kernels under the emulator; "device memory" is host memory.
 /// - Backend::cuda: the same kernels built by nvcc; buffers are GPU memory.
 ///
-/// double (the finite-difference mode) always runs on the cpu.
+/// A Buf allocates on an explicit backend (`get(n, Backend::cuda)`: chapters 00-02's ops
+/// and programs) or on the thread's layers backend (`get(n)`: chapter 03's modules, which
+/// run wherever a BackendScope puts them; double, the finite-difference mode, always runs
+/// on the cpu). The copies likewise take a backend, or default to the layers'.
 #pragma once
 
 #include <atomic>
@@ -57,6 +62,10 @@ inline bool on_emu() {
   return on_device<S>() && layers_backend() == Backend::emu;
 }
 
+}  // namespace halfway::layers
+
+namespace halfway {
+
 namespace detail {
 /// Allocations so far, per backend (index: int(Backend)).
 inline std::atomic<unsigned long long>& allocations(Backend where) {
@@ -82,37 +91,53 @@ inline void free_bytes(Backend where, void* p) noexcept {
 /// demands that it stays put after a model's first step.
 inline unsigned long long allocation_count(Backend where) { return detail::allocations(where).load(); }
 
-/// Host -> the layers' memory (a plain copy on cpu and emu).
-inline void copy_in(void* dst, const void* src, std::size_t bytes) {
+/// Host -> `where`'s memory (a plain copy on cpu and emu).
+inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
-  if (layers_backend() == Backend::cuda) gpu::copy_to_device(dst, src, bytes);
+  if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes);
   else std::memcpy(dst, src, bytes);
 }
-/// The layers' memory -> host.
-inline void copy_out(void* dst, const void* src, std::size_t bytes) {
+/// `where`'s memory -> host. On cuda it waits for the kernels before it (a result the
+/// host reads is synchronised by its copy).
+inline void copy_out(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
-  if (layers_backend() == Backend::cuda) gpu::copy_to_host(dst, src, bytes);
+  if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes);
   else std::memcpy(dst, src, bytes);
 }
-/// Within the layers' memory.
-inline void copy_within(void* dst, const void* src, std::size_t bytes) {
+/// Within `where`'s memory.
+inline void copy_within(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0 || dst == src) return;
-  if (layers_backend() == Backend::cuda) gpu::copy_on_device(dst, src, bytes);
+  if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes);
   else std::memmove(dst, src, bytes);
 }
-
-/// n values from the layers' memory into a host vector (a test's or a logger's view).
-template <class T>
-std::vector<T> to_host(const T* p, std::size_t n) {
-  std::vector<T> v(n);
-  copy_out(v.data(), p, n * sizeof(T));
-  return v;
+/// The same three on the layers' backend.
+inline void copy_in(void* dst, const void* src, std::size_t bytes) {
+  copy_in(layers::layers_backend(), dst, src, bytes);
+}
+inline void copy_out(void* dst, const void* src, std::size_t bytes) {
+  copy_out(layers::layers_backend(), dst, src, bytes);
+}
+inline void copy_within(void* dst, const void* src, std::size_t bytes) {
+  copy_within(layers::layers_backend(), dst, src, bytes);
 }
 
-/// A buffer that only grows, in the memory of the backend it was last asked on: a layer's
-/// outputs, saved activations and workspace live in these and are reused by every step
-/// instead of being reallocated. Growing keeps the contents; moving to another backend
-/// does not (a new backend starts from fresh buffers).
+/// n values from `where`'s memory into a host vector (a test's or a logger's view).
+template <class T>
+std::vector<T> to_host(Backend where, const T* p, std::size_t n) {
+  std::vector<T> v(n);
+  copy_out(where, v.data(), p, n * sizeof(T));
+  return v;
+}
+/// The same from the layers' memory.
+template <class T>
+std::vector<T> to_host(const T* p, std::size_t n) {
+  return to_host(layers::layers_backend(), p, n);
+}
+
+/// Typed, sized, grow-only memory in one backend's space: a layer's outputs, saved
+/// activations and workspace live in these and are reused by every step instead of being
+/// reallocated. Growing keeps the contents; asking on another backend does not (the old
+/// memory is freed and the new backend starts from a fresh buffer). Move-only.
 template <class T>
 class Buf {
  public:
@@ -130,16 +155,17 @@ class Buf {
   Buf(const Buf&) = delete;
   Buf& operator=(const Buf&) = delete;
 
-  /// At least n elements in the current backend's memory (contents kept when it grows).
-  T* get(std::size_t n) {
-    const Backend where = std::is_same_v<T, double> ? Backend::cpu : layers_backend();
+  /// At least n elements in the layers' backend's memory (cpu for double).
+  T* get(std::size_t n) { return get(n, std::is_same_v<T, double> ? Backend::cpu : layers::layers_backend()); }
+  /// At least n elements in `where`'s memory (contents kept when it grows).
+  T* get(std::size_t n, Backend where) {
     if (where != where_) {
       release();
       where_ = where;
     }
     if (n > n_) {
       T* q = static_cast<T*>(detail::alloc_bytes(where_, n * sizeof(T)));
-      if (p_) copy_within(q, p_, n_ * sizeof(T));
+      if (p_) copy_within(where_, q, p_, n_ * sizeof(T));
       release();
       p_ = q;
       n_ = n;
@@ -151,6 +177,13 @@ class Buf {
   std::size_t size() const { return n_; }
   /// Bytes held: what this buffer costs in memory.
   std::size_t bytes() const { return n_ * sizeof(T); }
+  /// The backend whose memory holds the buffer.
+  Backend where() const { return where_; }
+  /// The first n elements, copied to the host.
+  std::vector<T> host(std::size_t n) const {
+    HALFWAY_EXPECT(n <= n_, "at most " + std::to_string(n_) + " elements (the buffer's size)", std::to_string(n));
+    return to_host(where_, p_, n);
+  }
 
  private:
   void release() noexcept {
@@ -163,4 +196,22 @@ class Buf {
   Backend where_ = Backend::cpu;
 };
 
+/// A Buf on `where` holding a copy of the host vector v (an op's input, a test's data).
+template <class T>
+Buf<T> device_copy(Backend where, const std::vector<T>& v) {
+  Buf<T> b;
+  copy_in(where, b.get(v.size(), where), v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+}  // namespace halfway
+
+namespace halfway::layers {
+// The modules name these unqualified inside halfway::layers, as before they moved out.
+using ::halfway::allocation_count;
+using ::halfway::Buf;
+using ::halfway::copy_in;
+using ::halfway::copy_out;
+using ::halfway::copy_within;
+using ::halfway::to_host;
 }  // namespace halfway::layers

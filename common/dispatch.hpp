@@ -21,6 +21,14 @@
 
 /// `HALFWAY_KERNEL(backend, wrapper(args...))`: halfway::emu::wrapper(args...) when
 /// backend is emu, halfway::gpu::wrapper(args...) when it is cuda. An expression of type void.
-#define HALFWAY_KERNEL(backend, ...)                                   \
+#define HALFWAY_KERNEL(backend, ...)                                          \
   ((backend) == ::halfway::Backend::emu ? (void)(::halfway::emu::__VA_ARGS__) \
-                                        : (void)HALFWAY_ON_GPU(__VA_ARGS__))
+                                        : (void)HALFWAY_KERNEL_GPU_(__VA_ARGS__))
+
+// The gpu branch: the nvcc-built wrapper, or a clear Error in a build without CUDA (where
+// halfway::gpu has no definitions to link against).
+#if defined(HALFWAY_HAVE_CUDA)
+#define HALFWAY_KERNEL_GPU_(...) (::halfway::gpu::__VA_ARGS__)
+#else
+#define HALFWAY_KERNEL_GPU_(...) (::halfway::no_cuda_build(#__VA_ARGS__))
+#endif

@@ -1,5 +1,5 @@
 /// @file dtype.hpp
-/// @brief The element types of the course's tensors: f32, f16 and bf16.
+/// @brief The element types of the course's arrays: f32, f16 and bf16.
 ///
 /// Includable from kernels (nvcc and the emulator build): the constexpr helpers are
 /// `HALFWAY_HD`, so a kernel can ask `size_of(dtype)` or print `to_string(dtype)`.
@@ -10,13 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <type_traits>
 
 #include "common/hd.hpp"
 
 namespace halfway {
 
-/// The storage type of a tensor's elements.
+/// The storage type of an array's elements (a GEMM operand, a buffer's contents).
 enum class DType : std::uint8_t {
   f32,   ///< IEEE binary32 (`float`): master weights, reductions, the fp32 mode.
   f16,   ///< IEEE binary16: 5 exponent bits, 10 mantissa bits (stored as its bits).
@@ -36,14 +35,5 @@ HALFWAY_HD_INLINE constexpr const char* to_string(DType t) {
 /// for command-line options. Throws halfway::UsageError naming the accepted names.
 /// Host only (common/host/dtype.cpp).
 DType parse_dtype(std::string_view name);
-
-/// True when host code may view the elements of a `dtype` tensor as `T`: `float` for f32,
-/// any trivially copyable 2-byte type (`std::uint16_t`, chapter 01's half types) for f16
-/// and bf16. Tensor::data<T>() checks this.
-template <class T>
-constexpr bool dtype_accepts(DType dtype) {
-  if (dtype == DType::f32) return std::is_same_v<std::remove_cv_t<T>, float>;
-  return sizeof(T) == 2 && std::is_trivially_copyable_v<T>;
-}
 
 }  // namespace halfway

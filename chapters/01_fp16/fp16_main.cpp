@@ -16,6 +16,7 @@
 
 #include "common/backend.hpp"
 #include "common/cli.hpp"
+#include "common/device_memory.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "kernels/fp16/cast.hpp"
@@ -138,11 +139,13 @@ void gradients(const std::string& path, std::size_t n, double scale, Backend bac
   std::printf("  %-12s %10s %10s %10s %10s\n", "loss scale", "flushed", "subnormal", "normal",
               "overflow");
   std::vector<float> scaled(n);
-  std::vector<half> out(n);
+  Buf<float> d_scaled;  // the backend's memory (the GPU's on cuda)
+  Buf<half> d_out;
   for (double s : {1.0, 16.0, 256.0, 4096.0, 65536.0, 1048576.0, 16777216.0}) {
     for (std::size_t i = 0; i < n; ++i) scaled[i] = static_cast<float>(g[i] * s);
+    copy_in(backend, d_scaled.get(n, backend), scaled.data(), n * sizeof(float));
     CastCounts c;
-    cast_f32_to_f16(backend, scaled.data(), out.data(), n, &c);
+    cast_f32_to_f16(backend, d_scaled.data(), d_out.get(n, backend), n, &c);
     const double pct = 100.0 / static_cast<double>(n);
     const double normal = static_cast<double>(n - c.flushed - c.subnormal - c.overflow);
     std::printf("  2^%-10d %9.2f%% %9.2f%% %9.2f%% %9.2f%%\n", static_cast<int>(std::log2(s)),

@@ -31,7 +31,7 @@
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "common/tensor.hpp"
+#include "common/device_memory.hpp"
 #include "common/timer.hpp"
 #include "kernels/gemm/gemm.hpp"
 
@@ -315,14 +315,14 @@ void run_cuda(const Options& o, Problem& p, std::optional<JsonlWriter>& log) {
   const std::string machine = gpu_description();
   std::printf("cuda: %s\n", machine.c_str());
   const std::size_t c_count = std::size_t(p.g.m) * std::size_t(p.g.n);
-  Tensor da = Tensor::from_vector(p.a16, Shape{std::int64_t(p.a16.size())}, p.g.in, Backend::cuda);
-  Tensor db = Tensor::from_vector(p.b16, Shape{std::int64_t(p.b16.size())}, p.g.in, Backend::cuda);
-  Tensor dc(Shape{std::int64_t(c_count)}, DType::f32, Backend::cuda);
-  Tensor flush(Shape{std::int64_t(64) << 20}, DType::f32, Backend::cuda);  // 256 MiB
+  const Buf<std::uint16_t> da = device_copy(Backend::cuda, p.a16), db = device_copy(Backend::cuda, p.b16);
+  Buf<float> dc, flush;
+  dc.get(c_count, Backend::cuda);
+  flush.get(std::size_t(64) << 20, Backend::cuda);  // 256 MiB
   GemmArgs g = p.g;
-  g.a = da.raw();
-  g.b = db.raw();
-  g.c = dc.raw();
+  g.a = da.data();
+  g.b = db.data();
+  g.c = dc.data();
 
   cublasHandle_t handle;
   cublas_check(cublasCreate(&handle), "create");
@@ -343,7 +343,7 @@ void run_cuda(const Options& o, Problem& p, std::optional<JsonlWriter>& log) {
     GpuTimer timer;
     for (int i = 0; i < repeats; ++i) {
       // Flush L2 (50 MB on an H200) by writing 256 MiB, so each run starts from HBM.
-      HALFWAY_CUDA_CHECK(cudaMemsetAsync(flush.raw(), i & 0xff, flush.bytes()));
+      HALFWAY_CUDA_CHECK(cudaMemsetAsync(flush.data(), i & 0xff, flush.bytes()));
       timer.start();
       work();
       runs.push_back(timer.stop());
@@ -372,10 +372,10 @@ void run_cuda(const Options& o, Problem& p, std::optional<JsonlWriter>& log) {
     Result r;
     r.kernel = name;
     try {
-      HALFWAY_CUDA_CHECK(cudaMemset(dc.raw(), 0xff, dc.bytes()));  // NaN everywhere
+      HALFWAY_CUDA_CHECK(cudaMemset(dc.data(), 0xff, dc.bytes()));  // NaN everywhere
       fn();
       gpu::synchronize();
-      r.error = p.check(dc.to_vector<float>());
+      r.error = p.check(dc.host(c_count));
       r.valid = r.error.empty();
       if (r.valid) time_gpu(fn, r);
     } catch (const Error& e) {

@@ -40,8 +40,7 @@ void block_sum_shuffle(const float* x, int n, float* block_sums, int blocks, int
   HALFWAY_EXPECT(threads % 32 == 0 && threads > 0 && threads <= 1024,
                  "threads per block a multiple of 32 in [32, 1024]", std::to_string(threads));
   HALFWAY_LAUNCH(block_sum_shuffle_kernel, blocks, threads, 0, 0)(x, n, block_sums);
-  HALFWAY_CUDA_CHECK(cudaGetLastError());
-  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+  HALFWAY_CUDA_CHECK(cudaGetLastError());  // no wait: the host's copy of the result waits
 }
 
 }  // namespace halfway::HALFWAY_KERNEL_NS

@@ -6,7 +6,7 @@
 ///
 /// Each function handles one row (one token's d_model features, one query's attention
 /// scores, one token's logits). The cpu implementation of the layers
-/// (chapters/03_layers/layers.hpp) calls them for every row, so the layers, the model
+/// (kernels/layers/modules.hpp) calls them for every row, so the layers, the model
 /// and chapter 07's trainer run on your code; so do the kernels (kernels/layers/layers.cu).
 ///
 /// Teams: each function takes a team `t` as its last argument (kernels/layers/team.hpp).

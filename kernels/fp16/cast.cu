@@ -5,11 +5,15 @@
 // 4-byte store of a half2 (or the reverse), when the pointers are aligned for it; else
 // one value per thread. A grid-stride loop covers any length with a bounded grid.
 // The narrowing casts also count what was lost: each thread counts its own values, the
-// block sums them in shared memory, and one thread per block adds the block's sums to
-// three global counters.
+// block sums them with the course's block reduction (common/block_reduce.cuh), and thread
+// 0 of each block adds the block's sums to three global counters (integer additions: the
+// same totals in any order). The counters are allocated once per thread and kept; the
+// host reads them with a copy, which also waits for the kernel. Without counts a cast
+// does not wait: it checks its launch and returns.
 //
 // The conversions are chapter 01's hand-written ones on the GPU too (not the hardware's
 // cvt instructions): they agree on every value, and so the bits agree even for NaN.
+#include "common/block_reduce.cuh"
 #include "common/device.cuh"
 #include "common/error.hpp"
 #include "kernels/fp16/cast.hpp"
@@ -55,7 +59,7 @@ __device__ void narrow_one(const float* in, std::uint16_t* out, std::size_t i, u
 
 template <class Op>
 __device__ void narrow(const float* in, std::uint16_t* out, std::size_t n, bool vector,
-                       unsigned long long* counts, unsigned* block_tally) {
+                       unsigned long long* counts, unsigned* scratch) {
   unsigned tally[3] = {0, 0, 0};
   const std::size_t first = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -78,25 +82,23 @@ __device__ void narrow(const float* in, std::uint16_t* out, std::size_t n, bool 
   }
 
   if (counts == nullptr) return;  // the same for every thread of the launch
-  if (threadIdx.x < 3) block_tally[threadIdx.x] = 0;
-  __syncthreads();
-  for (int k = 0; k < 3; ++k)
-    if (tally[k] != 0) atomicAdd(&block_tally[k], tally[k]);
-  __syncthreads();
-  if (threadIdx.x < 3 && block_tally[threadIdx.x] != 0)
-    atomicAdd(&counts[threadIdx.x], static_cast<unsigned long long>(block_tally[threadIdx.x]));
+  for (int k = 0; k < 3; ++k) {
+    const unsigned block_total = block_sum(tally[k], scratch);  // every thread takes part
+    if (threadIdx.x == 0 && block_total != 0)
+      atomicAdd(&counts[k], static_cast<unsigned long long>(block_total));
+  }
 }
 
 __global__ void f32_to_f16_kernel(const float* in, half* out, std::size_t n, bool vector,
                                   unsigned long long* counts) {
-  __shared__ unsigned block_tally[3];
-  narrow<ToHalf>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, block_tally);
+  __shared__ unsigned scratch[kBlockReduceSlots];
+  narrow<ToHalf>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, scratch);
 }
 
 __global__ void f32_to_bf16_kernel(const float* in, bfloat16* out, std::size_t n, bool vector,
                                    unsigned long long* counts) {
-  __shared__ unsigned block_tally[3];
-  narrow<ToBf16>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, block_tally);
+  __shared__ unsigned scratch[kBlockReduceSlots];
+  narrow<ToBf16>(in, reinterpret_cast<std::uint16_t*>(out), n, vector, counts, scratch);
 }
 
 __global__ void f16_to_f32_kernel(const half* in, float* out, std::size_t n, bool vector) {
@@ -143,55 +145,62 @@ unsigned blocks_for(std::size_t items) {
   return static_cast<unsigned>(blocks < kMaxBlocks ? (blocks > 0 ? blocks : 1) : kMaxBlocks);
 }
 
-// The three global counters of one narrowing launch, freed on every path out.
+// The three global counters of the narrowing casts: allocated on a thread's first counted
+// cast and kept until the thread ends (a cast allocates nothing after that); zeroed before
+// each launch, read back by a copy after it (the copy waits for the kernel).
 class DeviceCounts {
  public:
-  explicit DeviceCounts(bool wanted) {
-    if (!wanted) return;
-    HALFWAY_CUDA_CHECK(cudaMalloc(&ptr_, 3 * sizeof(unsigned long long)));
-    HALFWAY_CUDA_CHECK(cudaMemset(ptr_, 0, 3 * sizeof(unsigned long long)));
-  }
+  DeviceCounts() = default;
   ~DeviceCounts() {
     if (ptr_) cudaFree(ptr_);
   }
   DeviceCounts(const DeviceCounts&) = delete;
   DeviceCounts& operator=(const DeviceCounts&) = delete;
-  unsigned long long* get() const { return ptr_; }
-  void copy_to(CastCounts* counts) const {
-    if (!counts) return;
+  // Zeroed counters for the next launch.
+  unsigned long long* zeroed() {
+    if (!ptr_) HALFWAY_CUDA_CHECK(cudaMalloc(&ptr_, 3 * sizeof(unsigned long long)));
+    HALFWAY_CUDA_CHECK(cudaMemsetAsync(ptr_, 0, 3 * sizeof(unsigned long long)));
+    return ptr_;
+  }
+  CastCounts read() const {
     unsigned long long host[3];
     HALFWAY_CUDA_CHECK(cudaMemcpy(host, ptr_, sizeof host, cudaMemcpyDeviceToHost));
-    *counts = CastCounts{host[0], host[1], host[2]};
+    return CastCounts{host[0], host[1], host[2]};
   }
 
  private:
   unsigned long long* ptr_ = nullptr;
 };
 
+// This thread's counters (each build, emu and gpu, has its own).
+DeviceCounts& thread_counts() {
+  static thread_local DeviceCounts counts;
+  return counts;
+}
+
+// One narrowing cast: the kernel, then the counts when asked for.
+template <class Out>
+void narrow_launch(void (*kernel)(const float*, Out*, std::size_t, bool, unsigned long long*), const float* in,
+                   Out* out, std::size_t n, CastCounts* counts) {
+  if (n == 0) {
+    if (counts) *counts = CastCounts{};
+    return;
+  }
+  unsigned long long* device_counts = counts ? thread_counts().zeroed() : nullptr;
+  const bool vector = aligned_pairs(in, out);
+  HALFWAY_LAUNCH(kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)(in, out, n, vector, device_counts);
+  HALFWAY_CUDA_CHECK(cudaGetLastError());
+  if (counts) *counts = thread_counts().read();
+}
+
 }  // namespace
 
 void cast_f32_to_f16(const float* in, half* out, std::size_t n, CastCounts* counts) {
-  DeviceCounts device_counts(counts != nullptr);
-  if (n > 0) {
-    const bool vector = aligned_pairs(in, out);
-    HALFWAY_LAUNCH(f32_to_f16_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
-    (in, out, n, vector, device_counts.get());
-    HALFWAY_CUDA_CHECK(cudaGetLastError());
-    HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
-  }
-  device_counts.copy_to(counts);
+  narrow_launch(f32_to_f16_kernel, in, out, n, counts);
 }
 
 void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, CastCounts* counts) {
-  DeviceCounts device_counts(counts != nullptr);
-  if (n > 0) {
-    const bool vector = aligned_pairs(in, out);
-    HALFWAY_LAUNCH(f32_to_bf16_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
-    (in, out, n, vector, device_counts.get());
-    HALFWAY_CUDA_CHECK(cudaGetLastError());
-    HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
-  }
-  device_counts.copy_to(counts);
+  narrow_launch(f32_to_bf16_kernel, in, out, n, counts);
 }
 
 void cast_f16_to_f32(const half* in, float* out, std::size_t n) {
@@ -200,7 +209,6 @@ void cast_f16_to_f32(const half* in, float* out, std::size_t n) {
   HALFWAY_LAUNCH(f16_to_f32_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
   (in, out, n, vector);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
-  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
@@ -209,7 +217,6 @@ void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
   HALFWAY_LAUNCH(bf16_to_f32_kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)
   (in, out, n, vector);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
-  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 }  // namespace halfway::HALFWAY_KERNEL_NS

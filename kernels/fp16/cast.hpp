@@ -12,9 +12,10 @@
 /// Pointers live where the backend computes: host memory for `cpu` and `emu` (the
 /// emulator's device memory is host memory), device memory for `cuda`. `counts` is always
 /// host memory, may be null, and is overwritten with the counts of this call. Any length
-/// and any alignment work; every call returns once its results are in place (the GPU's
-/// ones synchronise the device); 8-byte aligned floats with 4-byte aligned halves take the
-/// vectorised path (two values per thread, one `half2` store).
+/// and any alignment work; 8-byte aligned floats with 4-byte aligned halves take the
+/// vectorised path (two values per thread, one `half2` store). On cuda a cast is
+/// asynchronous like a kernel launch (the copy that brings its result to the host waits
+/// for it), except when `counts` is asked for: reading them waits for the kernel.
 #pragma once
 
 #include <cstddef>

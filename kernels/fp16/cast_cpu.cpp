@@ -2,6 +2,7 @@
 #include <exception>
 #include <mutex>
 
+#include "common/dispatch.hpp"
 #include "common/error.hpp"
 #include "common/parallel_errors.hpp"
 #include "kernels/fp16/cast.hpp"
@@ -75,46 +76,25 @@ void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
 }  // namespace halfway::cpu
 
 namespace halfway {
-namespace {
-[[noreturn]] void no_backend(Backend b) {
-  throw Error("fp16 casts: expected a backend this build has, found '" +
-              std::string(to_string(b)) + "' (" +
-              (b == Backend::cuda ? "built without CUDA" : "built without the emulator") + ")");
-}
-}  // namespace
 
-// Each backend's function, or no_backend() where this build lacks it.
-#if HALFWAY_FP16_HAVE_EMU
-#define HALFWAY_FP16_EMU(call) return emu::call
-#else
-#define HALFWAY_FP16_EMU(call) no_backend(Backend::emu)
-#endif
-#if HALFWAY_FP16_HAVE_GPU
-#define HALFWAY_FP16_GPU(call) return gpu::call
-#else
-#define HALFWAY_FP16_GPU(call) no_backend(Backend::cuda)
-#endif
-#define HALFWAY_FP16_DISPATCH(call)      \
-  switch (backend) {                     \
-    case Backend::cpu: return cpu::call; \
-    case Backend::emu: HALFWAY_FP16_EMU(call); \
-    case Backend::cuda: HALFWAY_FP16_GPU(call); \
-  }                                      \
-  no_backend(backend)
-
+// cpu: the host code above; emu and cuda: the kernels (common/dispatch.hpp).
 void cast_f32_to_f16(Backend backend, const float* in, half* out, std::size_t n,
                      CastCounts* counts) {
-  HALFWAY_FP16_DISPATCH(cast_f32_to_f16(in, out, n, counts));
+  if (backend == Backend::cpu) return cpu::cast_f32_to_f16(in, out, n, counts);
+  HALFWAY_KERNEL(backend, cast_f32_to_f16(in, out, n, counts));
 }
 void cast_f32_to_bf16(Backend backend, const float* in, bfloat16* out, std::size_t n,
                       CastCounts* counts) {
-  HALFWAY_FP16_DISPATCH(cast_f32_to_bf16(in, out, n, counts));
+  if (backend == Backend::cpu) return cpu::cast_f32_to_bf16(in, out, n, counts);
+  HALFWAY_KERNEL(backend, cast_f32_to_bf16(in, out, n, counts));
 }
 void cast_f16_to_f32(Backend backend, const half* in, float* out, std::size_t n) {
-  HALFWAY_FP16_DISPATCH(cast_f16_to_f32(in, out, n));
+  if (backend == Backend::cpu) return cpu::cast_f16_to_f32(in, out, n);
+  HALFWAY_KERNEL(backend, cast_f16_to_f32(in, out, n));
 }
 void cast_bf16_to_f32(Backend backend, const bfloat16* in, float* out, std::size_t n) {
-  HALFWAY_FP16_DISPATCH(cast_bf16_to_f32(in, out, n));
+  if (backend == Backend::cpu) return cpu::cast_bf16_to_f32(in, out, n);
+  HALFWAY_KERNEL(backend, cast_bf16_to_f32(in, out, n));
 }
 
 }  // namespace halfway

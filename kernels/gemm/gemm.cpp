@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "common/dispatch.hpp"
 #include "common/error.hpp"
 
 namespace halfway {
@@ -58,7 +59,8 @@ void validate(const GemmArgs& g) {
   HALFWAY_EXPECT(g.in == DType::f16 || g.in == DType::bf16 || g.in == DType::f32,
                  "GEMM inputs f16, bf16 or f32", std::string(to_string(g.in)));
   HALFWAY_EXPECT(g.out == DType::f32 || g.out == g.in,
-                 std::string("GEMM output f32 or ") + to_string(g.in) + " (the input type)",
+                 g.in == DType::f32 ? std::string("GEMM output f32 for f32 inputs")
+                                    : std::string("GEMM output f32 or ") + to_string(g.in) + " (the input type)",
                  std::string(to_string(g.out)));
   HALFWAY_EXPECT(g.a && g.b && g.c, "non-null A, B and C", "a null pointer");
   const std::int64_t a_cols = g.op_a == Op::N ? g.k : g.m;
@@ -86,49 +88,20 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
     HALFWAY_EXPECT(kernel == GemmKernel::best,
                    "kernel 'best' for f32 inputs (the ladder takes f16/bf16; f32 runs the SIMT fp32 kernel)",
                    std::string(to_string(kernel)));
-  switch (backend) {
-    case Backend::cpu:
-      HALFWAY_EXPECT(kernel == GemmKernel::best, "kernel 'best' on the cpu backend (the ladder runs on emu and cuda)",
-                     std::string(to_string(kernel)));
-      gemm_cpu(g);
-      return;
-    case Backend::emu:
-#if HALFWAY_GEMM_HAVE_KERNELS
-      if (f32)
-        emu::sgemm_launch(g, stream);
-      else
-        emu::gemm_launch(kernel, g, stream);
-      return;
-#else
-      throw Error("GEMM on emu: this build has no emulator (common/emu is missing)");
-#endif
-    case Backend::cuda:
-#if HALFWAY_HAVE_CUDA && HALFWAY_GEMM_HAVE_KERNELS
-      if (f32)
-        gpu::sgemm_launch(g, stream);
-      else
-        gpu::gemm_launch(kernel, g, stream);
-      return;
-#else
-      (void)stream;
-      throw Error("GEMM on cuda: expected a build with CUDA (HALFWAY_CUDA=ON), found a build without it");
-#endif
+  if (backend == Backend::cpu) {
+    HALFWAY_EXPECT(kernel == GemmKernel::best, "kernel 'best' on the cpu backend (the ladder runs on emu and cuda)",
+                   std::string(to_string(kernel)));
+    return gemm_cpu(g);
   }
+  if (f32) HALFWAY_KERNEL(backend, sgemm_launch(g, stream));
+  else HALFWAY_KERNEL(backend, gemm_launch(kernel, g, stream));
 }
 
 void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* stream) {
   validate(g);
   HALFWAY_EXPECT(backend != Backend::cpu, "backend emu or cuda for kernel 6's variants", "cpu");
   HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs for kernel 6's variants (f32: gemm() with kernel 'best')", "f32");
-#if HALFWAY_GEMM_HAVE_KERNELS
-  if (backend == Backend::emu) return emu::gemm_launch_variant(variant, g, stream);
-#if HALFWAY_HAVE_CUDA
-  return gpu::gemm_launch_variant(variant, g, stream);
-#endif
-#endif
-  (void)variant;
-  (void)stream;
-  throw Error(std::string("kernel 6 variants on ") + std::string(to_string(backend)) + ": not in this build");
+  HALFWAY_KERNEL(backend, gemm_launch_variant(variant, g, stream));
 }
 
 }  // namespace halfway

@@ -23,6 +23,9 @@ void gemm_launch(GemmKernel kernel, const GemmArgs& g, void* stream) {
       case GemmKernel::wmma_pipeline: launch_wmma_pipeline(part, s); break;
       case GemmKernel::best:
       case GemmKernel::wmma_best: launch_wmma_best(part, s); break;
+      default:
+        throw Error("gemm_launch: expected a GemmKernel 0-6 (best, naive, smem_tiled, wmma_naive, wmma_block, "
+                    "wmma_pipeline, wmma_best), found " + std::to_string(int(kernel)));
     }
   }
 }

@@ -1,9 +1,10 @@
 /// @file intro.hpp
 /// @brief Chapter 00's kernels: vector add, block reductions, and the race demo.
 ///
-/// Each function launches its kernel and waits for it. Pointers are device memory: on
+/// Each function launches its kernel and checks the launch (cudaGetLastError); it does not
+/// wait for the kernel: the copy of its result to the host does. Pointers are device memory: on
 /// the `emu` backend that is host memory, on `cuda` it comes from cudaMalloc (see
-/// halfway::Tensor). Declared for both builds, halfway::emu and halfway::gpu.
+/// halfway::Buf). Declared for both builds, halfway::emu and halfway::gpu.
 #pragma once
 
 #include "common/hd.hpp"

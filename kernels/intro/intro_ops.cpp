@@ -2,17 +2,14 @@
 
 #include <algorithm>
 
+#include "common/device_memory.hpp"
+#include "common/dispatch.hpp"
 #include "common/error.hpp"
-#include "common/tensor.hpp"
 #include "kernels/intro/intro.hpp"
 
 namespace halfway::intro {
 
 namespace {
-Tensor on(Backend backend, const std::vector<float>& values) {
-  return Tensor::from_vector(values, Shape{static_cast<std::int64_t>(values.size())}, backend);
-}
-
 Launch resolve(Launch launch, int n) {
   HALFWAY_EXPECT(launch.threads >= 1 && launch.threads <= 1024, "threads per block in [1, 1024]",
                  std::to_string(launch.threads));
@@ -35,12 +32,10 @@ std::vector<float> vector_add(Backend backend, const std::vector<float>& a,
     return c;
   }
   launch = resolve(launch, n);
-  Tensor ta = on(backend, a), tb = on(backend, b), tc = Tensor::zeros(Shape{n}, DType::f32, backend);
-  const float *pa = ta.data<float>(), *pb = tb.data<float>();
-  float* pc = tc.data<float>();
-  if (backend == Backend::emu) emu::vector_add(pa, pb, pc, n, launch.blocks, launch.threads);
-  else HALFWAY_ON_GPU(vector_add(pa, pb, pc, n, launch.blocks, launch.threads));
-  return tc.to_vector<float>();
+  const Buf<float> da = device_copy(backend, a), db = device_copy(backend, b);
+  Buf<float> dc;
+  HALFWAY_KERNEL(backend, vector_add(da.data(), db.data(), dc.get(a.size(), backend), n, launch.blocks, launch.threads));
+  return dc.host(a.size());
 }
 
 std::vector<float> block_sums(Backend backend, SumKernel kernel, const std::vector<float>& x,
@@ -59,27 +54,22 @@ std::vector<float> block_sums(Backend backend, SumKernel kernel, const std::vect
       }
     return sums;
   }
-  Tensor tx = on(backend, x), ts = Tensor::zeros(Shape{launch.blocks}, DType::f32, backend);
-  const float* px = tx.data<float>();
-  float* ps = ts.data<float>();
-  const bool tree = kernel == SumKernel::tree;
-  if (backend == Backend::emu) {
-    tree ? emu::block_sum_tree(px, n, ps, launch.blocks, launch.threads)
-         : emu::block_sum_shuffle(px, n, ps, launch.blocks, launch.threads);
-  } else {
-    tree ? HALFWAY_ON_GPU(block_sum_tree(px, n, ps, launch.blocks, launch.threads))
-         : HALFWAY_ON_GPU(block_sum_shuffle(px, n, ps, launch.blocks, launch.threads));
-  }
-  return ts.to_vector<float>();
+  const Buf<float> dx = device_copy(backend, x);
+  Buf<float> ds;
+  const float* px = dx.data();
+  float* ps = ds.get(std::size_t(launch.blocks), backend);
+  if (kernel == SumKernel::tree) HALFWAY_KERNEL(backend, block_sum_tree(px, n, ps, launch.blocks, launch.threads));
+  else HALFWAY_KERNEL(backend, block_sum_shuffle(px, n, ps, launch.blocks, launch.threads));
+  return ds.host(std::size_t(launch.blocks));
 }
 
 std::vector<float> reverse_in_shared(Backend backend, const std::vector<float>& x, bool with_barrier) {
   HALFWAY_EXPECT(backend != Backend::cpu, "the emu or cuda backend (the demo is about kernels)", "cpu");
   const int n = static_cast<int>(x.size());
-  Tensor tx = on(backend, x), ty = Tensor::zeros(Shape{n}, DType::f32, backend);
-  if (backend == Backend::emu) emu::reverse_in_shared(tx.data<float>(), ty.data<float>(), n, with_barrier);
-  else HALFWAY_ON_GPU(reverse_in_shared(tx.data<float>(), ty.data<float>(), n, with_barrier));
-  return ty.to_vector<float>();
+  const Buf<float> dx = device_copy(backend, x);
+  Buf<float> dy;
+  HALFWAY_KERNEL(backend, reverse_in_shared(dx.data(), dy.get(x.size(), backend), n, with_barrier));
+  return dy.host(x.size());
 }
 
 }  // namespace halfway::intro

@@ -15,24 +15,13 @@
 //   element:  0   1 ... 127 | 128 129 ... 255 | 256 ... 299
 //   thread:   0   1 ... 127 |  0   1  ... 127 |  0  ...  43       i = rank, rank+128, ...
 //
-//   reduction (BlockTeam::sum; max is the same with max for +):
-//   1. each thread adds its own elements (at most ceil(n / 128) of them, in order);
-//   2. within each warp, a butterfly of __shfl_xor_sync with offsets 16, 8, 4, 2, 1:
-//        lane l adds the value of lane l ^ off; after 5 steps every lane of the warp holds
-//        the warp's total (the same bits in every lane: a + b == b + a in IEEE);
-//   3. lane 0 of warp w writes it to scratch[w] (__shared__), __syncthreads();
-//   4. every thread adds scratch[0] + scratch[1] + scratch[2] + scratch[3] in that order
-//      (a broadcast read: one value per warp, no bank conflicts) and returns the row total.
-//
-//        t0..t31        t32..t63       t64..t95       t96..t127
-//          \ xor /        \ xor /        \ xor /        \ xor /
-//          warp 0         warp 1         warp 2         warp 3
-//             \______________\______________/______________/
-//                       scratch[0..3] -> every thread
-//
-// So the sum's order differs from the cpu's serial loop: the kernels agree with the cpu to
-// a rounding bound, not bit for bit (tests/test_kernels.cpp derives it), but the order is
-// fixed by n and the block size alone, so every run and every GPU gives the same bits.
+// Reduction (BlockTeam::sum and max): each thread first combines its own elements (at
+// most ceil(n / 128) of them, in order), then the block combines the threads' values with
+// the course's one block reduction (common/block_reduce.cuh: a warp butterfly, then the 4
+// warp totals in order; its header has the picture). So the sum's order differs from the
+// cpu's serial loop: the kernels agree with the cpu to a rounding bound, not bit for bit
+// (tests/test_kernels.cpp derives it), but the order is fixed by n and the block size
+// alone, so every run and every GPU gives the same bits.
 //
 // Block size 128 = 4 warps: the course model's rows are d_model = 128 features (one per
 // thread for LayerNorm), short attention rows (Lk = sequence length) and a small
@@ -43,10 +32,16 @@
 // LayerNorm's dgamma/dbeta sum over rows: with a block per row the rows of a block run one
 // after another, and element i of every row is owned by thread i % 128, so each BLOCK
 // gets its own fp32 slice of a scratch buffer (2 d values), accumulated with plain +=;
-// a fixed grid of kGradBlocks blocks loops over the rows, then column_sums_kernel adds
-// the slices in block order. Deterministic, no atomics.
+// a fixed grid of at most kLayerNormGradBlocks blocks loops over the rows, then
+// column_sums_kernel adds the slices in block order. Deterministic, no atomics. The slices
+// are the caller's workspace (layernorm_backward_workspace floats, in layers.hpp): the
+// kernel zeroes its own slice first, so nothing is allocated or cleared per call.
+//
+// No wrapper waits for its kernel: each checks its launch (cudaGetLastError) and returns.
+// The host waits where it reads a result, in the copy that brings it back.
 #include <algorithm>
 
+#include "common/block_reduce.cuh"
 #include "common/device.cuh"
 #include "03_layers/rows.hpp"
 #include "kernels/layers/layers.hpp"
@@ -60,25 +55,19 @@ using ::halfway::layers::LayerNormRow;
 using ::halfway::layers::Pass;
 
 constexpr int kThreads = 128;          // threads per block, row kernels and elementwise ones
-constexpr int kMaxWarps = 32;          // 1024 threads / 32: the most a block can have
 constexpr int kMaxRowBlocks = 4096;    // row kernels: at most this many blocks, grid-stride beyond
-constexpr int kGradBlocks = 512;       // LayerNorm backward: blocks, each with its own dgamma/dbeta slice
-static_assert(kThreads % 32 == 0 && kThreads <= 32 * kMaxWarps, "BlockTeam needs whole warps");
+static_assert(kThreads % 32 == 0 && kThreads <= 32 * kBlockReduceSlots, "BlockTeam needs whole warps");
 
 unsigned blocks_for(std::int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 unsigned row_blocks(std::int64_t rows, int cap = kMaxRowBlocks) { return unsigned(std::min<std::int64_t>(rows, cap)); }
 
-void finish() {
-  HALFWAY_CUDA_CHECK(cudaGetLastError());
-  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
-}
+// After every launch: a bad launch is an Error here; the kernel runs on without a wait.
+void finish() { HALFWAY_CUDA_CHECK(cudaGetLastError()); }
 
 // The thread block as a team (team.hpp): rank threadIdx.x, size blockDim.x, which must be
 // a multiple of 32 (whole warps; the kernels launch kThreads). `scratch` is the kernel's
-// __shared__ float[kMaxWarps]. sum/max return the same bits to every thread. Barriers:
-// the first __syncthreads() of a call waits until every thread has read scratch in the
-// previous call (so back-to-back calls cannot overwrite a value still being read), the
-// second until every warp has written its partial. Every thread of the block must call.
+// __shared__ float[kBlockReduceSlots]. sum/max are the block reduction of
+// common/block_reduce.cuh: the same bits to every thread; every thread must call.
 struct BlockTeam {
   int rank;
   int size;
@@ -87,32 +76,14 @@ struct BlockTeam {
   __device__ explicit BlockTeam(float* shared_scratch)
       : rank(int(threadIdx.x)), size(int(blockDim.x)), scratch(shared_scratch) {}
 
-  __device__ float sum(float v) const { return reduce<false>(v); }
-  __device__ float max(float v) const { return reduce<true>(v); }
-
- private:
-  template <bool kMax>
-  __device__ static float op(float a, float b) {
-    if constexpr (kMax) return a > b ? a : b;
-    else return a + b;
-  }
-  template <bool kMax>
-  __device__ float reduce(float v) const {
-    const int lane = rank & 31, warp = rank >> 5, warps = size >> 5;
-    for (int off = 16; off > 0; off >>= 1) v = op<kMax>(v, __shfl_xor_sync(0xffffffffu, v, off));
-    __syncthreads();  // the previous call's reads of scratch are done
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();  // every warp's partial is in
-    float r = scratch[0];
-    for (int w = 1; w < warps; ++w) r = op<kMax>(r, scratch[w]);
-    return r;
-  }
+  __device__ float sum(float v) const { return block_sum(v, scratch); }
+  __device__ float max(float v) const { return block_max(v, scratch); }
 };
 
 template <class S>
 __global__ void layernorm_forward_kernel(const S* x, const S* gamma, const S* beta, S* y, float* mean,
                                          float* rstd, int rows, int d, float eps) {
-  __shared__ float scratch[kMaxWarps];
+  __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
     LayerNormRow<S> row;
@@ -128,15 +99,17 @@ __global__ void layernorm_forward_kernel(const S* x, const S* gamma, const S* be
   }
 }
 
-// dx per row; block b adds its rows' dgamma/dbeta terms to its own slice of `partial`
-// (zeroed: 2 d floats per block), element i always by thread i % blockDim.x, so no two
+// dx per row; block b zeroes its own slice of `partial` (2 d floats per block), then adds
+// its rows' dgamma/dbeta terms to it, element i always by thread i % blockDim.x, so no two
 // threads ever add to the same address; column_sums_kernel then adds the slices in order.
 template <class S>
 __global__ void layernorm_backward_kernel(const S* x, const S* gamma, const float* mean, const float* rstd,
                                           const S* dy, S* dx, float* partial, int rows, int d) {
-  __shared__ float scratch[kMaxWarps];
+  __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   float* slice = partial + std::int64_t(blockIdx.x) * 2 * d;
+  for (int c = int(threadIdx.x); c < 2 * d; c += int(blockDim.x)) slice[c] = 0.0f;
+  __syncthreads();  // the whole slice is zero before any row adds to it
   for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
     LayerNormRow<S> row;
     row.n = d;
@@ -165,7 +138,7 @@ __global__ void column_sums_kernel(const float* partial, float* dgamma, float* d
 
 template <class S>
 __global__ void softmax_backward_kernel(const S* y, const float* dy, S* ds, int rows, int n) {
-  __shared__ float scratch[kMaxWarps];
+  __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
     const std::int64_t o = std::int64_t(r) * n;
@@ -176,7 +149,7 @@ __global__ void softmax_backward_kernel(const S* y, const float* dy, S* ds, int 
 template <class S>
 __global__ void masked_softmax_kernel(const float* scores, S* p, int B, int H, int Lq, int Lk,
                                       const std::uint8_t* key_pad, bool causal) {
-  __shared__ float scratch[kMaxWarps];
+  __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   const std::int64_t rows = std::int64_t(B) * H * Lq;
   for (std::int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -192,7 +165,7 @@ template <class S>
 __global__ void cross_entropy_kernel(const S* logits, const std::int32_t* targets, int rows, int vocab,
                                      int ignore_index, float smoothing, float row_scale, S* dlogits,
                                      float* row_loss) {
-  __shared__ float scratch[kMaxWarps];
+  __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
     S* d = dlogits + std::int64_t(r) * vocab;
@@ -297,19 +270,15 @@ void layernorm_forward_t(const S* x, const S* gamma, const S* beta, S* y, float*
 
 template <class S>
 void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const float* rstd, const S* dy, S* dx,
-                          float* dgamma, float* dbeta, int rows, int d) {
+                          float* dgamma, float* dbeta, int rows, int d, float* workspace) {
   if (rows <= 0) return;
-  const unsigned blocks = row_blocks(rows, kGradBlocks);
-  float* partial = nullptr;
-  const std::size_t bytes = std::size_t(blocks) * 2 * d * sizeof(float);
-  HALFWAY_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&partial), bytes));
-  HALFWAY_CUDA_CHECK(cudaMemset(partial, 0, bytes));
-  HALFWAY_LAUNCH(layernorm_backward_kernel<S>, blocks, kThreads, 0, 0)(x, gamma, mean, rstd, dy, dx, partial,
+  const unsigned blocks = row_blocks(rows, ::halfway::layers::kLayerNormGradBlocks);
+  HALFWAY_LAUNCH(layernorm_backward_kernel<S>, blocks, kThreads, 0, 0)(x, gamma, mean, rstd, dy, dx, workspace,
                                                                        rows, d);
-  HALFWAY_LAUNCH(column_sums_kernel, blocks_for(2 * std::int64_t(d)), kThreads, 0, 0)(partial, dgamma, dbeta,
+  finish();
+  HALFWAY_LAUNCH(column_sums_kernel, blocks_for(2 * std::int64_t(d)), kThreads, 0, 0)(workspace, dgamma, dbeta,
                                                                                      int(blocks), d);
   finish();
-  HALFWAY_CUDA_CHECK(cudaFree(partial));
 }
 
 }  // namespace
@@ -320,8 +289,8 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
     layernorm_forward_t<S>(x, gamma, beta, y, mean, rstd, rows, d, eps);                                 \
   }                                                                                                      \
   void layernorm_backward(const S* x, const S* gamma, const float* mean, const float* rstd, const S* dy, \
-                          S* dx, float* dgamma, float* dbeta, int rows, int d) {                         \
-    layernorm_backward_t<S>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d);                       \
+                          S* dx, float* dgamma, float* dbeta, int rows, int d, float* workspace) {       \
+    layernorm_backward_t<S>(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, d, workspace);            \
   }                                                                                                      \
   void softmax_backward(const S* y, const float* dy, S* ds, int rows, int n) {                           \
     if (rows <= 0) return;                                                                               \

@@ -6,15 +6,18 @@
 /// the very row functions the cpu implementation calls (03_layers/rows.hpp: the
 /// exercises; kernels/layers/row_ops.hpp) with the block as their team
 /// (kernels/layers/team.hpp): thread k handles elements k, k + 128, ..., and the row's sums
-/// and maxima are warp-shuffle plus shared-memory reductions. So the three backends compute
+/// and maxima are the course's block reduction (common/block_reduce.cuh). So the three backends compute
 /// the same formulas, but a block adds a row up in another order than the cpu's serial
 /// loop: results agree to a few roundings (bounds in chapters/03_layers/tests/
 /// test_kernels.cpp), and are deterministic (no atomics; the same bits on every run).
 /// The elementwise kernels are one thread per element and equal the cpu bit for bit.
-/// Pointers are device pointers (host memory under the emulator). Every function
-/// synchronises before it returns and throws halfway::Error on a launch failure.
+/// Pointers are device pointers (host memory under the emulator). Every function checks
+/// its launch (a failure is a halfway::Error) and returns without waiting for the kernel:
+/// the host waits where it reads a result, in the copy that brings it to the host. No
+/// function allocates: scratch memory comes from the caller (layernorm_backward's workspace).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/hd.hpp"
@@ -24,7 +27,8 @@
   void layernorm_forward(const S* x, const S* gamma, const S* beta, S* y, float* mean,         \
                          float* rstd, int rows, int d, float eps);                             \
   void layernorm_backward(const S* x, const S* gamma, const float* mean, const float* rstd,    \
-                          const S* dy, S* dx, float* dgamma, float* dbeta, int rows, int d);   \
+                          const S* dy, S* dx, float* dgamma, float* dbeta, int rows, int d,    \
+                          float* workspace);                                                   \
   void softmax_backward(const S* y, const float* dy, S* ds, int rows, int n);                  \
   void masked_softmax_forward(const float* scores, S* p, int B, int H, int Lq, int Lk,         \
                               const std::uint8_t* key_pad, bool causal);                       \
@@ -44,7 +48,20 @@
   void gelu_forward(const S* h, S* a, std::int64_t n);                                         \
   void gelu_backward(const S* h, S* da, std::int64_t n);
 
-/// layernorm_backward accumulates into dgamma and dbeta (+=) like the cpu version;
+namespace halfway::layers {
+/// LayerNorm backward's blocks (at most): each sums its rows' dgamma/dbeta terms into its
+/// own slice of the workspace, then the slices are added in block order (no atomics).
+inline constexpr int kLayerNormGradBlocks = 512;
+/// Floats of workspace layernorm_backward needs for `rows` rows of width d.
+inline constexpr std::size_t layernorm_backward_workspace(int rows, int d) {
+  return std::size_t(rows < kLayerNormGradBlocks ? (rows > 0 ? rows : 0) : kLayerNormGradBlocks) * 2 *
+         std::size_t(d > 0 ? d : 0);
+}
+}  // namespace halfway::layers
+
+/// layernorm_backward accumulates into dgamma and dbeta (+=) like the cpu version, through
+/// `workspace`: layernorm_backward_workspace(rows, d) floats of device memory, any contents
+/// (the kernel zeroes what it uses);
 /// cross_entropy writes each row's loss (0 for ignored rows) and scale * (p - q) per row;
 /// embedding_backward and column_sum accumulate (+=) in fp32, deterministically: one
 /// thread per output element sums its rows in order (no atomics; for the embedding one

@@ -4,8 +4,8 @@
 /// accumulating and zeroing. On the cpu these are plain loops; on a GPU a host loop over
 /// device memory is impossible, so each is a kernel.
 ///
-/// Pointers are device pointers (host memory under the emulator). Every function
-/// synchronises before it returns and throws halfway::Error on a launch failure.
+/// Pointers are device pointers (host memory under the emulator). Every function checks
+/// its launch (a failure is a halfway::Error) and returns without waiting for the kernel.
 #pragma once
 
 #include <cstdint>

@@ -156,8 +156,11 @@ class LayerNorm {
     S* dx = dx_.get(std::size_t(rows_) * d_);
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
+        // partial_ is the kernel's workspace on a device (the block slices), as it is the
+        // threads' slices on the cpu: allocated once, reused by every step.
+        float* ws = partial_.get(layernorm_backward_workspace(rows_, d_));
         HALFWAY_KERNEL(layers_backend(), layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, weight.g(),
-                                               bias.g(), rows_, d_));
+                                               bias.g(), rows_, d_, ws));
         return dx;
       }
     }

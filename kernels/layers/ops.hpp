@@ -364,11 +364,14 @@ enum class Activation { relu, gelu };
 /// scale, 1 otherwise), rounded once to S; ignored rows get zero gradient. With no counted
 /// row the loss is 0 and every gradient 0 (PyTorch returns NaN there). `targets` is host
 /// memory (checked and counted there); on the device the kernel reads `targets_device`,
-/// their copy in the layers' memory (defaults to `targets`, right on cpu and emu).
+/// their copy in the layers' memory (defaults to `targets`, right on cpu and emu), and
+/// writes each row's loss into `row_loss`, the caller's workspace (required on a device:
+/// a Buf the caller keeps, so no step allocates), which the host then adds in row order.
 template <class S>
 acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,
                        int ignore_index, acc_t<S> smoothing, acc_t<S> scale, S* dlogits,
-                       int* counted = nullptr, const std::int32_t* targets_device = nullptr) {
+                       int* counted = nullptr, const std::int32_t* targets_device = nullptr,
+                       Buf<float>* row_loss = nullptr) {
   using A = acc_t<S>;
   int count = 0;
   for (int r = 0; r < rows; ++r) {
@@ -382,8 +385,9 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
   const A row_scale = count > 0 ? scale / A(count) : A(0);
   if constexpr (!std::is_same_v<S, double>) {
     if (on_device<S>()) {
-      Buf<float> row_loss;
-      float* rl = row_loss.get(std::size_t(rows));
+      HALFWAY_EXPECT(row_loss != nullptr, "cross_entropy on a device: a row-loss workspace from the caller",
+                     "none");
+      float* rl = row_loss->get(std::size_t(rows));
       const std::int32_t* t = targets_device ? targets_device : targets;
       HALFWAY_KERNEL(layers_backend(), cross_entropy(logits, t, rows, vocab, ignore_index, smoothing, row_scale, dlogits, rl));
       A sum = 0;

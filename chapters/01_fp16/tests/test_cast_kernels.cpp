@@ -8,6 +8,7 @@
 
 #include "chapters/01_fp16/tests/cast_inputs.hpp"
 #include "common/backend.hpp"
+#include "common/device_memory.hpp"
 #include "kernels/fp16/cast.hpp"
 
 using namespace halfway;
@@ -22,43 +23,22 @@ constexpr Backend kBackend = Backend::emu;
 
 namespace {
 
-// Memory where the backend computes: the GPU's for cuda, the host's for the emulator.
+// Memory where the backend computes (a Buf: the GPU's for cuda, the host's for the
+// emulator), with 4 spare elements: the casts start `offset` elements in, to test
+// unaligned pointers.
 template <class T>
 class Buffer {
  public:
-  explicit Buffer(std::size_t n) : n_(n) {
-    if (kBackend == Backend::cuda)
-      ptr_ = static_cast<T*>(gpu::malloc_bytes(bytes() + 8));
-    else
-      host_.resize(n + 4);
-  }
-  ~Buffer() {
-    if (kBackend == Backend::cuda) gpu::free_bytes(ptr_);
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  // The buffer starts `offset` elements in, to test unaligned pointers.
-  T* data(std::size_t offset) { return (kBackend == Backend::cuda ? ptr_ : host_.data()) + offset; }
+  explicit Buffer(std::size_t n) : n_(n) { buf_.get(n + 4, kBackend); }
+  T* data(std::size_t offset) { return buf_.data() + offset; }
   void upload(const std::vector<T>& v, std::size_t offset) {
-    if (kBackend == Backend::cuda)
-      gpu::copy_to_device(data(offset), v.data(), v.size() * sizeof(T));
-    else
-      std::memcpy(data(offset), v.data(), v.size() * sizeof(T));
+    copy_in(kBackend, data(offset), v.data(), v.size() * sizeof(T));
   }
-  std::vector<T> download(std::size_t offset) {
-    std::vector<T> v(n_);
-    if (kBackend == Backend::cuda)
-      gpu::copy_to_host(v.data(), data(offset), n_ * sizeof(T));
-    else
-      std::memcpy(v.data(), data(offset), n_ * sizeof(T));
-    return v;
-  }
+  std::vector<T> download(std::size_t offset) { return to_host(kBackend, data(offset), n_); }
 
  private:
-  std::size_t bytes() const { return n_ * sizeof(T); }
   std::size_t n_;
-  T* ptr_ = nullptr;
-  std::vector<T> host_;
+  Buf<T> buf_;
 };
 
 template <class T>

@@ -1,11 +1,12 @@
 #include "gemm_check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <sstream>
 
-#include "common/tensor.hpp"
+#include "common/device_memory.hpp"
 
 namespace halfway::ch02 {
 
@@ -115,20 +116,22 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
     c_old = widen(p.out, c_bits);
   }
 
-  // Device (or host) copies.
-  Tensor ta = in32 ? Tensor::from_vector(fa, Shape{ma.count}, backend)
-                   : Tensor::from_vector(a_bits, Shape{ma.count}, p.in, backend);
-  Tensor tb = in32 ? Tensor::from_vector(fb, Shape{mb.count}, backend)
-                   : Tensor::from_vector(b_bits, Shape{mb.count}, p.in, backend);
-  Tensor tc = p.out == DType::f32 ? Tensor::from_vector(fc, Shape{mc.count}, backend)
-                                  : Tensor::from_vector(c_bits, Shape{mc.count}, p.out, backend);
+  // Device (or host) copies: f32 values as floats, 16-bit ones as their bits.
+  auto upload = [&](const std::vector<float>& f, const std::vector<std::uint16_t>& bits, DType t) {
+    Buf<unsigned char> buf;
+    const std::size_t bytes = f.size() * size_of(t);
+    copy_in(backend, buf.get(std::max<std::size_t>(bytes, 1), backend),
+            t == DType::f32 ? static_cast<const void*>(f.data()) : bits.data(), bytes);
+    return buf;
+  };
+  Buf<unsigned char> ta = upload(fa, a_bits, p.in), tb = upload(fb, b_bits, p.in), tc = upload(fc, c_bits, p.out);
   g.in = p.in;
   g.out = p.out;
   g.alpha = p.alpha;
   g.beta = p.beta;
-  g.a = static_cast<const char*>(ta.raw()) + p.offset * size_of(p.in);
-  g.b = static_cast<const char*>(tb.raw()) + p.offset * size_of(p.in);
-  g.c = static_cast<char*>(tc.raw()) + p.offset * size_of(p.out);
+  g.a = ta.data() + p.offset * size_of(p.in);
+  g.b = tb.data() + p.offset * size_of(p.in);
+  g.c = tc.data() + p.offset * size_of(p.out);
   g.lda = ma.ld;
   g.ldb = mb.ld;
   g.ldc = mc.ld;
@@ -139,14 +142,13 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
     gemm_best_variant(backend, g, p.best_variant);
   else
     gemm(backend, g, kernel);
-  if (backend == Backend::cuda) gpu::synchronize();
 
-  std::vector<double> out_all;
+  std::vector<double> out_all;  // the copy to the host waits for the kernel
   if (p.out == DType::f32) {
-    const auto v = tc.to_vector<float>();
+    const auto v = to_host(backend, reinterpret_cast<const float*>(tc.data()), fc.size());
     out_all.assign(v.begin(), v.end());
   } else {
-    out_all = widen(p.out, tc.to_vector<std::uint16_t>());
+    out_all = widen(p.out, to_host(backend, reinterpret_cast<const std::uint16_t*>(tc.data()), c_bits.size()));
   }
 
   // The reference and the bound, element by element.

@@ -259,6 +259,8 @@ CH02_TEST("GEMM arguments are checked with clear messages") {
   bad.in = DType::bf16;
   bad.out = DType::f16;
   CHECK(message(bad).find("expected GEMM output f32 or bf16") != std::string::npos);
+  bad.in = DType::f32;  // f32 inputs allow only an f32 output
+  CHECK(message(bad).find("expected GEMM output f32 for f32 inputs, found f16") != std::string::npos);
   bad = g;
   bad.batch = 2;
   bad.stride_c = 8;
@@ -389,6 +391,14 @@ CH02_TEST("f32 inputs run the fp32 kernel only: the ladder's rungs refuse them")
   g.in = DType::f32;
   CHECK_THROWS_WITH_AS(gemm(kBackend, g, GemmKernel::naive), doctest::Contains("kernel 'best' for f32 inputs"), Error);
   CHECK_THROWS_WITH_AS(gemm_best_variant(kBackend, g, 1), doctest::Contains("f16 or bf16 inputs for kernel 6"), Error);
+}
+
+CH02_TEST("a GemmKernel value outside the ladder is an error") {
+  std::vector<std::uint16_t> a(1), b(1);
+  std::vector<float> c(1);
+  const GemmArgs g = args_over(1, 1, 1, a, b, c);
+  CHECK_THROWS_WITH_AS(gemm(kBackend, g, static_cast<GemmKernel>(7)),
+                       doctest::Contains("expected a GemmKernel 0-6"), Error);
 }
 
 CH02_TEST("the library GEMM (best: kernel 6) stays within the bound") {

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "common/device_memory.hpp"
+#include "common/dispatch.hpp"
 #include "kernels/layers/ops.hpp"
 #include "chapters/03_layers/tests/gradcheck.hpp"
 #include "kernels/layers/layers.hpp"
@@ -74,36 +75,30 @@ double math_u() { return device() == Backend::cuda ? 6 * kU : 0.0; }
 // "emu" or "cuda", for the messages.
 std::string device_name() { return std::string(to_string(device())); }
 
-// A host vector's copy in the device's memory: a Buf of the device (GPU memory on cuda,
-// host memory on emu) filled with copy_in. The kernels get ptr(); host() copies the
-// current contents back. Output buffers are copied in too, so that a kernel that
-// accumulates (+=) starts from the host's values and one that skips an element leaves
-// the host's value there on every backend.
+// A host vector's copy in the device's memory: a Buf on the device (GPU memory on cuda,
+// host memory on emu). The kernels get ptr(); host() copies the current contents back.
+// Output buffers are copied in too, so that a kernel that accumulates (+=) starts from
+// the host's values and one that skips an element leaves the host's value there on every
+// backend.
 template <class T>
 class DeviceCopy {
  public:
   explicit DeviceCopy(const std::vector<T>& v) : n_(v.size()) {
-    BackendScope scope(device());
-    p_ = buf_.get(std::max<std::size_t>(n_, 1));
-    copy_in(p_, v.data(), n_ * sizeof(T));
+    copy_in(device(), buf_.get(std::max<std::size_t>(n_, 1), device()), v.data(), n_ * sizeof(T));
   }
-  T* ptr() { return p_; }
-  std::vector<T> host() const {
-    BackendScope scope(device());
-    return to_host(p_, n_);
-  }
+  T* ptr() { return buf_.data(); }
+  std::vector<T> host() const { return buf_.host(n_); }
 
  private:
-  Buf<T> buf_;
   std::size_t n_;
-  T* p_ = nullptr;
+  Buf<T> buf_;
 };
 
-// Calls the kernel wrapper f of kernels/layers/layers.hpp on the test's device:
-// halfway::emu::f or halfway::gpu::f (the latter compiled only in a build with CUDA:
-// HALFWAY_ON_GPU; without it select_backend refuses cuda before any call).
-#define DEVICE_CALL(f, ...) \
-  (device() == Backend::cuda ? HALFWAY_ON_GPU(f(__VA_ARGS__)) : ::halfway::emu::f(__VA_ARGS__))
+// LayerNorm backward's workspace, filled with NaN: the kernel must zero what it uses (a
+// slice it did not clear would carry NaN into dgamma/dbeta, which the tests reject).
+std::vector<float> nan_workspace(int rows, int d) {
+  return std::vector<float>(layernorm_backward_workspace(rows, d), std::nanf(""));
+}
 
 template <class S>
 std::vector<S> random_s(std::size_t n, std::uint64_t seed, double scale = 1.0) {
@@ -220,10 +215,11 @@ TEST_CASE_TEMPLATE("kernel: layernorm forward and backward agree with the cpu ro
     {
       DeviceCopy<S> x_d(x), gamma_d(gamma), beta_d(beta), y_d(ye), dy_d(dy), dx_d(dxe);
       DeviceCopy<float> m_d(me), r_d(re), mean_d(mean), rstd_d(rstd), dg_d(dge), db_d(dbe);
-      DEVICE_CALL(layernorm_forward, x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), m_d.ptr(), r_d.ptr(), rows, d,
-                  1e-5f);
-      DEVICE_CALL(layernorm_backward, x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
-                  dg_d.ptr(), db_d.ptr(), rows, d);
+      HALFWAY_KERNEL(device(), layernorm_forward(x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), m_d.ptr(), r_d.ptr(), rows, d,
+                  1e-5f));
+      DeviceCopy<float> ws_d(nan_workspace(rows, d));
+      HALFWAY_KERNEL(device(), layernorm_backward(x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
+                  dg_d.ptr(), db_d.ptr(), rows, d, ws_d.ptr()));
       ye = y_d.host(), me = m_d.host(), re = r_d.host();
       dxe = dx_d.host(), dge = dg_d.host(), dbe = db_d.host();
     }
@@ -282,10 +278,11 @@ TEST_CASE_TEMPLATE("kernel: layernorm backward runs on the forward kernel statis
   {
     DeviceCopy<S> x_d(x), gamma_d(gamma), beta_d(beta), y_d(y), dy_d(dy), dx_d(dx);
     DeviceCopy<float> mean_d(mean), rstd_d(rstd), dg_d(dg), db_d(db);
-    DEVICE_CALL(layernorm_forward, x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), mean_d.ptr(), rstd_d.ptr(), rows,
-                d, 1e-5f);
-    DEVICE_CALL(layernorm_backward, x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
-                dg_d.ptr(), db_d.ptr(), rows, d);
+    HALFWAY_KERNEL(device(), layernorm_forward(x_d.ptr(), gamma_d.ptr(), beta_d.ptr(), y_d.ptr(), mean_d.ptr(), rstd_d.ptr(), rows,
+                d, 1e-5f));
+    DeviceCopy<float> ws_d(nan_workspace(rows, d));
+    HALFWAY_KERNEL(device(), layernorm_backward(x_d.ptr(), gamma_d.ptr(), mean_d.ptr(), rstd_d.ptr(), dy_d.ptr(), dx_d.ptr(),
+                dg_d.ptr(), db_d.ptr(), rows, d, ws_d.ptr()));
     y = y_d.host(), mean = mean_d.host(), rstd = rstd_d.host();
     dx = dx_d.host(), dg = dg_d.host(), db = db_d.host();
   }
@@ -325,7 +322,7 @@ TEST_CASE_TEMPLATE("kernel: masked softmax and its backward agree with the cpu r
           DeviceCopy<float> scores_d(scores);
           DeviceCopy<std::uint8_t> pad_d(pad);
           DeviceCopy<S> y_d(ye);
-          DEVICE_CALL(masked_softmax_forward, scores_d.ptr(), y_d.ptr(), 1, 1, rows, n, pad_d.ptr(), causal);
+          HALFWAY_KERNEL(device(), masked_softmax_forward(scores_d.ptr(), y_d.ptr(), 1, 1, rows, n, pad_d.ptr(), causal));
           ye = y_d.host();
         }
         worst = std::max(worst, require_close<S>(ye, y, [&](std::size_t i) { return (2 * (n + 3) * kU + 2 * math_u()) * dbl(y[i]); },
@@ -339,7 +336,7 @@ TEST_CASE_TEMPLATE("kernel: masked softmax and its backward agree with the cpu r
         {
           DeviceCopy<S> y_d(y), ds_d(dse);
           DeviceCopy<float> dy_d(dy);
-          DEVICE_CALL(softmax_backward, y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n);
+          HALFWAY_KERNEL(device(), softmax_backward(y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n));
           dse = ds_d.host();
         }
         std::vector<double> b(y.size());
@@ -395,7 +392,7 @@ TEST_CASE_TEMPLATE("kernel: cross-entropy agrees with the cpu rows to the derive
         DeviceCopy<S> logits_d(logits), d_d(de);
         DeviceCopy<std::int32_t> targets_d(targets);
         DeviceCopy<float> loss_d(le);
-        DEVICE_CALL(cross_entropy, logits_d.ptr(), targets_d.ptr(), rows, V, ignore, eps, scale, d_d.ptr(), loss_d.ptr());
+        HALFWAY_KERNEL(device(), cross_entropy(logits_d.ptr(), targets_d.ptr(), rows, V, ignore, eps, scale, d_d.ptr(), loss_d.ptr()));
         de = d_d.host(), le = loss_d.host();
       }
       std::vector<double> bl(rows, 0.0), bd(logits.size(), 0.0);
@@ -443,7 +440,7 @@ TEST_CASE("kernel: block sum exact on integers for every width from 1 to 130 and
     }
     {
       DeviceCopy<float> y_d(y), dy_d(dy), ds_d(ds);
-      DEVICE_CALL(softmax_backward, y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n);
+      HALFWAY_KERNEL(device(), softmax_backward(y_d.ptr(), dy_d.ptr(), ds_d.ptr(), rows, n));
       ds = ds_d.host();
     }
     for (std::size_t i = 0; i < ds.size(); ++i) REQUIRE(double(ds[i]) == double(dy[i]) - sum[i / n]);
@@ -467,7 +464,7 @@ TEST_CASE("kernel: block max finds the largest logit wherever it sits") {
       {
         DeviceCopy<float> z_d(z), d_d(d), loss_d(std::vector<float>{loss});
         DeviceCopy<std::int32_t> target_d(std::vector<std::int32_t>{target});
-        DEVICE_CALL(cross_entropy, z_d.ptr(), target_d.ptr(), 1, V, -1, 0.0f, 1.0f, d_d.ptr(), loss_d.ptr());
+        HALFWAY_KERNEL(device(), cross_entropy(z_d.ptr(), target_d.ptr(), 1, V, -1, 0.0f, 1.0f, d_d.ptr(), loss_d.ptr()));
         d = d_d.host(), loss = loss_d.host()[0];
       }
       REQUIRE(loss == 0.0f);
@@ -482,7 +479,7 @@ TEST_CASE_TEMPLATE("kernel: dropout drops the same elements as the cpu", S, floa
     dropout_inplace(v.data(), n, 0.3f, 4242);
     {
       DeviceCopy<S> v_d(ve);
-      DEVICE_CALL(dropout, v_d.ptr(), n, 0.3f, 4242);
+      HALFWAY_KERNEL(device(), dropout(v_d.ptr(), n, 0.3f, 4242));
       ve = v_d.host();
     }
     require_same(ve, v, "dropout");
@@ -502,7 +499,7 @@ TEST_CASE_TEMPLATE("kernel: embedding forward and backward equal the cpu with re
   {
     DeviceCopy<S> table_d(table), y_d(ye);
     DeviceCopy<float> pe_d(pe);
-    DEVICE_CALL(embedding_forward, tokens_d.ptr(), B * L, L, table_d.ptr(), D, pe_d.ptr(), y_d.ptr());
+    HALFWAY_KERNEL(device(), embedding_forward(tokens_d.ptr(), B * L, L, table_d.ptr(), D, pe_d.ptr(), y_d.ptr()));
     ye = y_d.host();
   }
   require_same(ye, y, "embedding forward");
@@ -512,7 +509,7 @@ TEST_CASE_TEMPLATE("kernel: embedding forward and backward equal the cpu with re
   {
     DeviceCopy<S> dy_d(dy);
     DeviceCopy<float> g_d(ge);
-    DEVICE_CALL(embedding_backward, tokens_d.ptr(), B * L, dy_d.ptr(), V, D, g_d.ptr());
+    HALFWAY_KERNEL(device(), embedding_backward(tokens_d.ptr(), B * L, dy_d.ptr(), V, D, g_d.ptr()));
     ge = g_d.host();
   }
   require_same(ge, g, "embedding backward");
@@ -531,7 +528,7 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   for (std::int64_t i = 0; i < n; ++i) y[i] = st<S>(acc[i] + ld(bias[i % d]));
   {
     DeviceCopy<S> y_d(ye);
-    DEVICE_CALL(bias_add, acc_d.ptr(), bias_d.ptr(), y_d.ptr(), rows, d);
+    HALFWAY_KERNEL(device(), bias_add(acc_d.ptr(), bias_d.ptr(), y_d.ptr(), rows, d));
     ye = y_d.host();
   }
   require_same(ye, y, "bias add");
@@ -540,7 +537,7 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
     for (int j = 0; j < d; ++j) db[j] += ld(a[r * d + j]);
   {
     DeviceCopy<float> db_d(dbe);
-    DEVICE_CALL(column_sum, a_d.ptr(), db_d.ptr(), rows, d);
+    HALFWAY_KERNEL(device(), column_sum(a_d.ptr(), db_d.ptr(), rows, d));
     dbe = db_d.host();
   }
   require_same(dbe, db, "column sum");
@@ -548,7 +545,7 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   add(a.data(), b.data(), sum.data(), n);
   {
     DeviceCopy<S> sum_d(sume);
-    DEVICE_CALL(residual_add, a_d.ptr(), b_d.ptr(), sum_d.ptr(), n);
+    HALFWAY_KERNEL(device(), residual_add(a_d.ptr(), b_d.ptr(), sum_d.ptr(), n));
     sume = sum_d.host();
   }
   require_same(sume, sum, "residual add");
@@ -557,14 +554,14 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   for (std::int64_t i = 0; i < n; ++i) r[i] = ld(a[i]) > 0 ? a[i] : st<S>(0.0f);
   {
     DeviceCopy<S> r_d(re);
-    DEVICE_CALL(relu_forward, a_d.ptr(), r_d.ptr(), n);
+    HALFWAY_KERNEL(device(), relu_forward(a_d.ptr(), r_d.ptr(), n));
     re = r_d.host();
   }
   require_same(re, r, "relu");
   for (std::int64_t i = 0; i < n; ++i) g[i] = st<S>(gelu(ld(a[i])));
   {
     DeviceCopy<S> g_d(ge);
-    DEVICE_CALL(gelu_forward, a_d.ptr(), g_d.ptr(), n);
+    HALFWAY_KERNEL(device(), gelu_forward(a_d.ptr(), g_d.ptr(), n));
     ge = g_d.host();
   }
   // GELU, x/2 (1 + erf(x / sqrt 2)): the same arithmetic on both sides but for erf (math_u:
@@ -576,14 +573,14 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   for (std::int64_t i = 0; i < n; ++i) dr[i] = ld(r[i]) > 0 ? st<S>(ld(dr[i]) * 1.25f) : st<S>(0.0f);
   {
     DeviceCopy<S> r_d(r), dr_d(dre);  // the cpu's ReLU output, as on the cpu side
-    DEVICE_CALL(relu_dropout_backward, r_d.ptr(), dr_d.ptr(), n, 1.25f);
+    HALFWAY_KERNEL(device(), relu_dropout_backward(r_d.ptr(), dr_d.ptr(), n, 1.25f));
     dre = dr_d.host();
   }
   require_same(dre, dr, "relu and dropout backward");
   for (std::int64_t i = 0; i < n; ++i) dg[i] = st<S>(ld(dg[i]) * gelu_grad(ld(a[i])));
   {
     DeviceCopy<S> dg_d(dge);
-    DEVICE_CALL(gelu_backward, a_d.ptr(), dg_d.ptr(), n);
+    HALFWAY_KERNEL(device(), gelu_backward(a_d.ptr(), dg_d.ptr(), n));
     dge = dg_d.host();
   }
   // dgelu = Phi(x) + x phi(x), times da: erf's difference gives math_u / 2, exp's math_u
