@@ -12,7 +12,8 @@
 ///
 /// Environment: HALFWAY_EMU_ORDER=forward|reverse|random[:seed] (thread and block order,
 /// default forward; set_thread_order() overrides it), HALFWAY_EMU_STACK_KIB (fiber stack
-/// size, default 128, 512 under sanitizers).
+/// size, default 128, 512 under sanitizers), HALFWAY_EMU_POISON_SHARED=1|0 (fill static
+/// __shared__ arrays with 0xFF bytes before each block, default 1; set_poison_shared()).
 #pragma once
 
 #include "common/emu/atomics.hpp"
