@@ -51,7 +51,8 @@ struct Uploaded {
 };
 
 // Median seconds of forward+backward of one layer of kind `layer` in storage type S on
-// `backend` (every kernel wrapper synchronises, so wall-clock time is the device's time).
+// `backend` (on cuda each run ends with a device synchronize: kernel wrappers do not wait,
+// so without it the wall clock would time the launches, not the kernels).
 template <class S>
 Timing time_layer(const std::string& layer, const Options& o, Backend backend) {
   BackendScope scope(backend);
@@ -71,6 +72,7 @@ Timing time_layer(const std::string& layer, const Options& o, Backend backend) {
       ++run.step;
       l->forward(x.data(), B, L, pad.data(), run);
       l->backward(dy.data());
+      if (backend == Backend::cuda) gpu::synchronize();
     }, o.warmup, o.repeats);
   }
   auto l = std::make_unique<DecoderLayer<S>>("dec.", c);
@@ -81,6 +83,7 @@ Timing time_layer(const std::string& layer, const Options& o, Backend backend) {
     ++run.step;
     l->forward(x.data(), mem.data(), B, L, L, pad.data(), pad.data(), run);
     l->backward(dy.data());
+    if (backend == Backend::cuda) gpu::synchronize();
   }, o.warmup, o.repeats);
 }
 
