@@ -14,6 +14,14 @@
 using namespace ch06;
 using namespace halfway::optim;
 
+// The cpu backend runs the host's copy of the kernels' order, not exercise 06.1's code: its
+// binary runs the same tests without the exercise's tag, so that they grade nothing.
+#if defined(HALFWAY_CH06_ON_DEVICE)
+#define EX061 " [ex06.1]"
+#else
+#define EX061 ""
+#endif
+
 namespace {
 
 template <class G>
@@ -47,7 +55,7 @@ void check_against_reference() {
 
 }  // namespace
 
-TEST_CASE("norm: integer gradients give the exact norm [ex06.1]") {
+TEST_CASE("norm: integer gradients give the exact norm" EX061) {
   // k^2 ones have norm k; 3s and 4s in pairs have norm 5 * sqrt(pairs): exact in double
   // (integer sums below 2^53) and in float (the results are small integers). A lost or a
   // doubled element changes the result.
@@ -63,11 +71,11 @@ TEST_CASE("norm: integer gradients give the exact norm [ex06.1]") {
   }
 }
 
-TEST_CASE("norm: fp64 reference fp32 [ex06.1]") { check_against_reference<float>(); }
-TEST_CASE("norm: fp64 reference fp16 [ex06.1]") { check_against_reference<half>(); }
-TEST_CASE("norm: fp64 reference bf16 [ex06.1]") { check_against_reference<bfloat16>(); }
+TEST_CASE("norm: fp64 reference fp32" EX061) { check_against_reference<float>(); }
+TEST_CASE("norm: fp64 reference fp16" EX061) { check_against_reference<half>(); }
+TEST_CASE("norm: fp64 reference bf16" EX061) { check_against_reference<bfloat16>(); }
 
-TEST_CASE("norm: the same bits in 5 runs and every thread order and on the cpu [ex06.1]") {
+TEST_CASE("norm: the same bits in 5 runs and every thread order and on the cpu" EX061) {
   const std::int64_t n = 262144 + 4097;
   const auto g = random_grads<float>(n, 5);
   const float first = norm_of(g);
@@ -88,7 +96,7 @@ TEST_CASE("norm: the same bits in 5 runs and every thread order and on the cpu [
   CHECK(bits(global_norm(GradBuffer{Backend::cpu, DType::f32, host.data(), n}, ws)) == bits(first));
 }
 
-TEST_CASE("norm: no overflow or underflow where the true norm is a float [ex06.1]") {
+TEST_CASE("norm: no overflow or underflow where the true norm is a float" EX061) {
   // fp32 squares overflow above 1.8e19 and underflow below 1e-23: double holds both.
   const std::int64_t n = 10000;
   for (float v : {1e20f, -3e34f, 1e-30f, 1e-45f /* subnormal */}) {
@@ -106,7 +114,7 @@ TEST_CASE("norm: no overflow or underflow where the true norm is a float [ex06.1
   CHECK(std::isinf(norm_of(std::vector<float>(4, 3e38f))));
 }
 
-TEST_CASE("norm: a non-finite gradient gives a non-finite norm [ex06.1]") {
+TEST_CASE("norm: a non-finite gradient gives a non-finite norm" EX061) {
   const std::int64_t n = 262144 + 777;
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   for (std::int64_t at : {std::int64_t(0), std::int64_t(255), n / 2, n - 1}) {
