@@ -69,7 +69,6 @@ def first_error(output: str) -> str:
         if "ERROR:" in line or "error:" in line or "exception" in line.lower():
             text = line.strip()
             text = re.sub(r"^\S*/(chapters|solutions|exercises|kernels|common)/", r"\1/", text)
-            text = re.sub(r"^\S*/" + TREE + "/", "", text)
             for follow in lines[i + 1:i + 3]:
                 if follow.strip().startswith("values:"):
                     text += " | " + follow.strip()
@@ -228,13 +227,15 @@ class GradingBuild:
 
 
 def map_lines(text: str, rel: str, sol_begin: int, stu_begin: int, body_len: int) -> str:
-    """Rewrites grading-tree/REL:LINE inside the student's body to the student's line numbers."""
+    """Rewrites PATH/grading-tree/REL:LINE to the student's REL:LINE inside the exercise's
+    body, and every other grading-tree path to the solutions/ file it copies."""
     def fix(m: re.Match) -> str:
         line = int(m.group(1))
         if sol_begin < line <= sol_begin + body_len:
             return f"{rel}:{stu_begin + line - sol_begin}"
         return f"solutions/{rel}:{line}"
-    return re.sub(re.escape(TREE + "/" + rel) + r":(\d+)", fix, text)
+    text = re.sub(r"(?:\S*/)?" + re.escape(TREE + "/" + rel) + r":(\d+)", fix, text)
+    return re.sub(r"\S*/" + TREE + "/", "solutions/", text)
 
 
 def grade_all(args, exercises, folder: pathlib.Path, log: pathlib.Path) -> tuple[list[dict], list[str]]:

@@ -164,7 +164,9 @@ class Isolation(unittest.TestCase):
 
     def test_compiler_lines_point_into_the_students_file(self):
         text = "/b/grading-tree/09_x/twice.cpp:5:3: error: boom"
-        self.assertEqual(grade.map_lines(text, "09_x/twice.cpp", 3, 10, 4), "/b/09_x/twice.cpp:12:3: error: boom")
+        self.assertEqual(grade.map_lines(text, "09_x/twice.cpp", 3, 10, 4), "09_x/twice.cpp:12:3: error: boom")
+        self.assertEqual(grade.map_lines("/b/grading-tree/09_x/other.hpp:5: error: x", "09_x/twice.cpp", 3, 10, 4),
+                         "solutions/09_x/other.hpp:5: error: x")
         self.assertIn("solutions/09_x/twice.cpp:1:", grade.map_lines(text.replace(":5:", ":1:"), "09_x/twice.cpp", 3, 10, 4))
 
 
