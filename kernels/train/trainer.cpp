@@ -218,7 +218,16 @@ struct Trainer<S>::Impl {
     optim::TrainStepOptions ts;
     ts.clip = o.clip;
     ts.clip_options.max_norm = o.clip ? o.max_norm : 1.0f;
-    const auto rep = optim::train_step(scaler, grads(), ts, ws, [&](double lr) { optimizer_step(lr); }, schedule);
+    // Without a scaler nothing skips a non-finite step: let the clip refuse it before it
+    // multiplies (PyTorch's error_if_nonfinite), so the gradients still show where it began.
+    ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
+    optim::StepReport rep;
+    try {
+      rep = optim::train_step(scaler, grads(), ts, ws, [&](double lr) { optimizer_step(lr); }, schedule);
+    } catch (const Error&) {
+      if (!ts.clip_options.error_if_nonfinite) throw;
+      rep.grad_norm = NAN;  // the clip's refusal: report it as the divergence below
+    }
     r.lr = rep.lr;
     r.grad_norm = rep.grad_norm;
     r.skipped = rep.skipped;

@@ -1,0 +1,248 @@
+// Chapter 07: the trainer on a tiny model (d 32, 1+1 layers) and a few steps: resume is
+// bit-identical, an injected inf skips a step with the state bit-unchanged, a collapsing
+// scale stops the run, damaged checkpoints are rejected, and a short run learns.
+// The backend comes from HALFWAY_TEST_BACKEND (cpu here; emu in the emu binary).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "kernels/train/trainer.hpp"
+
+using namespace halfway;
+using namespace halfway::train;
+
+namespace {
+
+Backend test_backend() { return select_backend(HALFWAY_TEST_BACKEND); }
+
+TrainerOptions tiny(int steps, amp::ScaleMode scaling = amp::ScaleMode::off) {
+  TrainerOptions o;
+  o.model = model_preset("tiny");
+  o.backend = test_backend();
+  o.seed = 7;
+  o.batch = 8;
+  o.train_limit = 24;  // 3 batches an epoch: the resumed run crosses an epoch boundary
+  o.steps = steps;
+  o.schedule.warmup = 4;
+  o.schedule.factor = 1.0;
+  o.scaler.mode = scaling;
+  return o;
+}
+
+/// A fresh folder under the test's working directory.
+std::string fresh_dir(const std::string& name) {
+  const auto p = std::filesystem::current_path() / ("ch07_test_" + name);
+  std::filesystem::remove_all(p);
+  return p.string();
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class S>
+void check_resume(amp::ScaleMode scaling, const std::string& dir_name) {
+  const int n = 6;
+  const TrainerOptions o = tiny(n, scaling);
+  Trainer<S> straight(o);
+  for (int i = 0; i < n; ++i) straight.step();
+  const auto masters = straight.masters_host(), moments = straight.moments_host();
+  const float scale = straight.loss_scale();
+
+  const std::string dir = fresh_dir(dir_name);
+  {
+    Trainer<S> first(o);
+    for (int i = 0; i < n / 2; ++i) first.step();
+    first.save(dir);
+  }
+  Trainer<S> second(o);
+  second.load(dir);
+  CHECK(second.steps_done() == n / 2);
+  while (second.steps_done() < n) second.step();
+  CHECK(same_bits(second.masters_host(), masters));
+  CHECK(same_bits(second.moments_host(), moments));
+  CHECK(second.loss_scale() == scale);
+  CHECK_FALSE(moments.empty());
+}
+
+}  // namespace
+
+TEST_CASE("trainer: N steps straight and N/2 + save + load + N/2 give the same bits in fp32 [resume]") {
+  check_resume<float>(amp::ScaleMode::off, "resume_fp32");
+}
+
+TEST_CASE("trainer: N steps straight and N/2 + save + load + N/2 give the same bits in fp16 [resume]") {
+  check_resume<half>(amp::ScaleMode::dynamic, "resume_fp16");
+}
+
+TEST_CASE("trainer: an injected inf or NaN skips the step with masters and moments bit-unchanged [fault]") {
+  for (float bad : {INFINITY, NAN}) {
+    TrainerOptions o = tiny(10, amp::ScaleMode::dynamic);
+    o.fault.step = 3;
+    o.fault.value = bad;
+    Trainer<half> t(o);
+    CHECK_FALSE(t.step().skipped);
+    CHECK_FALSE(t.step().skipped);
+    const auto masters = t.masters_host(), moments = t.moments_host();
+    const float scale = t.loss_scale();
+    const StepResult r = t.step();
+    CHECK(r.skipped);
+    CHECK_FALSE(std::isfinite(r.grad_norm));
+    CHECK(same_bits(t.masters_host(), masters));
+    CHECK(same_bits(t.moments_host(), moments));
+    CHECK(t.loss_scale() == scale / 2);  // PyTorch's backoff factor 0.5
+    const StepResult next = t.step();    // training goes on
+    CHECK_FALSE(next.skipped);
+    CHECK(std::isfinite(next.loss));
+    CHECK_FALSE(same_bits(t.masters_host(), masters));
+  }
+}
+
+TEST_CASE("trainer: 20 skipped steps in a row stop the run and name the first non-finite gradient [fault]") {
+  TrainerOptions o = tiny(100, amp::ScaleMode::dynamic);
+  o.fault = parse_fault("nan@2+1000:generator.weight");
+  Trainer<bfloat16> t(o);
+  t.step();
+  std::string message;
+  int steps = 1;
+  try {
+    for (; steps < 100; ++steps) t.step();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(steps == 20);  // the call for step 21 threw: steps 2..21 skipped, the 20th in a row stops
+  CHECK(t.steps_done() == 21);
+  CHECK(message.find("20 skipped steps in a row") != std::string::npos);
+  CHECK(message.find("first non-finite gradient: generator.weight") != std::string::npos);
+}
+
+TEST_CASE("trainer: with loss scaling off a NaN gradient stops the run instead of training on [fault]") {
+  TrainerOptions o = tiny(10, amp::ScaleMode::off);
+  o.fault = parse_fault("nan@2");
+  Trainer<float> t(o);
+  t.step();
+  const std::string m = error_of([&] { t.step(); });
+  CHECK(m.find("diverged at step 2") != std::string::npos);
+  CHECK(m.find("transformer.decoder.layers.0.linear1.weight") != std::string::npos);
+}
+
+TEST_CASE("checkpoint: a crash while writing, a truncated, altered or foreign checkpoint [checkpoint]") {
+  const std::string dir = fresh_dir("checkpoint_faults");
+  TrainerOptions o = tiny(10, amp::ScaleMode::dynamic);
+  {
+    Trainer<half> t(o);
+    t.step();
+    t.step();
+    t.save(dir);
+    t.step();
+    TrainerOptions crash = o;
+    crash.checkpoint_crash = true;
+    Trainer<half> c(crash);
+    c.step();
+    CHECK(error_of([&] { c.save(dir); }).find("simulated crash") != std::string::npos);
+  }
+  Trainer<half> fresh(o);
+  const auto before = fresh.masters_host();
+  fresh.load(dir);  // the crash left the step-2 checkpoint loadable
+  CHECK(fresh.steps_done() == 2);
+
+  std::string tensors;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") tensors = e.path().string();
+  REQUIRE_FALSE(tensors.empty());
+  const auto size = std::filesystem::file_size(tensors);
+  std::string bytes(size, '\0');
+  std::ifstream(tensors, std::ios::binary).read(bytes.data(), std::streamsize(size));
+
+  SUBCASE("altered") {
+    std::string altered = bytes;
+    altered[size - 5] = char(altered[size - 5] ^ 1);
+    std::ofstream(tensors, std::ios::binary).write(altered.data(), std::streamsize(size));
+    Trainer<half> t(o);
+    CHECK(error_of([&] { t.load(dir); }).find("is damaged") != std::string::npos);
+    CHECK(same_bits(t.masters_host(), before));  // nothing changed
+    CHECK(t.steps_done() == 0);
+  }
+  SUBCASE("truncated") {
+    std::ofstream(tensors, std::ios::binary).write(bytes.data(), std::streamsize(size / 2));
+    Trainer<half> t(o);
+    CHECK(error_of([&] { t.load(dir); }).find("truncated") != std::string::npos);
+  }
+  SUBCASE("another model shape") {
+    TrainerOptions other = o;
+    other.model.d_ff = 128;
+    Trainer<half> t(other);
+    CHECK(error_of([&] { t.load(dir); }).find("another shape: d_ff 64 (this run: 128)") != std::string::npos);
+  }
+  SUBCASE("another precision") {
+    Trainer<float> t(tiny(10));
+    CHECK(error_of([&] { t.load(dir); }).find("trained in fp16") != std::string::npos);
+  }
+  SUBCASE("a damaged trainer.json and a missing folder") {
+    std::ofstream(dir + "/trainer.json") << "{\"format\": ";
+    Trainer<half> t(o);
+    CHECK(error_of([&] { t.load(dir); }).find("trainer.json is damaged") != std::string::npos);
+    CHECK(error_of([&] { t.load(dir + "/nowhere"); }).find("no checkpoint in") != std::string::npos);
+  }
+}
+
+TEST_CASE("trainer: a short run learns its training numbers in fp32 fp16 and bf16 [learn]") {
+  // 24 numbers, no dropout, a constant rate: a tiny model memorises them. The bound is
+  // loose on purpose (the loss starts at ln 13 = 2.56 and ends near 0 in every precision).
+  const auto run = [](auto tag, double* first, double* last, double* exact) {
+    using S = decltype(tag);
+    TrainerOptions o = tiny(150, std::is_same_v<S, half> ? amp::ScaleMode::dynamic : amp::ScaleMode::off);
+    o.model.dropout = 0;
+    o.schedule.kind = optim::ScheduleKind::constant;
+    o.schedule.peak = 3e-3;
+    Trainer<S> t(o);
+    std::vector<double> losses;
+    while (t.steps_done() < o.steps) losses.push_back(t.step().loss);
+    *first = (losses[0] + losses[1] + losses[2]) / 3;
+    *last = (losses[losses.size() - 1] + losses[losses.size() - 2] + losses[losses.size() - 3]) / 3;
+    const std::vector<int> seen(t.train_numbers().begin(), t.train_numbers().begin() + 24);
+    *exact = t.evaluate(seen).exact_match();
+  };
+  double first, last, exact;
+  SUBCASE("fp32") { run(float{}, &first, &last, &exact); }
+  SUBCASE("fp16") { run(half{}, &first, &last, &exact); }
+  SUBCASE("bf16") { run(bfloat16{}, &first, &last, &exact); }
+  INFO("loss " << first << " -> " << last << ", exact match on the training numbers " << exact);
+  CHECK(first > 2.0);
+  CHECK(last < 0.1 * first);
+  CHECK(exact == 1.0);
+}
+
+TEST_CASE("trainer: options are checked [options]") {
+  CHECK(parse_fault("inf@12").step == 12);
+  CHECK(parse_fault("nan@5+30:generator.weight").count == 30);
+  CHECK_THROWS_AS(parse_fault("inf@0"), UsageError);
+  CHECK_THROWS_AS(parse_fault("zero@3"), UsageError);
+  CHECK(parse_loss_scaling("auto", true).mode == amp::ScaleMode::dynamic);
+  CHECK(parse_loss_scaling("auto", false).mode == amp::ScaleMode::off);
+  CHECK(parse_loss_scaling("static:1024", true).init_scale == 1024.0f);
+  CHECK_THROWS_AS(parse_loss_scaling("static:-2", true), UsageError);
+  CHECK_THROWS_AS(model_preset("huge"), UsageError);
+  TrainerOptions o = tiny(10);
+  o.master = optim::MasterMode::none;
+  CHECK_THROWS_AS(Trainer<float>{o}, UsageError);
+  o = tiny(10);
+  o.fault = parse_fault("inf@2:no.such.weight");
+  CHECK_THROWS_AS(Trainer<half>{o}, UsageError);
+}
