@@ -9,10 +9,20 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "common/batch.hpp"
 #include "kernels/layers/modules.hpp"
+
+namespace halfway::layers {
+/// Sees an activation gradient during backward: where (a layer's name and what), the
+/// values (in the layers' memory) and their count. For measurements (chapter 04's
+/// underflow tables); an empty observer costs nothing.
+template <class S>
+using GradObserver = std::function<void(const std::string& where, const S* grad, std::int64_t n)>;
+}  // namespace halfway::layers
 
 namespace halfway::layers {
 
@@ -214,7 +224,8 @@ class Encoder {
   std::vector<EncoderLayer<S>> layers;
   LayerNorm<S> norm;
 
-  Encoder(const std::string& prefix, const Config& c) : norm(prefix + "norm.", c.d_model, c.ln_eps) {
+  Encoder(const std::string& prefix, const Config& c)
+      : norm(prefix + "norm.", c.d_model, c.ln_eps), prefix_(prefix), d_(c.d_model) {
     layers.reserve(std::size_t(c.encoder_layers));
     for (int i = 0; i < c.encoder_layers; ++i)
       layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", c);
@@ -228,14 +239,20 @@ class Encoder {
     for (auto& l : layers) x = l.forward(x, B, L, pad, run);
     return norm.forward(x, rows_);
   }
-  const S* backward(const S* dy) {
+  /// `observe` sees the gradient of every layer's input.
+  const S* backward(const S* dy, const GradObserver<S>& observe = {}) {
     dy = norm.backward(dy);
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) dy = it->backward(dy);
+    int i = int(layers.size());
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+      dy = it->backward(dy);
+      if (observe) observe(prefix_ + "layers." + std::to_string(--i) + " input", dy, std::int64_t(rows_) * d_);
+    }
     return dy;
   }
 
  private:
-  int rows_ = 0;
+  std::string prefix_;
+  int d_, rows_ = 0;
 };
 
 /// N decoder layers and a final LayerNorm. The gradient of the memory is the sum over the
@@ -247,7 +264,8 @@ class Decoder {
   std::vector<DecoderLayer<S>> layers;
   LayerNorm<S> norm;
 
-  Decoder(const std::string& prefix, const Config& c) : norm(prefix + "norm.", c.d_model, c.ln_eps), d_(c.d_model) {
+  Decoder(const std::string& prefix, const Config& c)
+      : norm(prefix + "norm.", c.d_model, c.ln_eps), prefix_(prefix), d_(c.d_model) {
     layers.reserve(std::size_t(c.decoder_layers));
     for (int i = 0; i < c.decoder_layers; ++i)
       layers.emplace_back(prefix + "layers." + std::to_string(i) + ".", c);
@@ -263,14 +281,17 @@ class Decoder {
     for (auto& l : layers) x = l.forward(x, mem, B, Lt, Ls, tgt_pad, src_pad, run);
     return norm.forward(x, rows_);
   }
-  const S* backward(const S* dy) {
+  /// `observe` sees the gradient of every layer's input and of the memory.
+  const S* backward(const S* dy, const GradObserver<S>& observe = {}) {
     const std::int64_t nm = std::int64_t(mem_rows_) * d_;
     A* acc = dmem_acc_.get(std::size_t(nm));
     zero_values(acc, nm);
     dy = norm.backward(dy);
+    int i = int(layers.size());
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       dy = it->backward(dy);
       accumulate<S>(it->dmem(), acc, nm);
+      if (observe) observe(prefix_ + "layers." + std::to_string(--i) + " input", dy, std::int64_t(rows_) * d_);
     }
     round_to<S>(acc, dmem_.get(std::size_t(nm)), nm);
     return dy;
@@ -279,18 +300,14 @@ class Decoder {
   const S* dmem() const { return dmem_.data(); }
 
  private:
+  std::string prefix_;
   int d_, rows_ = 0, mem_rows_ = 0;
   Buf<A> dmem_acc_;
   Buf<S> dmem_;
 };
 
-/// One batch of the sequence-to-sequence task: token ids (int32, row-major [B, L]) and
-/// padding masks (nonzero = padding).
-struct Batch {
-  int B = 0, Ls = 0, Lt = 0;
-  std::vector<std::int32_t> src, tgt_in, tgt_out;  ///< [B, Ls], [B, Lt], [B, Lt]
-  std::vector<std::uint8_t> src_pad, tgt_pad;      ///< [B, Ls], [B, Lt]
-};
+/// One batch of the sequence-to-sequence task (common/batch.hpp).
+using Batch = ::halfway::Batch;
 
 /// The seed's encoder-decoder: a shared embedding (scaled by sqrt(D)) plus sinusoidal
 /// positions and dropout, nn.Transformer (encoder and decoder stacks with final
@@ -402,14 +419,22 @@ class Seq2Seq {
 
   /// Backward from the gradient loss() computed; accumulates every parameter's grad.
   void backward() { backward(dlogits_.data()); }
+  /// Backward that shows every activation gradient to `observe` on the way: the logits',
+  /// the decoder's output, each layer's input, the memory's (measurements only).
+  void backward(const GradObserver<S>& observe) { backward(dlogits_.data(), observe); }
   /// Backward from a given gradient of the logits [B Lt, V].
-  void backward(const S* dlogits) {
+  void backward(const S* dlogits, const GradObserver<S>& observe = {}) {
     const Batch& b = *batch_;
     const int D = cfg.d_model;
     const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;
     const S* dy = generator.backward(dlogits);
-    S* det = const_cast<S*>(decoder.backward(dy));  // the decoder layer's dx buffer: ours now
-    S* des = const_cast<S*>(encoder.backward(decoder.dmem()));
+    if (observe) {
+      observe("logits", dlogits, std::int64_t(b.B) * b.Lt * cfg.vocab);
+      observe("transformer.decoder output", dy, nt);
+    }
+    S* det = const_cast<S*>(decoder.backward(dy, observe));  // the decoder layer's dx buffer: ours now
+    if (observe) observe("transformer.encoder output (memory)", decoder.dmem(), ns);
+    S* des = const_cast<S*>(encoder.backward(decoder.dmem(), observe));
     if (drop_) {
       dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
       dropout_inplace(des, ns, cfg.dropout, seed_src_);
