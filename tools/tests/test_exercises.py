@@ -48,6 +48,14 @@ class Generator(unittest.TestCase):
         self.assertNotEqual(ex.line, ex.solution_line)  # the stub has a banner
         self.assertIn(f"09_x/twice.cpp:{ex.line}", files["README.md"])
 
+    def test_every_gate_names_an_exercise_of_the_course(self):
+        found, _ = exercises.generate(exercises.ROOT / "solutions")
+        ids = {e.id for e in found}
+        self.assertEqual(sorted(set(exercises.GATES) - ids), [])
+        for e in found:
+            for g in e.gates:
+                self.assertTrue(g.test and 0.0 <= g.cap < 1.0, (e.id, g))
+
     def test_unterminated_block_names_the_line(self):
         bad = SOLUTION.replace("  // END EXERCISE 09.1\n", "")
         with self.assertRaisesRegex(exercises.MarkerError, r"twice.cpp:3: expected END EXERCISE 09.1"):
