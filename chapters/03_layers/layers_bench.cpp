@@ -2,7 +2,9 @@
 // shapes (batch 32, ~10 tokens, d_model 128, 4 heads, feed-forward 2048, dropout 0.1, training
 // mode), per backend and precision, and PyTorch's CPU time for the same layer in the same run
 // (pytorch_reference.py bench), with the ratio. Backends: cpu by default, plus cuda where a
-// GPU is usable; emu on request (--backend emu, slow: use a small --batch).
+// GPU is usable; emu on request (--backend emu, slow: use a small --batch). PyTorch runs
+// on as many threads as we do (OpenMP's count) unless --torch-threads says otherwise: a
+// speedup between different thread counts would measure the threads, not the code.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -11,6 +13,7 @@
 #include <vector>
 
 extern "C" char* openblas_get_corename(void);  // OpenBLAS (its cblas.h typedefs bfloat16)
+extern "C" int openblas_get_num_threads(void);
 #include <omp.h>
 
 #include <nlohmann/json.hpp>
@@ -29,7 +32,7 @@ namespace {
 struct Options {
   int batch = 32, length = 10, warmup = 3, repeats = 20;
   bool torch = true;
-  int torch_threads = 0;
+  int torch_threads = -1;  // -1: ours (omp_get_max_threads()); 0: PyTorch's own default
   std::vector<std::string> precisions = {"fp32", "fp16", "bf16"};
   std::vector<std::string> backends;  // empty: cpu, and cuda when usable
   std::string csv;
@@ -122,11 +125,15 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", o.repeats, "timed runs (the median is reported)")->check(CLI::Range(1, 10000));
   app.add_flag("!--no-torch", o.torch, "do not run PyTorch's timing");
   app.add_option("--precision", o.precisions, "fp32, fp16, bf16 (repeatable)")->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
-  app.add_option("--torch-threads", o.torch_threads, "PyTorch's threads (0: its default)")->check(CLI::Range(0, 256));
+  app.add_option("--torch-threads", o.torch_threads,
+                 "PyTorch's threads (default: ours, OpenMP's thread count; 0: PyTorch's own default)")
+      ->check(CLI::Range(0, 256));
   app.add_option("--csv", o.csv, "write the timings to this CSV file");
   app.add_option("--backend", o.backends, "cpu, emu, cuda (repeatable; default: cpu, and cuda when a GPU is usable)")
       ->check(CLI::IsMember({"cpu", "emu", "cuda"}));
   return run_program(argc, argv, app, [&] {
+    if (o.torch_threads < 0) o.torch_threads = omp_get_max_threads();
+    const int threads = omp_get_max_threads();
     std::vector<Backend> backends;
     for (const auto& b : o.backends) backends.push_back(select_backend(b));  // cuda without a GPU: an Error
     if (backends.empty()) {
@@ -135,14 +142,18 @@ int main(int argc, char** argv) {
     }
     std::unique_ptr<CsvWriter> csv;
     if (!o.csv.empty())
-      csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_median_ms", "speedup_vs_torch"});
+      csv = std::make_unique<CsvWriter>(o.csv, std::vector<std::string>{"layer", "backend", "precision", "median_ms", "min_ms", "torch_median_ms",
+                                                                   "speedup_vs_torch", "threads", "torch_threads"});
     std::printf("forward+backward, batch %d, length %d, d_model 128, 4 heads, d_ff 2048, dropout 0.1 (median of %d)\n",
                 o.batch, o.length, o.repeats);
     // OpenBLAS picks its kernels from the CPU's model; in a VM with a generic model name it
     // may fall back to old SSE3 ("Prescott") kernels: OPENBLAS_CORETYPE=Haswell (or
     // SkylakeX) then gives the AVX2 (AVX-512) ones, to us and to PyTorch (the same library).
-    std::printf("OpenBLAS core: %s; %d threads\n", openblas_get_corename(), omp_get_max_threads());
-    std::printf("%-8s %-8s %-6s %10s %10s %10s %8s %8s\n", "layer", "backend", "prec", "median ms", "min ms", "torch ms", "speedup", "(mins)");
+    std::printf("OpenBLAS core: %s; threads: ours %d (OpenMP; OpenBLAS %d), PyTorch %s\n", openblas_get_corename(),
+                threads, openblas_get_num_threads(),
+                o.torch_threads > 0 ? std::to_string(o.torch_threads).c_str() : "its default");
+    std::printf("%-8s %-8s %-6s %10s %10s %10s %8s %8s %4s %9s\n", "layer", "backend", "prec", "median ms", "min ms",
+                "torch ms", "speedup", "(mins)", "thr", "torch thr");
     for (const std::string layer : {"encoder", "decoder"}) {
       const auto tt = o.torch ? torch_ms(layer, o) : std::nullopt;
       const std::optional<double> t = tt ? std::optional<double>(tt->median_ms) : std::nullopt;
@@ -151,9 +162,11 @@ int main(int argc, char** argv) {
         const double ms = tm.median * 1e3;
         const double ratio = t ? *t / ms : 0.0;
         const std::string be(to_string(backend));
-        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx %7.2fx\n", layer.c_str(), be.c_str(), prec, ms, tm.min * 1e3, *t, ratio, tt->min_ms / (tm.min * 1e3));
-        else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s\n", layer.c_str(), be.c_str(), prec, ms, tm.min * 1e3, "-", "-");
-        if (csv) csv->row(layer, be, std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio);
+        if (t) std::printf("%-8s %-8s %-6s %10.2f %10.2f %10.2f %7.2fx %7.2fx %4d %9d\n", layer.c_str(), be.c_str(), prec, ms,
+                           tm.min * 1e3, *t, ratio, tt->min_ms / (tm.min * 1e3), threads, tt->threads);
+        else std::printf("%-8s %-8s %-6s %10.2f %10.2f %10s %8s %8s %4d %9s\n", layer.c_str(), be.c_str(), prec, ms,
+                         tm.min * 1e3, "-", "-", "-", threads, "-");
+        if (csv) csv->row(layer, be, std::string(prec), ms, tm.min * 1e3, t ? *t : -1.0, ratio, threads, tt ? tt->threads : -1);
       };
       const auto want = [&](const char* p) {
         return std::find(o.precisions.begin(), o.precisions.end(), p) != o.precisions.end();

@@ -176,7 +176,8 @@ def main():
     bch.add_argument("--length", type=int, default=10)
     bch.add_argument("--warmup", type=int, default=3)
     bch.add_argument("--repeats", type=int, default=20)
-    bch.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
+    bch.add_argument("--threads", type=int, default=0,
+                     help="torch.set_num_threads (ch03_bench passes its own OpenMP count); 0: PyTorch's default")
     args = parser.parse_args()
     export(args) if args.command == "export" else bench(args)
 
