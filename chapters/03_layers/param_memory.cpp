@@ -1,7 +1,8 @@
 // ch03_param_memory: what the parameters of the seed's model cost in memory, per mode, read
 // from the parameter store's actual allocations (ParamStore::bytes(), the Buf::bytes() of
 // each flat buffer) rather than computed by hand: fp32; mixed fp16 and bf16 with fp32
-// gradients; each without and with Adam's two moments. The lesson's table is its output.
+// gradients and with 16-bit gradients; each without and with Adam's two moments. The
+// lesson's table is its output.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,8 +26,8 @@ struct Row {
 
 // The seed's model in storage type S (on the cpu: the sizes are the same on every backend).
 template <class S>
-void measure(const std::string& mode, std::vector<Row>& rows) {
-  auto model = std::make_unique<Seq2Seq<S>>(Config{});
+void measure(const std::string& mode, std::vector<Row>& rows, GradType grads = GradType::fp32) {
+  auto model = std::make_unique<Seq2Seq<S>>(Config{}, grads);
   rows.push_back({mode, false, model->store.count(), model->store.bytes()});
   model->store.ensure_moments();
   rows.push_back({mode, true, model->store.count(), model->store.bytes()});
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     measure<float>("fp32", rows);
     measure<half>("mixed fp16, fp32 grads", rows);
     measure<bfloat16>("mixed bf16, fp32 grads", rows);
+    measure<half>("mixed fp16, fp16 grads", rows, GradType::storage);
+    measure<bfloat16>("mixed bf16, bf16 grads", rows, GradType::storage);
     std::unique_ptr<CsvWriter> csv;
     if (!csv_path.empty())
       csv = std::make_unique<CsvWriter>(csv_path, std::vector<std::string>{"mode", "adam", "parameters", "masters_bytes", "working_bytes",

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/layers/ops.hpp"
@@ -67,6 +68,22 @@ inline std::uint64_t dropout_seed(const RunState& run, std::uint64_t tag) {
 
 // ---------------------------------------------------------------------------------------
 
+/// linear_backward into a store's gradients of either type (the dx part as there): in A
+/// as they are; in S (GradType::storage), dW straight from the GEMM in S (its fp32 result
+/// plus the old dW, rounded once) and db summed in fp32 into `scratch`, then added into S
+/// with one rounding.
+template <class S>
+void linear_param_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int in, int out, const S* w,
+                           std::int64_t ldw, Grad<S> dw, Grad<S> db, acc_t<S>* dx, Buf<acc_t<S>>& scratch) {
+  if (dw.a) return linear_backward<S>(x, dy, lddy, rows, in, out, w, ldw, dw.a, db.a, dx, 0.0f);
+  if constexpr (is_16bit_v<S>) {
+    acc_t<S>* part = scratch.get(std::size_t(out));
+    zero_values(part, out);
+    linear_backward<S, S>(x, dy, lddy, rows, in, out, w, ldw, dw.s, part, dx, 0.0f);
+    accumulate_grad<S>(part, db.s, out);
+  }
+}
+
 /// y = x W^T + b with W [out, in], b [out]. Saves a pointer to x.
 template <class S>
 class Linear {
@@ -89,8 +106,8 @@ class Linear {
   /// dx rounded once to S.
   const S* backward(const S* dy) {
     A* dxa = dxa_.get(std::size_t(rows_) * in_);
-    linear_backward<S>(x_, dy, out_, rows_, in_, out_, weight.w(), in_, weight.g(),
-                       bias.g(), dxa, 0.0f);
+    linear_param_backward<S>(x_, dy, out_, rows_, in_, out_, weight.w(), in_, weight.grad(), bias.grad(), dxa,
+                             gsum_);
     S* dx = reinterpret_cast<S*>(dxa);
     if constexpr (!std::is_same_v<S, A>) {
       dx = dx_.get(std::size_t(rows_) * in_);
@@ -107,7 +124,7 @@ class Linear {
   const S* x_ = nullptr;
   Buf<S> y_, dx_;
   Buf<A> dxa_;
-  Buf<A> ws_;
+  Buf<A> ws_, gsum_;
 };
 
 /// LayerNorm over the last dimension, statistics in A (exercise 03.1 on every row).
@@ -154,13 +171,15 @@ class LayerNorm {
 
   const S* backward(const S* dy) {
     S* dx = dx_.get(std::size_t(rows_) * d_);
+    const auto sums = grad_sums();
     if constexpr (!std::is_same_v<S, double>) {
       if (on_device<S>()) {
         // partial_ is the kernel's workspace on a device (the block slices), as it is the
         // threads' slices on the cpu: allocated once, reused by every step.
         float* ws = partial_.get(layernorm_backward_workspace(rows_, d_));
-        HALFWAY_KERNEL(layers_backend(), layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, weight.g(),
-                                               bias.g(), rows_, d_, ws));
+        HALFWAY_KERNEL(layers_backend(), layernorm_backward(x_, weight.w(), mean_.data(), rstd_.data(), dy, dx, sums.first,
+                                               sums.second, rows_, d_, ws));
+        grads_done(sums);
         return dx;
       }
     }
@@ -188,13 +207,14 @@ class LayerNorm {
       }
     }
     errors.rethrow();
-    A* dgamma = weight.g();
-    A* dbeta = bias.g();
+    A* dgamma = sums.first;
+    A* dbeta = sums.second;
     for (int t = 0; t < threads; ++t)
       for (int i = 0; i < d_; ++i) {
         dgamma[i] += partial[std::size_t(t) * 2 * d_ + i];
         dbeta[i] += partial[std::size_t(t) * 2 * d_ + d_ + i];
       }
+    grads_done(sums);
     return dx;
   }
   /// Its input (counted here) and two statistics per row in A.
@@ -205,7 +225,26 @@ class LayerNorm {
   A eps_;
   const S* x_ = nullptr;
   Buf<S> y_, dx_;
-  Buf<A> mean_, rstd_, partial_;
+  Buf<A> mean_, rstd_, partial_, gsum_;
+
+  /// Where backward sums dgamma and dbeta in A: the store's gradients when they are fp32;
+  /// for 16-bit gradients a zeroed fp32 scratch, which grads_done() adds into them (one
+  /// rounding each).
+  std::pair<A*, A*> grad_sums() {
+    const Grad<S> g = weight.grad(), b = bias.grad();
+    if (g.a) return {g.a, b.a};
+    A* t = gsum_.get(std::size_t(2) * d_);
+    zero_values(t, 2 * std::int64_t(d_));
+    return {t, t + d_};
+  }
+  void grads_done(std::pair<A*, A*> sums) {
+    if constexpr (is_16bit_v<S>) {
+      const Grad<S> g = weight.grad(), b = bias.grad();
+      if (g.a) return;
+      accumulate_grad<S>(sums.first, g.s, d_);
+      accumulate_grad<S>(sums.second, b.s, d_);
+    }
+  }
 };
 
 /// Multi-head attention, as PyTorch's nn.MultiheadAttention (batch first): one input
@@ -326,8 +365,7 @@ class MultiheadAttention {
     mm<S, S>(Op::T, Op::N, Lk, dh, Lq, ds, Lk, qh_.data(), dh, dkh, dh, scale, 0.0f, B * H,
              std::int64_t(Lq) * Lk, std::int64_t(Lq) * dh, std::int64_t(Lk) * dh);
     const S* W = in_proj_weight.w();
-    A* dW = in_proj_weight.g();
-    A* db = in_proj_bias.g();
+    const Grad<S> dW = in_proj_weight.grad(), db = in_proj_bias.grad();
     A* dxa = dxa_.get(std::size_t(nq + nk) * D);
     S* dx = dx_.get(std::size_t(nq + nk) * D);
     if (self_) {
@@ -335,7 +373,7 @@ class MultiheadAttention {
       merge_heads(dqh, dqkv, 3 * D, 0, B, Lq);
       merge_heads(dkh, dqkv, 3 * D, D, B, Lk);
       merge_heads(dvh, dqkv, 3 * D, 2 * D, B, Lk);
-      linear_backward<S>(xq_, dqkv, 3 * D, int(nq), D, 3 * D, W, D, dW, db, dxa, 0.0f);
+      linear_param_backward<S>(xq_, dqkv, 3 * D, int(nq), D, 3 * D, W, D, dW, db, dxa, gsum_);
       round_to<S>(dxa, dx, nq * D);
       dxkv_ = nullptr;
     } else {
@@ -344,9 +382,9 @@ class MultiheadAttention {
       merge_heads(dqh, dq, D, 0, B, Lq);
       merge_heads(dkh, dkv, 2 * D, 0, B, Lk);
       merge_heads(dvh, dkv, 2 * D, D, B, Lk);
-      linear_backward<S>(xq_, dq, D, int(nq), D, D, W, D, dW, db, dxa, 0.0f);
-      linear_backward<S>(xkv_, dkv, 2 * D, int(nk), D, 2 * D, W + std::int64_t(D) * D, D,
-                         dW + std::int64_t(D) * D, db + D, dxa + nq * D, 0.0f);
+      linear_param_backward<S>(xq_, dq, D, int(nq), D, D, W, D, dW, db, dxa, gsum_);
+      linear_param_backward<S>(xkv_, dkv, 2 * D, int(nk), D, 2 * D, W + std::int64_t(D) * D, D,
+                               dW + std::int64_t(D) * D, db + D, dxa + nq * D, gsum_);
       round_to<S>(dxa, dx, (nq + nk) * D);
       dxkv_ = dx + nq * D;
     }
@@ -380,7 +418,7 @@ class MultiheadAttention {
   const S *xq_ = nullptr, *xkv_ = nullptr, *dxkv_ = nullptr;
   const std::uint8_t* key_pad_ = nullptr;
   Buf<S> proj_, qh_, kh_, vh_, p_buf_, pdrop_, oh_, o_, doh_, dvh_, ds_, dqh_, dkh_, dproj_, dx_;
-  Buf<A> scores_, dxa_, ws_;
+  Buf<A> scores_, dxa_, ws_, gsum_;
 };
 
 /// The feed-forward block: linear1 (D -> F), activation, dropout, linear2 (F -> D).

@@ -227,14 +227,15 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
   errors.rethrow();
 }
 
-/// The backward of linear_forward: dW += dy^T x and db += column sums of dy (both in A);
+/// The backward of linear_forward: dW += dy^T x (in G: A, or S for 16-bit gradients, the
+/// GEMM's fp32 result plus the old dW rounded once) and db += column sums of dy (in A);
 /// dx = dy W + beta dx, in A (the caller rounds once, after any accumulation).
-template <class S>
+template <class S, class G = acc_t<S>>
 void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int in, int out,
-                     const S* w, std::int64_t ldw, acc_t<S>* dw, acc_t<S>* db, acc_t<S>* dx,
+                     const S* w, std::int64_t ldw, G* dw, acc_t<S>* db, acc_t<S>* dx,
                      float beta_dx) {
   using A = acc_t<S>;
-  mm<S, A>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
+  mm<S, G>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
   if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(lddy == out || !on_device<S>(), "a dense gradient (lddy == out) on the device",

@@ -5,6 +5,8 @@
 //   store_round: w[i] = st<S>(m[i])          for every master m (fp32) and working copy w (S)
 //                (round to nearest even, as halfway::half / bfloat16 convert; the same bits
 //                as the cpu's loop, since st<S> is the one rounding both call)
+//   store_accumulate: g[i] = st<S>(ld(g[i]) + p[i])   an fp32 partial gradient p added into
+//                gradients kept in S (GradType::storage), one rounding per element
 //
 // Thread mapping: a grid-stride loop, at most 4096 blocks of 256 threads. Thread t of the
 // grid handles elements t, t + T, t + 2T, ... (T = gridDim.x * blockDim.x), so the 32
@@ -45,6 +47,20 @@ __global__ void store_round_kernel(const float* m, S* w, std::int64_t n) {
 }
 
 template <class S>
+__global__ void store_accumulate_kernel(const float* p, S* g, std::int64_t n) {
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x)
+    g[i] = ::halfway::layers::st<S>(::halfway::layers::ld(g[i]) + p[i]);
+}
+
+template <class S>
+void accumulate_all(const float* partial, S* g, std::int64_t n) {
+  if (n <= 0) return;
+  HALFWAY_LAUNCH(store_accumulate_kernel<S>, grid_for(n), kThreads, 0, 0)(partial, g, n);
+  HALFWAY_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class S>
 void round_all(const float* masters, S* working, std::int64_t n) {
   if (n <= 0) return;
   HALFWAY_LAUNCH(store_round_kernel<S>, grid_for(n), kThreads, 0, 0)(masters, working, n);
@@ -63,6 +79,10 @@ void store_zero(void* p, std::int64_t bytes) {
 void store_round(const float* masters, ::halfway::half* working, std::int64_t n) { round_all(masters, working, n); }
 void store_round(const float* masters, ::halfway::bfloat16* working, std::int64_t n) {
   round_all(masters, working, n);
+}
+void store_accumulate(const float* partial, ::halfway::half* g, std::int64_t n) { accumulate_all(partial, g, n); }
+void store_accumulate(const float* partial, ::halfway::bfloat16* g, std::int64_t n) {
+  accumulate_all(partial, g, n);
 }
 
 }  // namespace halfway::HALFWAY_KERNEL_NS

@@ -6,7 +6,9 @@
 /// - the masters, in A = acc_t<S> (fp32; fp64 in the checking mode): what an optimizer updates;
 /// - the working copies in S, st<S>(master): what the forward pass reads. In fp32 (and fp64)
 ///   mode st<S> is the identity, so the working copy *is* the master buffer (no second copy);
-/// - the gradients, in A: what backward accumulates into;
+/// - the gradients: what backward accumulates into, in A (GradType::fp32, the default:
+///   torch.amp's way, fp32 parameters get fp32 gradients) or in the 16-bit S
+///   (GradType::storage: Apex O2's way, half the bytes; in fp32 and fp64 mode the two are one);
 /// - an optimizer's two moments m and v, in A, allocated only when it asks (ensure_moments()).
 ///
 /// Parameters are registered in the fixed order of the model's params() (build()), each at
@@ -20,13 +22,14 @@
 ///
 /// Whole-model operations are one launch over a whole buffer (param_store.cu; a host loop on
 /// the cpu): zero_grads(), round_to_working(). Chapters 04-06 add unscale-and-check, the
-/// global norm and the fused optimizer the same way, over grads(), masters(), working(),
+/// global norm and the fused optimizer the same way, over grads() (or grads_storage()), masters(), working(),
 /// moment_m(), moment_v() and size(). Nothing is copied to the host unless asked for
 /// (master_host(), grad_host(), working_host(): tests, checkpoints, logs).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -40,6 +43,18 @@ namespace halfway::layers {
 
 template <class S>
 class ParamStore;
+
+/// The type a store keeps the gradients in: fp32 (A), or the storage type S.
+enum class GradType { fp32, storage };
+
+/// Where one parameter's gradient lives: `a` (in A) or `s` (in S), the other one null.
+template <class S>
+struct Grad {
+  acc_t<S>* a = nullptr;
+  S* s = nullptr;
+  /// The gradient of element n onwards (a slice of a parameter: in_proj's K and V rows).
+  Grad operator+(std::int64_t n) const { return {a ? a + n : nullptr, s ? s + n : nullptr}; }
+};
 
 /// A named parameter: a view into a ParamStore (its offset in the flat buffers). Modules
 /// read the working copy through w() and accumulate the gradient through g(); both are
@@ -61,8 +76,18 @@ struct Param {
   std::int64_t numel() const { return numel_; }
   /// The working copy the layers read (S).
   const S* w() const { return checked().working() + offset; }
-  /// The gradient the layers accumulate into (A).
-  A* g() const { return checked().grads() + offset; }
+  /// Where the layers accumulate the gradient (in A or in S: the store's GradType).
+  Grad<S> grad() const {
+    ParamStore<S>& s = checked();
+    if (s.grad_type() == GradType::fp32) return {s.grads() + offset, nullptr};
+    return {nullptr, s.grads_storage() + offset};
+  }
+  /// The gradient in A (a store with fp32 gradients only).
+  A* g() const {
+    const Grad<S> gr = grad();
+    HALFWAY_EXPECT(gr.a != nullptr, "fp32 gradients for " + name, "a store that keeps them in 16 bits (use grad())");
+    return gr.a;
+  }
 
  private:
   ParamStore<S>& checked() const {
@@ -91,17 +116,18 @@ class ParamStore {
   static constexpr std::int64_t kAlign = 128;
 
   ParamStore() = default;
-  /// build(ps) at once.
-  explicit ParamStore(const ParamList<S>& ps) { build(ps); }
+  /// build(ps, grads) at once.
+  explicit ParamStore(const ParamList<S>& ps, GradType grads = GradType::fp32) { build(ps, grads); }
   ParamStore(const ParamStore&) = delete;  // the views point back here
   ParamStore& operator=(const ParamStore&) = delete;
 
   /// Registers ps in their order, allocates every buffer once in the memory of the layers'
   /// backend (host memory for fp64), sets every master to its Param::initial, rounds the
-  /// working copies and zeroes the gradients.
-  void build(const ParamList<S>& ps) {
+  /// working copies and zeroes the gradients (kept in `grads`' type).
+  void build(const ParamList<S>& ps, GradType grads = GradType::fp32) {
     HALFWAY_EXPECT(!built_, "one build() of a parameter store", "a second one");
     backend_ = here();
+    grad_type_ = is_16bit_v<S> ? grads : GradType::fp32;  // S is A in fp32 and fp64 mode
     std::int64_t at = 0;
     for (auto* p : ps) {
       HALFWAY_EXPECT(p->store == nullptr, "parameter " + p->name + " in one store", "a second store");
@@ -113,7 +139,8 @@ class ParamStore {
     params_ = ps;
     size_ = std::max<std::int64_t>(at, kAlign);  // never empty: every buffer has a base pointer
     masters_.get(std::size_t(size_));
-    grads_.get(std::size_t(size_));
+    if (grad_type_ == GradType::fp32) grads_.get(std::size_t(size_));
+    else grads_s_.get(std::size_t(size_));
     if constexpr (!kAliased) working_.get(std::size_t(size_));
     built_ = true;
     std::vector<A> init(std::size_t(size_), A(0));
@@ -132,6 +159,8 @@ class ParamStore {
   std::int64_t count() const { return count_; }
   /// Where the buffers live (cpu for fp64 and on the cpu backend).
   Backend backend() const { return backend_; }
+  /// The gradients' type: fp32 (grads()) or S (grads_storage()).
+  GradType grad_type() const { return grad_type_; }
 
   /// Base pointers of the flat buffers (device pointers on emu and cuda).
   A* masters() { return masters_.data(); }
@@ -139,7 +168,9 @@ class ParamStore {
     if constexpr (kAliased) return masters_.data();
     else return working_.data();
   }
+  /// The gradients in A (nullptr when they are kept in S) or in S (nullptr when in A).
   A* grads() { return grads_.data(); }
+  S* grads_storage() { return grads_s_.data(); }
   /// An optimizer's first and second moments (nullptr before ensure_moments()).
   A* moment_m() { return m_.data(); }
   A* moment_v() { return v_.data(); }
@@ -148,8 +179,8 @@ class ParamStore {
   void ensure_moments() {
     check_backend();
     if (m_.data()) return;
-    zero(m_.get(std::size_t(size_)));
-    zero(v_.get(std::size_t(size_)));
+    zero(m_.get(std::size_t(size_)), sizeof(A));
+    zero(v_.get(std::size_t(size_)), sizeof(A));
   }
   bool has_moments() const { return m_.data() != nullptr; }
 
@@ -158,7 +189,8 @@ class ParamStore {
   /// Every gradient to 0.
   void zero_grads() {
     check_backend();
-    zero(grads_.data());
+    if (grad_type_ == GradType::fp32) zero(grads_.data(), sizeof(A));
+    else zero(grads_s_.data(), sizeof(S));
   }
   /// Every working copy from its master: st<S>(master), in mixed mode the rounding of every
   /// weight to 16 bits (nothing to do in fp32 and fp64 mode, where they are one buffer).
@@ -174,9 +206,10 @@ class ParamStore {
   // ---- host copies, only on request ---------------------------------------------------
 
   std::vector<A> masters_host() const { return host(masters_.data(), 0, size_); }
-  std::vector<A> grads_host() const { return host(grads_.data(), 0, size_); }
+  /// Gradients in A (widened exactly from S when kept in S).
+  std::vector<A> grads_host() const { return grads_host(0, size_); }
   std::vector<A> master_host(const Param<S>& p) const { return host(masters_.data(), mine(p), p.numel()); }
-  std::vector<A> grad_host(const Param<S>& p) const { return host(grads_.data(), mine(p), p.numel()); }
+  std::vector<A> grad_host(const Param<S>& p) const { return grads_host(mine(p), p.numel()); }
   std::vector<S> working_host(const Param<S>& p) const {
     if constexpr (kAliased) return host(masters_.data(), mine(p), p.numel());
     else return host(working_.data(), mine(p), p.numel());
@@ -210,7 +243,7 @@ class ParamStore {
 
   /// What the store holds, per buffer.
   StoreBytes bytes() const {
-    return {masters_.bytes(), working_.bytes(), grads_.bytes(), m_.bytes() + v_.bytes()};
+    return {masters_.bytes(), working_.bytes(), grads_.bytes() + grads_s_.bytes(), m_.bytes() + v_.bytes()};
   }
 
   /// Throws Error unless the layers run where the buffers live (a model built on the cpu
@@ -236,18 +269,41 @@ class ParamStore {
     check_backend();
     return to_host(base + at, std::size_t(n));
   }
-  /// A whole buffer of size_ elements of A to zero: one launch (a host fill on the cpu).
-  void zero(A* p) {
-    if (backend_ != Backend::cpu) return HALFWAY_KERNEL(backend_, store_zero(p, size_ * std::int64_t(sizeof(A))));
-    std::fill(p, p + size_, A(0));
+  std::vector<A> grads_host(std::int64_t at, std::int64_t n) const {
+    if (grad_type_ == GradType::fp32) return host(grads_.data(), at, n);
+    const std::vector<S> s = host(grads_s_.data(), at, n);
+    std::vector<A> out(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) out[i] = ld(s[i]);
+    return out;
+  }
+  /// A whole buffer of size_ elements of `elem` bytes to zero: one launch (a host fill on
+  /// the cpu; all-zero bytes are +0 in every type).
+  void zero(void* p, std::size_t elem) {
+    const std::int64_t bytes = size_ * std::int64_t(elem);
+    if (backend_ != Backend::cpu) return HALFWAY_KERNEL(backend_, store_zero(p, bytes));
+    std::memset(p, 0, std::size_t(bytes));
   }
 
   bool built_ = false;
   Backend backend_ = Backend::cpu;
+  GradType grad_type_ = GradType::fp32;
   std::int64_t size_ = 0, count_ = 0;
   ParamList<S> params_;
   Buf<A> masters_, grads_, m_, v_;
-  Buf<S> working_;
+  Buf<S> working_, grads_s_;
 };
+
+/// g[i] = st<S>(ld(g[i]) + partial[i]) for i < n: an fp32 partial gradient (a bias's,
+/// LayerNorm's or the embedding's, summed in fp32) added into a gradient kept in S, one
+/// rounding. One launch on emu and cuda.
+template <class S>
+void accumulate_grad(const acc_t<S>* partial, S* g, std::int64_t n) {
+  if constexpr (is_16bit_v<S>) {
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), store_accumulate(partial, g, n));
+    for (std::int64_t i = 0; i < n; ++i) g[i] = st<S>(ld(g[i]) + partial[i]);
+  } else {
+    throw Error("accumulate_grad: expected a 16-bit storage type, found " + std::string(precision_name<S>()));
+  }
+}
 
 }  // namespace halfway::layers

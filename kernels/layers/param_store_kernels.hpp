@@ -18,4 +18,7 @@ HALFWAY_KERNEL_API(
   /// working[i] = st<S>(masters[i]) for i < n: every master rounded into its working copy.
   void store_round(const float* masters, ::halfway::half* working, std::int64_t n);
   void store_round(const float* masters, ::halfway::bfloat16* working, std::int64_t n);
+  /// g[i] = st<S>(ld(g[i]) + partial[i]) for i < n: an fp32 partial added into 16-bit gradients.
+  void store_accumulate(const float* partial, ::halfway::half* g, std::int64_t n);
+  void store_accumulate(const float* partial, ::halfway::bfloat16* g, std::int64_t n);
 )

@@ -326,12 +326,13 @@ class Seq2Seq {
   /// inside the BackendScope it runs in).
   ParamStore<S> store;
 
-  explicit Seq2Seq(const Config& c)
+  /// `grads`: the gradients' type (fp32, or S for 16-bit gradients in mixed mode).
+  explicit Seq2Seq(const Config& c, GradType grads = GradType::fp32)
       : cfg(c), embedding("embedding.weight", {c.vocab, c.d_model}),
         encoder("transformer.encoder.", c), decoder("transformer.decoder.", c),
         generator("generator.", c.d_model, c.vocab) {
     positional_encoding<A>(c.max_length, c.d_model, pe_);
-    store.build(params());
+    store.build(params(), grads);
   }
   Seq2Seq(const Seq2Seq&) = delete;  // the parameters are views into `store`
   Seq2Seq& operator=(const Seq2Seq&) = delete;
@@ -439,8 +440,20 @@ class Seq2Seq {
       dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
       dropout_inplace(des, ns, cfg.dropout, seed_src_);
     }
-    embedding_backward<S>(dev_.tgt_in, b.B * b.Lt, det, D, embedding.g(), cfg.vocab);
-    embedding_backward<S>(dev_.src, b.B * b.Ls, des, D, embedding.g(), cfg.vocab);
+    // The shared table gets both sums in A; with 16-bit gradients in an fp32 scratch first,
+    // added into S with one rounding.
+    const Grad<S> ge = embedding.grad();
+    const std::int64_t ne = std::int64_t(cfg.vocab) * D;
+    A* de = ge.a;
+    if (!de) {
+      de = emb_grad_.get(std::size_t(ne));
+      zero_values(de, ne);
+    }
+    embedding_backward<S>(dev_.tgt_in, b.B * b.Lt, det, D, de, cfg.vocab);
+    embedding_backward<S>(dev_.src, b.B * b.Ls, des, D, de, cfg.vocab);
+    if constexpr (is_16bit_v<S>) {
+      if (ge.s) accumulate_grad<S>(de, ge.s, ne);
+    }
   }
 
  private:
@@ -484,6 +497,7 @@ class Seq2Seq {
   std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
   const S* last_logits_ = nullptr;
   Buf<S> emb_src_, emb_tgt_, dlogits_;
+  Buf<A> emb_grad_;  // the embedding's fp32 sums for 16-bit gradients
   Buf<float> row_loss_;  // cross_entropy's per-row losses on a device (kept: no step allocates)
 };
 

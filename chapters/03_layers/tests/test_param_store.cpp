@@ -187,6 +187,61 @@ TEST_CASE_TEMPLATE("param store: zero_grad clears every gradient exactly after a
   }
 }
 
+TEST_CASE_TEMPLATE("16-bit gradients are the fp32 gradients rounded once to S", S, half, bfloat16) {
+  // One backward from zero: every gradient element receives one contribution in fp32 (a
+  // GEMM's sum, a column sum, LayerNorm's row sums, the embedding's two tables' sums in one
+  // fp32 scratch), so kept in S it must be exactly st<S> of the fp32 run's value: the same
+  // sums, rounded once, whatever the backend. The forward passes are identical.
+  for (Backend b : {Backend::cpu, Backend::emu}) {
+    for (bool pre : {false, true}) {
+      CAPTURE(to_string(b));
+      CAPTURE(pre);
+      BackendScope scope(b);
+      Config c = tiny_config();
+      c.pre_ln = pre;
+      Seq2Seq<S> f32(c), s16(c, GradType::storage);
+      REQUIRE(f32.store.grad_type() == GradType::fp32);
+      REQUIRE(s16.store.grad_type() == GradType::storage);
+      CHECK(s16.store.grads() == nullptr);
+      CHECK(s16.store.bytes().grads == std::size_t(s16.store.size()) * sizeof(S));
+      const Batch batch = tiny_batch();
+      for (Seq2Seq<S>* m : {&f32, &s16}) {
+        m->init(4);
+        m->zero_grad();
+        m->forward(batch, RunState{true, 5, 2});
+        m->loss(0, 0.1f);
+        m->backward();
+      }
+      const std::vector<float> g32 = f32.store.grads_host(), g16 = s16.store.grads_host();
+      REQUIRE(g32.size() == g16.size());
+      std::size_t nonzero = 0;
+      for (std::size_t i = 0; i < g32.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(same_bits(g16[i], float(st<S>(g32[i]))));
+        nonzero += g16[i] != 0.0f;
+      }
+      CHECK(nonzero > g16.size() / 2);
+      // A second backward without zeroing (gradient accumulation) adds its fp32 sums a2 to
+      // the stored S values: st<S>(ld(g) + a2), the GEMM's epilogue with beta = 1 and the
+      // fp32 partials' alike (K = 6 rows here: one block of the GEMM's sum, no reordering).
+      f32.zero_grad();
+      for (Seq2Seq<S>* m : {&f32, &s16}) {
+        m->forward(batch, RunState{true, 5, 3});
+        m->loss(0, 0.1f);
+        m->backward();
+      }
+      const std::vector<float> a2 = f32.store.grads_host(), acc16 = s16.store.grads_host();
+      for (std::size_t i = 0; i < a2.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(same_bits(acc16[i], float(st<S>(ld(st<S>(g32[i])) + a2[i]))));
+      }
+      CHECK_THROWS_AS((void)s16.embedding.g(), Error);  // no fp32 pointer to give
+      s16.zero_grad();
+      for (float x : s16.store.grads_host()) REQUIRE(same_bits(x, 0.0f));
+    }
+  }
+}
+
 TEST_CASE("param store: misuse is a clear Error") {
   Linear<float> lin("lin.", 4, 3);
   CHECK_THROWS_AS((void)lin.weight.w(), Error);  // in no store yet
@@ -205,6 +260,8 @@ TEST_CASE("param store: misuse is a clear Error") {
 }
 
 TEST_CASE_TEMPLATE("no allocation after the first training step [alloc]", S, float, half) {
+  for (GradType grads : {GradType::fp32, GradType::storage}) {
+  CAPTURE(int(grads));
   // Steps 1-5 of a small model: zero the gradients, forward, loss, backward, round the
   // masters (an optimizer's step would sit between backward and the rounding). The first
   // step allocates every buffer; steps 2-5 must reuse them: no Buf growth on any backend,
@@ -212,7 +269,7 @@ TEST_CASE_TEMPLATE("no allocation after the first training step [alloc]", S, flo
   for (Backend b : {Backend::cpu, Backend::emu}) {
     CAPTURE(to_string(b));
     BackendScope scope(b);
-    Seq2Seq<S> model(tiny_config());
+    Seq2Seq<S> model(tiny_config(), grads);
     model.init(2);
     const Batch batch = tiny_batch();
     const unsigned long long before = allocation_count(b);
@@ -230,5 +287,6 @@ TEST_CASE_TEMPLATE("no allocation after the first training step [alloc]", S, flo
     }
     CHECK(allocation_count(b) - bufs == 0);
     CHECK(simt::emu_counters().device_allocations - mallocs == 0);
+  }
   }
 }
