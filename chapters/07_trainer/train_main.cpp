@@ -87,13 +87,7 @@ void print_eval(const char* what, const EvalResult& e, bool details) {
 }
 
 template <class S>
-void train(const Settings& s, TrainerOptions o, CLI::App& app) {
-  if (!s.resume.empty()) {
-    const std::string p = checkpoint_precision(s.resume);
-    if (p != s.precision) {
-      if (app.count("--precision")) throw UsageError("--resume " + s.resume + " holds a " + p + " checkpoint, not " + s.precision);
-    }
-  }
+void train(const Settings& s, TrainerOptions o) {
   Trainer<S> t(o);
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
@@ -219,8 +213,23 @@ int main(int argc, char** argv) {
                        "gradients only (kernels/layers/param_store.hpp); use fp32");
     TrainerOptions o;
     o.backend = select_backend(s.backend);
-    if (!s.resume.empty() && (*tr || !app.count("--precision"))) s.precision = checkpoint_precision(s.resume);
     o.model = model_preset(s.size);
+    if (!s.resume.empty()) {
+      // The checkpoint's run gives the defaults: what the user does not set is what it was.
+      const CheckpointInfo c = read_checkpoint_info(s.resume);
+      const auto unset = [&](const char* name) { return *tr || app.count(name) == 0; };
+      if (unset("--precision")) s.precision = c.precision;
+      else if (s.precision != c.precision)
+        throw UsageError("--resume " + s.resume + " holds a " + c.precision + " run, not " + s.precision);
+      if (unset("--size")) o.model = c.model;
+      if (unset("--seed")) s.seed = c.seed;
+      if (unset("--batch")) s.batch = c.batch;
+      if (unset("--accumulate")) s.accumulate = c.accumulate;
+      if (unset("--train-limit")) s.train_limit = c.train_limit;
+      if (unset("--steps") && unset("--epochs")) s.steps = std::max(c.steps_planned, c.step);
+      if (unset("--warmup") && !s.seed_warmup) s.warmup = c.warmup;
+      if (unset("--lr-factor")) s.lr_factor = c.lr_factor;
+    }
     o.model.dropout = float(s.dropout);
     o.seed = s.seed;
     o.batch = s.batch;
@@ -254,8 +263,8 @@ int main(int argc, char** argv) {
       else translate<bfloat16>(s, o);
       return;
     }
-    if (s.precision == "fp32") train<float>(s, o, app);
-    else if (s.precision == "fp16") train<half>(s, o, app);
-    else train<bfloat16>(s, o, app);
+    if (s.precision == "fp32") train<float>(s, o);
+    else if (s.precision == "fp16") train<half>(s, o);
+    else train<bfloat16>(s, o);
   });
 }

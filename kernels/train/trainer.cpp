@@ -330,6 +330,7 @@ struct Trainer<S>::Impl {
         {"format", kFormat}, {"version", kVersion}, {"precision", layers::precision_name<S>()},
         {"model", model_json()}, {"seed", o.seed}, {"split_seed", o.split_seed}, {"batch", o.batch},
         {"accumulate", o.accumulate}, {"train_limit", o.train_limit}, {"steps_planned", o.steps},
+        {"warmup", o.schedule.warmup}, {"lr_factor", o.schedule.factor},
         {"master", optim::to_string(o.master)}, {"optimizer", o.optimizer == OptimizerKind::adam ? "adam" : "sgd"},
         {"step", step}, {"micro_batches", micro}, {"adam_step", adam.step}, {"schedule_step", schedule.steps()},
         {"skipped_in_row", skipped_in_row},
@@ -448,8 +449,23 @@ struct Trainer<S>::Impl {
   }
 };
 
-std::string checkpoint_precision(const std::string& dir) {
-  return Trainer<float>::Impl::read_checkpoint_json(dir).value("precision", "?");
+CheckpointInfo read_checkpoint_info(const std::string& dir) {
+  const nlohmann::json j = Trainer<float>::Impl::read_checkpoint_json(dir);
+  CheckpointInfo c;
+  try {
+    c.precision = j.at("precision").get<std::string>();
+    const auto& m = j.at("model");
+    c.model.vocab = m.at("vocab"), c.model.d_model = m.at("d_model"), c.model.heads = m.at("heads");
+    c.model.d_ff = m.at("d_ff"), c.model.encoder_layers = m.at("encoder_layers");
+    c.model.decoder_layers = m.at("decoder_layers"), c.model.pre_ln = m.at("pre_ln");
+    c.model.max_length = m.at("max_length");
+    c.seed = j.at("seed"), c.split_seed = j.at("split_seed"), c.batch = j.at("batch");
+    c.accumulate = j.at("accumulate"), c.train_limit = j.at("train_limit"), c.step = j.at("step");
+    c.steps_planned = j.at("steps_planned"), c.warmup = j.at("warmup"), c.lr_factor = j.at("lr_factor");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint " + dir + ": trainer.json lacks a field (" + e.what() + ")");
+  }
+  return c;
 }
 
 template <class S>

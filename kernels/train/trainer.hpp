@@ -162,8 +162,17 @@ extern template class Trainer<float>;
 extern template class Trainer<half>;
 extern template class Trainer<bfloat16>;
 
-/// The checkpoint's precision ("fp32", "fp16", "bf16") without loading it (translate mode
-/// picks the trainer type from it). Error when dir holds no readable checkpoint.
-std::string checkpoint_precision(const std::string& dir);
+/// What a checkpoint says about its run, read without loading it: a program resuming it
+/// (or translating with it) takes these as its defaults.
+struct CheckpointInfo {
+  std::string precision;        ///< "fp32", "fp16", "bf16"
+  layers::Config model{};       ///< the shape (dropout and the rest: the defaults)
+  std::uint64_t seed = 0, split_seed = 0;
+  int batch = 0, accumulate = 1;
+  std::int64_t train_limit = 0, step = 0, steps_planned = 0, warmup = 0;
+  double lr_factor = 0;
+};
+/// Error when dir holds no readable checkpoint.
+CheckpointInfo read_checkpoint_info(const std::string& dir);
 
 }  // namespace halfway::train
