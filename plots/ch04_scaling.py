@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Chapter 04's training figure: the loss of the seed's model trained with plain SGD in
+fp16 with and without dynamic loss scaling, in bf16 and in fp32 (top), and the dynamic
+scale over the steps with the skipped steps marked (bottom).
+
+    python3 plots/ch04_scaling.py SCALING.csv OUT.png
+
+SCALING.csv is written by `ch04_scaling_demo --csv SCALING.csv` (columns run, step, loss,
+scale, skipped).
+"""
+import csv
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def smooth(values, weight=0.1):
+    out, avg = [], None
+    for v in values:
+        avg = v if avg is None else (1 - weight) * avg + weight * v
+        out.append(avg)
+    return out
+
+
+def main(args):
+    if len(args) != 2:
+        sys.exit("usage: ch04_scaling.py SCALING.csv OUT.png")
+    runs = {}
+    with open(args[0], newline="") as f:
+        for r in csv.DictReader(f):
+            d = runs.setdefault(r["run"], {"step": [], "loss": [], "scale": [], "skipped": []})
+            d["step"].append(int(r["step"]))
+            d["loss"].append(float(r["loss"]))
+            d["scale"].append(float(r["scale"]))
+            d["skipped"].append(r["skipped"] == "1")
+    if not runs:
+        sys.exit(f"ch04_scaling.py: expected rows in {args[0]}, found none")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    for name, d in runs.items():
+        top.plot(d["step"], smooth(d["loss"]), label=name, linewidth=1.2)
+    top.set_yscale("log")
+    top.set_ylabel("training loss (smoothed)")
+    top.legend(fontsize=8)
+    top.set_title("Plain SGD on the seed's model: fp16 with and without loss scaling, bf16, fp32", fontsize=9)
+    for name, d in runs.items():
+        if name.startswith("fp16, dynamic"):
+            bottom.step(d["step"], d["scale"], where="post", label="loss scale")
+            sk = [(s, c) for s, c, k in zip(d["step"], d["scale"], d["skipped"]) if k]
+            if sk:
+                bottom.scatter([s for s, _ in sk], [c for _, c in sk], color="red", s=12, zorder=3,
+                               label=f"skipped step ({len(sk)})")
+    bottom.set_yscale("log", base=2)
+    bottom.set_ylabel("dynamic loss scale (fp16)")
+    bottom.set_xlabel("step")
+    bottom.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args[1], dpi=80)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
