@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -108,6 +109,7 @@ void train(const Settings& s, TrainerOptions o) {
 
   Progress progress("train", std::size_t(o.steps));
   WallTimer timer;
+  const std::clock_t cpu_start = std::clock();
   double tokens = 0, loss_avg = NAN;
   std::int64_t skipped = 0;
   const std::int64_t first = t.steps_done();
@@ -131,10 +133,11 @@ void train(const Settings& s, TrainerOptions o) {
   }
   progress.finish();
   const double secs = timer.seconds();
+  const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;  // all threads: independent of other load
   const std::int64_t done = t.steps_done() - first;
   if (done > 0)
     std::cout << "trained " << done << " steps in " << fmt("%.1f", secs) << " s (" << fmt("%.1f", 1000 * secs / double(done))
-              << " ms/step), final loss " << fmt("%.4f", loss_avg) << " (moving average), " << skipped
+              << " ms/step; cpu time " << fmt("%.1f", cpu) << " s), final loss " << fmt("%.4f", loss_avg) << " (moving average), " << skipped
               << " skipped steps, loss scale " << t.loss_scale() << "\n";
   if (!s.checkpoint.empty()) {
     t.save(s.checkpoint);
