@@ -66,7 +66,7 @@ def first_error(output: str) -> str:
     """The first failing check of a doctest or compiler output, on one line."""
     lines = output.splitlines()
     for i, line in enumerate(lines):
-        if "ERROR:" in line or "error:" in line or "exception" in line.lower():
+        if "ERROR:" in line or "error:" in line or "undefined reference" in line or "exception" in line.lower():
             text = line.strip()
             text = re.sub(r"^\S*/(chapters|solutions|exercises|kernels|common)/", r"\1/", text)
             for follow in lines[i + 1:i + 3]:
