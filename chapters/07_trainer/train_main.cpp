@@ -92,7 +92,8 @@ void train(const Settings& s, TrainerOptions o) {
   Trainer<S> t(o);
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
-  std::cout << "halfway-train: " << s.precision << " on " << to_string(o.backend) << ", " << s.size << " model ("
+  std::cout << "halfway-train: " << s.precision << " on " << to_string(o.backend) << ", model d " << o.model.d_model << ", " << o.model.heads << " heads, "
+            << o.model.encoder_layers << "+" << o.model.decoder_layers << " layers, ff " << o.model.d_ff << " ("
             << fmt("%.2f", double(t.parameter_count()) / 1e6) << "M parameters), " << o.steps << " steps of batch "
             << o.batch << (o.accumulate > 1 ? " x " + std::to_string(o.accumulate) + " accumulated" : "") << ", "
             << (o.optimizer == OptimizerKind::adam ? "Adam" : "SGD") << " + "
