@@ -4,6 +4,11 @@
 // learning rate, no clipping, fp32 masters). Writes one CSV row per run and step (loss,
 // scale, skipped) for plots/ch04_scaling.py, and prints a summary: final loss, skipped
 // steps, held-out exact match.
+//
+// --loss-weight w multiplies the loss by w before backward and divides SGD's rate by w:
+// in exact arithmetic the same training, but every gradient is w times smaller, as the
+// gradients of a mean over 1/w times more tokens per batch would be. The seed's small
+// batches barely underflow (ch04_underflow); w = 2^-16 shows what a large batch would.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -49,12 +54,14 @@ Summary run(const std::string& name, train::TrainerOptions o, int steps, CsvWrit
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 04: fp16 training with and without loss scaling, bf16 without (plain SGD)"};
   int steps = 300;
-  double lr = 0.1;
+  double lr = 0.1, loss_weight = 1.0;
   std::uint64_t seed = 1;
   std::string csv;
   app.add_option("--steps", steps, "SGD steps per run")->check(CLI::Range(1, 100000));
   app.add_option("--lr", lr, "SGD learning rate (constant)")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed of the weights, the data order and dropout");
+  app.add_option("--loss-weight", loss_weight, "multiply the loss by this (and divide the rate by it)")
+      ->check(CLI::PositiveNumber);
   add_log_option(app, csv, "one row per run and step: run, step, loss, scale, skipped", "--csv");
   return run_program(argc, argv, app, [&] {
     std::unique_ptr<CsvWriter> out;
@@ -64,10 +71,12 @@ int main(int argc, char** argv) {
     o.steps = steps;
     o.optimizer = train::OptimizerKind::sgd;
     o.schedule.kind = optim::ScheduleKind::constant;
-    o.schedule.peak = lr;
+    o.schedule.peak = lr / loss_weight;
+    o.loss_weight = loss_weight;
     o.clip = false;
     std::vector<Summary> rows;
-    std::printf("%d steps of SGD (lr %g) on the seed's model and task, batch %d:\n", steps, lr, o.batch);
+    std::printf("%d steps of SGD (lr %g) on the seed's model and task, batch %d, loss weight %g:\n", steps, lr, o.batch,
+                loss_weight);
     o.scaler = train::parse_loss_scaling("dynamic", true);
     rows.push_back(run<half>("fp16, dynamic scaling", o, steps, out.get()));
     o.scaler = train::parse_loss_scaling("off", true);

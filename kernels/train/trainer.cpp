@@ -1,6 +1,7 @@
 #include "kernels/train/trainer.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -105,6 +106,7 @@ TrainerOptions checked(TrainerOptions o) {
   };
   usage(o.batch >= 1, "expected a batch size >= 1, found " + std::to_string(o.batch));
   usage(o.accumulate >= 1, "expected --accumulate >= 1, found " + std::to_string(o.accumulate));
+  usage(std::isfinite(o.loss_weight) && o.loss_weight > 0, "expected a loss weight > 0, found " + std::to_string(o.loss_weight));
   usage(o.steps >= 1, "expected a run of at least 1 step, found " + std::to_string(o.steps));
   usage(!o.clip || (std::isfinite(o.max_norm) && o.max_norm > 0),
         "expected a clipping norm > 0 (0 turns clipping off), found " + std::to_string(o.max_norm));
@@ -201,7 +203,7 @@ struct Trainer<S>::Impl {
     r.step = ++step;
     r.scale = scaler.scale();
     model.zero_grad();
-    const A scale = A(double(r.scale) / o.accumulate);
+    const A scale = A(double(r.scale) * o.loss_weight / o.accumulate);
     for (int i = 0; i < o.accumulate; ++i) {
       const Batch b = task::make_batch(order.batch(micro));
       const layers::RunState run{true, dropout_seed, std::uint64_t(micro)};

@@ -89,6 +89,10 @@ struct TrainerOptions {
   FaultInjection fault{};
   int collapse_after = 20;          ///< skipped steps in a row that stop the run
   bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
+  /// The loss is multiplied by this before backward (the reported loss is not): < 1 gives
+  /// the smaller gradients of a mean over more tokens per batch (chapter 04's
+  /// demonstration; pair it with an SGD rate divided by the same factor).
+  double loss_weight = 1.0;
 };
 
 /// What one step did (host scalars).
