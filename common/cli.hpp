@@ -21,8 +21,11 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "common/backend.hpp"
 
 namespace halfway {
 
@@ -50,5 +53,9 @@ CLI::Option* add_log_option(CLI::App& app, std::string& path, const char* what,
 /// Adds `--dtype f32|f16|bf16` (default: the value `dtype` holds), checked at parse time;
 /// convert in the body with halfway::parse_dtype().
 CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
+
+/// The backends a benchmark measures for `--backend CHOICE`: "all" is cpu plus cuda when a
+/// GPU is usable; any other name is select_backend(name).
+std::vector<Backend> benchmark_backends(const std::string& choice);
 
 }  // namespace halfway

@@ -19,7 +19,7 @@ Exit code 77 (ctest's "Skipped") when torch cannot be imported.
 import argparse
 import json
 import math
-import struct
+import os
 import sys
 import time
 
@@ -30,6 +30,9 @@ except ImportError:  # pragma: no cover - depends on the machine
     print("pytorch_reference.py: expected torch (Debian: apt-get install python3-torch), found none",
           file=sys.stderr)
     sys.exit(77)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "python"))
+from halfway_safetensors import write_safetensors  # noqa: E402
 
 
 def positional_encoding(length, d_model):
@@ -68,27 +71,6 @@ class Seq2Seq(nn.Module):
                              src_key_padding_mask=src_pad, tgt_key_padding_mask=tgt_pad,
                              memory_key_padding_mask=src_pad)
         return self.generator(y)
-
-
-_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.uint8: "U8"}
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # align the data to 8 bytes, as the format recommends
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def export(args):

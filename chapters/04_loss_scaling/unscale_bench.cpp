@@ -81,15 +81,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "timed runs per measurement (median reported)")->check(CLI::Range(1, 1000));
   add_log_option(app, csv, "the table as CSV", "--csv");
   return run_program(argc, argv, app, [&] {
-    std::vector<Backend> backends;
-    if (backend == "all") {
-      backends.push_back(Backend::cpu);
-      if (gpu_usable()) backends.push_back(Backend::cuda);
-    } else {
-      backends.push_back(select_backend(backend));
-    }
     std::vector<Row> rows;
-    for (Backend b : backends)
+    for (Backend b : benchmark_backends(backend))
       for (std::int64_t n : sizes)
         for (bool with_inf : {false, true}) rows.push_back(measure(b, n, with_inf, repeats));
     std::printf("%-7s %12s %8s %12s %12s %10s\n", "backend", "gradients", "inf", "fused ms", "thrust ms", "speedup");

@@ -112,4 +112,11 @@ CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
       ->type_name("TYPE");
 }
 
+std::vector<Backend> benchmark_backends(const std::string& choice) {
+  if (choice != "all") return {select_backend(choice)};
+  std::vector<Backend> list{Backend::cpu};
+  if (gpu_usable()) list.push_back(Backend::cuda);
+  return list;
+}
+
 }  // namespace halfway

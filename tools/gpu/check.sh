@@ -42,7 +42,8 @@ if ! timeout "$(left)" cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Rel
 fi
 note "configured"
 targets=()
-want tests && targets+=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu ch01_tests_gpu ch02_tests_gpu ch03_tests_gpu)
+want tests && targets+=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu ch01_tests_gpu ch02_tests_gpu ch03_tests_gpu
+                         ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu)
 want ch02 && targets+=(ch02_gemm_bench)
 want ch03 && targets+=(ch03_bench)
 if ! timeout "$(left)" cmake --build "$build" -j "${GPU_JOBS:-$(nproc)}" --target "${targets[@]}" > "$out/build.log" 2>&1; then

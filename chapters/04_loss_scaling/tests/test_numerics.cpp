@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "common/testing/test_backend.hpp"
 #include "common/device_memory.hpp"
 #include "common/rng.hpp"
 #include "kernels/amp/numerics.hpp"
@@ -16,10 +17,7 @@ using namespace halfway::amp;
 
 namespace {
 
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
+Backend device() { return testing::test_backend(); }
 
 template <class T>
 RangeCounts count(const std::vector<T>& host, DType in, DType format, float scale) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/testing/test_backend.hpp"
 #include "common/number_words.hpp"
 #include "kernels/amp/grad_scaler.hpp"
 #include "kernels/layers/transformer.hpp"
@@ -19,10 +20,7 @@ using namespace halfway::layers;
 
 namespace {
 
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
+Backend device() { return testing::test_backend(); }
 
 std::vector<float> gradients(float scale, bool unscale) {
   BackendScope scope(device());

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/testing/test_backend.hpp"
+#include "kernels/layers/precision.hpp"
 #include "common/device_memory.hpp"
 #include "common/rng.hpp"
 #include "kernels/amp/grad_scaler.hpp"
@@ -29,17 +31,7 @@ using namespace halfway::amp;
 
 namespace {
 
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
-
-template <class G>
-DType dtype_of() {
-  if constexpr (std::is_same_v<G, half>) return DType::f16;
-  else if constexpr (std::is_same_v<G, bfloat16>) return DType::bf16;
-  else return DType::f32;
-}
+Backend device() { return testing::test_backend(); }
 
 // Gradients like a scaled backward's: magnitudes 2^-8 .. 2^22 (fp16: .. 2^15, below its
 // largest finite value), random signs.
@@ -68,7 +60,7 @@ StepResult unscale_on_device(GradScaler& s, std::vector<G>& host) {
   copy_in(device(), d, host.data(), host.size() * sizeof(G));
   StepResult r{};
   r.inv_scale = s.inv_scale();
-  r.found_inf = s.unscale(GradBuffer{device(), dtype_of<G>(), d, std::int64_t(host.size())});
+  r.found_inf = s.unscale(GradBuffer{device(), layers::dtype_of<G>(), d, std::int64_t(host.size())});
   copy_out(device(), host.data(), d, host.size() * sizeof(G));
   r.stepped = s.step();
   s.update();

@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/testing/test_backend.hpp"
+#include "kernels/layers/precision.hpp"
 #include "common/device_memory.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/scalar.hpp"
@@ -20,17 +22,7 @@ using namespace halfway::optim;
 
 namespace {
 
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
-
-template <class T>
-DType dtype_of() {
-  if constexpr (std::is_same_v<T, half>) return DType::f16;
-  else if constexpr (std::is_same_v<T, bfloat16>) return DType::bf16;
-  else return DType::f32;
-}
+Backend device() { return testing::test_backend(); }
 
 // A parameter set in some backend's memory: masters, working copies S, gradients G, moments.
 template <class S, class G>
@@ -64,7 +56,7 @@ struct Params {
     ParamBuffers b;
     b.backend = where, b.count = n, b.master = master.data();
     b.working = std::is_same_v<S, float> ? static_cast<void*>(master.data()) : static_cast<void*>(working.data());
-    b.working_type = dtype_of<S>(), b.grad = grad.data(), b.grad_type = dtype_of<G>();
+    b.working_type = layers::dtype_of<S>(), b.grad = grad.data(), b.grad_type = layers::dtype_of<G>();
     b.m = m.data(), b.v = v.data();
     return b;
   }
