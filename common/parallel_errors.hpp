@@ -8,7 +8,7 @@
 /// "exercise 01.1 is not implemented yet").
 ///
 ///     halfway::ParallelErrors errors;
-///   #pragma omp parallel for
+///     #pragma omp parallel for
 ///     for (std::int64_t i = 0; i < n; ++i) errors.run([&] { body(i); });
 ///     errors.rethrow();
 ///

@@ -3,7 +3,7 @@
 /// embedding, linear, masked softmax, dropout, activations, residual add, cross-entropy.
 ///
 /// Every function is a template on the storage type S (see precision.hpp) and computes in
-/// A = acc_t<S>. Each names where it rounds to S: in mixed mode that is where a value
+/// A = `acc_t<S>`. Each names where it rounds to S: in mixed mode that is where a value
 /// becomes a 16-bit number. Arrays are row-major; activations are [rows, features] with
 /// rows = batch * sequence.
 #pragma once
@@ -33,7 +33,7 @@ namespace halfway::layers {
 /// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
 inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
 
-/// `HALFWAY_LAYERS_DEVICE(call)`: when on_device<S>() (the op's storage type S must be in
+/// `HALFWAY_LAYERS_DEVICE(call)`: when `on_device<S>()` (the op's storage type S must be in
 /// scope), runs the kernel wrapper on the layers' backend (common/dispatch.hpp) and returns;
 /// on the cpu it does nothing and the host code after it runs.
 #define HALFWAY_LAYERS_DEVICE(...)                          \

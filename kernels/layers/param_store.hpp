@@ -3,9 +3,9 @@
 /// a named view into them.
 ///
 /// A ParamStore owns one buffer each for
-/// - the masters, in A = acc_t<S> (fp32; fp64 in the checking mode): what an optimizer updates;
-/// - the working copies in S, st<S>(master): what the forward pass reads. In fp32 (and fp64)
-///   mode st<S> is the identity, so the working copy *is* the master buffer (no second copy);
+/// - the masters, in A = `acc_t<S>` (fp32; fp64 in the checking mode): what an optimizer updates;
+/// - the working copies in S, `st<S>(master)`: what the forward pass reads. In fp32 (and fp64)
+///   mode `st<S>` is the identity, so the working copy *is* the master buffer (no second copy);
 /// - the gradients: what backward accumulates into, in A (GradType::fp32, the default:
 ///   torch.amp's way, fp32 parameters get fp32 gradients) or in the 16-bit S
 ///   (GradType::storage: Apex O2's way, half the bytes; in fp32 and fp64 mode the two are one);
@@ -192,7 +192,7 @@ class ParamStore {
     if (grad_type_ == GradType::fp32) zero(grads_.data(), sizeof(A));
     else zero(grads_s_.data(), sizeof(S));
   }
-  /// Every working copy from its master: st<S>(master), in mixed mode the rounding of every
+  /// Every working copy from its master: `st<S>(master)`, in mixed mode the rounding of every
   /// weight to 16 bits (nothing to do in fp32 and fp64 mode, where they are one buffer).
   void round_to_working() {
     check_backend();
@@ -229,7 +229,7 @@ class ParamStore {
     const std::int64_t at = mine(p);
     copy_in(masters_.data() + at, values.data(), values.size() * sizeof(A));
   }
-  /// Element i of a parameter: master = v and working copy = st<S>(v), at once (the
+  /// Element i of a parameter: master = v and working copy = `st<S>(v)`, at once (the
   /// finite-difference tests' perturbation; the same rounding as round_to_working()).
   void set_value(const Param<S>& p, std::int64_t i, A v) {
     HALFWAY_EXPECT(i >= 0 && i < p.numel(), "an element of " + p.name, std::to_string(i));
@@ -293,7 +293,7 @@ class ParamStore {
   Buf<S> working_, grads_s_;
 };
 
-/// g[i] = st<S>(ld(g[i]) + partial[i]) for i < n: an fp32 partial gradient (a bias's,
+/// g[i] = `st<S>(ld(g[i]) + partial[i])` for i < n: an fp32 partial gradient (a bias's,
 /// LayerNorm's or the embedding's, summed in fp32) added into a gradient kept in S, one
 /// rounding. One launch on emu and cuda.
 template <class S>

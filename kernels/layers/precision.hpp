@@ -11,7 +11,7 @@
 /// | `halfway::half`   | mixed  | fp16                   | fp16        | fp32                     | fp32 (+ fp16 working copy)|
 /// | `halfway::bfloat16` | mixed | bf16                  | bf16        | fp32                     | fp32 (+ bf16 working copy)|
 ///
-/// A = acc_t<S> is the type of every sum, statistic and parameter gradient: double for
+/// A = `acc_t<S>` is the type of every sum, statistic and parameter gradient: double for
 /// double (the finite-difference tests), float otherwise. A 16-bit S is a real 16-bit
 /// value in memory (2 bytes), so overflow to inf and underflow to 0 happen on the CPU
 /// exactly as on a GPU.
@@ -49,7 +49,7 @@ constexpr const char* precision_name() {
 }
 
 /// C = alpha op(A) op(B) + beta C for a strided batch (row-major, as halfway::GemmArgs),
-/// with A, B of the storage type S and C of type O (S, or acc_t<S> for fp32 output).
+/// with A, B of the storage type S and C of type O (S, or `acc_t<S>` for fp32 output).
 ///
 /// float and the 16-bit types go through chapter 02's halfway::gemm on the layers' backend:
 /// on the cpu OpenBLAS (fp16/bf16 inputs converted exactly to fp32, fp32 accumulation), on

@@ -103,7 +103,7 @@ struct StepResult {
   float scale = 1;            ///< the loss scale this step used
   float grad_norm = 0;        ///< before clipping (inf/NaN on a skipped step)
   bool skipped = false;
-  std::int64_t tokens = 0;    ///< target tokens (with <eos>, without padding)
+  std::int64_t tokens = 0;    ///< target tokens (with `<eos>`, without padding)
 };
 
 /// Greedy decoding of a set of numbers.
@@ -136,7 +136,7 @@ class Trainer {
   /// Greedy decoding, batched: exact match, token accuracy, up to `examples` examples and
   /// `max_failures` failures.
   EvalResult evaluate(const std::vector<int>& numbers, int examples = 5, int max_failures = 20);
-  /// The greedy output tokens of each number (words and <eos>, up to 4 tokens).
+  /// The greedy output tokens of each number (words and `<eos>`, up to 4 tokens).
   std::vector<std::vector<std::int32_t>> translate(const std::vector<int>& numbers);
   const std::vector<int>& train_numbers() const;
   const std::vector<int>& held_out_numbers() const;
