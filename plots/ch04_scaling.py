@@ -6,9 +6,10 @@ scale over the steps with the skipped steps marked (bottom).
     python3 plots/ch04_scaling.py SCALING.csv OUT.png
 
 SCALING.csv is written by `ch04_scaling_demo --csv SCALING.csv` (columns run, step, loss,
-scale, skipped).
+scale, skipped, loss_weight).
 """
 import csv
+import math
 import sys
 
 import matplotlib
@@ -28,9 +29,10 @@ def smooth(values, weight=0.1):
 def main(args):
     if len(args) != 2:
         sys.exit("usage: ch04_scaling.py SCALING.csv OUT.png")
-    runs = {}
+    runs, weight = {}, 1.0
     with open(args[0], newline="") as f:
         for r in csv.DictReader(f):
+            weight = float(r.get("loss_weight", 1.0))
             d = runs.setdefault(r["run"], {"step": [], "loss": [], "scale": [], "skipped": []})
             d["step"].append(int(r["step"]))
             d["loss"].append(float(r["loss"]))
@@ -44,7 +46,8 @@ def main(args):
     top.set_yscale("log")
     top.set_ylabel("training loss (smoothed)")
     top.legend(fontsize=8)
-    top.set_title("Plain SGD on the seed's model: fp16 with and without loss scaling, bf16, fp32", fontsize=9)
+    what = "" if weight == 1.0 else f", loss x 2^{math.log2(weight):.0f} (a larger batch's gradients)"
+    top.set_title(f"Plain SGD on the seed's model{what}: fp16 with and without loss scaling, bf16, fp32", fontsize=9)
     for name, d in runs.items():
         if name.startswith("fp16, dynamic"):
             bottom.step(d["step"], d["scale"], where="post", label="loss scale")

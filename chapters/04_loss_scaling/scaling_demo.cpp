@@ -40,7 +40,7 @@ Summary run(const std::string& name, train::TrainerOptions o, int steps, CsvWrit
     s.skipped += r.skipped;
     s.scale = r.scale;
     avg = k == 1 ? r.loss : 0.9 * avg + 0.1 * r.loss;
-    if (out) out->row(name, r.step, r.loss, r.scale, r.skipped ? 1 : 0);
+    if (out) out->row(name, r.step, r.loss, r.scale, r.skipped ? 1 : 0, o.loss_weight);
     if (k % 100 == 0) std::printf("  %-22s step %4d  loss %.4f (smoothed %.4f)  scale %g%s\n", name.c_str(), k, r.loss, avg, double(r.scale),
                                   r.skipped ? "  skipped" : "");
   }
@@ -62,10 +62,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the weights, the data order and dropout");
   app.add_option("--loss-weight", loss_weight, "multiply the loss by this (and divide the rate by it)")
       ->check(CLI::PositiveNumber);
-  add_log_option(app, csv, "one row per run and step: run, step, loss, scale, skipped", "--csv");
+  add_log_option(app, csv, "one row per run and step: run, step, loss, scale, skipped, loss weight", "--csv");
   return run_program(argc, argv, app, [&] {
     std::unique_ptr<CsvWriter> out;
-    if (!csv.empty()) out = std::make_unique<CsvWriter>(csv, std::vector<std::string>{"run", "step", "loss", "scale", "skipped"});
+    if (!csv.empty()) out = std::make_unique<CsvWriter>(csv, std::vector<std::string>{"run", "step", "loss", "scale", "skipped", "loss_weight"});
     train::TrainerOptions o;
     o.seed = seed;
     o.steps = steps;
