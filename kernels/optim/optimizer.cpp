@@ -7,6 +7,7 @@
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "kernels/gemm/gemm.hpp"
 #include "kernels/optim/update_element.hpp"
 
 namespace halfway::optim {
@@ -25,7 +26,19 @@ template <class S, class G>
 void run(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
   S* working = static_cast<S*>(b.working);
   const G* grad = static_cast<const G*>(b.grad);
-  if (b.backend == Backend::cpu) return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
+  if (b.backend == Backend::cpu) {
+    if constexpr (!std::is_same_v<S, float>) {
+      if (mode == int(MasterMode::master)) {
+        // On the host, one scalar rounding to 16 bits per element is the slow part (fp16
+        // has no bit trick); chapter 02's bulk conversion (F16C where present, a plain twin
+        // elsewhere) gives the same bits as st<S>, so: update the masters, then round them
+        // all at once. Two passes over memory instead of one, 5x faster for fp16 here.
+        host_loop<float, G>(sgd, b.master, b.master, grad, b.m, b.v, b.count, c, mode, sr_seed);
+        return convert_from_f32(b.working_type, b.master, reinterpret_cast<std::uint16_t*>(working), b.count);
+      }
+    }
+    return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
+  }
   HALFWAY_KERNEL(b.backend, optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed));
 }
 
