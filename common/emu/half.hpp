@@ -16,6 +16,7 @@
 /// NaN policy: every conversion of a NaN gives the canonical 0x7FFF (CUDA's choice).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -70,11 +71,21 @@ inline float f16_to_f32(unsigned short b) {
   return static_cast<float>(h);
 }
 
+// The FPU rounds for us (as _Float16 does for fp16), not bit arithmetic on the pattern
+// (that is exercise 01.3's). bf16 keeps 8 significant bits: for 2^L <= |f| < 2^(L+1)
+// (L >= -126, bf16's subnormal spacing below), adding 2^(L+45) in double leaves a sum whose
+// last place is 2^(L-7), bf16's spacing there, so the addition rounds |f| to nearest even
+// on bf16's grid in one step, and subtracting 2^(L+45) again is exact (Sterbenz).
 inline unsigned short f32_to_bf16(float f) {
   if (f != f) return 0x7fff;
-  std::uint32_t u = f32_bits(f);
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even on the dropped 16 bits
-  return static_cast<unsigned short>(u >> 16);
+  if (std::isinf(f)) return static_cast<unsigned short>(f32_bits(f) >> 16);
+  int e = 0;
+  std::frexp(f, &e);  // |f| = m 2^e with 1/2 <= m < 1: L = e - 1
+  const double magic = std::ldexp(1.0, std::max(e - 1, -126) + 45);
+  const double r = (std::fabs(double(f)) + magic) - magic;
+  const std::uint32_t sign = f32_bits(f) & 0x80000000u;
+  if (r >= 0x1p128) return static_cast<unsigned short>((sign | 0x7f800000u) >> 16);  // rounds up to inf
+  return static_cast<unsigned short>((sign | f32_bits(static_cast<float>(r))) >> 16);
 }
 inline float bf16_to_f32(unsigned short b) { return bits_f32(static_cast<std::uint32_t>(b) << 16); }
 
