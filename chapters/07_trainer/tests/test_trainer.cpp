@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "common/error.hpp"
 #include "kernels/train/trainer.hpp"
 
@@ -35,9 +37,9 @@ TrainerOptions tiny(int steps, amp::ScaleMode scaling = amp::ScaleMode::off) {
   return o;
 }
 
-/// A fresh folder under the test's working directory.
+/// A fresh folder in the system's temporary directory (never the source tree).
 std::string fresh_dir(const std::string& name) {
-  const auto p = std::filesystem::current_path() / ("ch07_test_" + name);
+  const auto p = std::filesystem::temp_directory_path() / ("halfway_ch07_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   return p.string();
 }
@@ -79,6 +81,7 @@ void check_resume(amp::ScaleMode scaling, const std::string& dir_name) {
   CHECK(same_bits(second.moments_host(), moments));
   CHECK(second.loss_scale() == scale);
   CHECK_FALSE(moments.empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -200,6 +203,7 @@ TEST_CASE("checkpoint: a crash while writing, a truncated, altered or foreign ch
     CHECK(error_of([&] { t.load(dir); }).find("trainer.json is damaged") != std::string::npos);
     CHECK(error_of([&] { t.load(dir + "/nowhere"); }).find("no checkpoint in") != std::string::npos);
   }
+  std::filesystem::remove_all(dir);  // after each subcase; the next one writes it again
 }
 
 TEST_CASE("trainer: a short run learns its training numbers in fp32 fp16 and bf16 [learn]") {

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <string>
+
+#include <unistd.h>
 
 #include "kernels/train/trainer.hpp"
 
@@ -21,7 +24,7 @@ TEST_CASE("trainer on a device: a few fp16 steps learn, skip an injected inf and
   o.schedule.warmup = 2;
   o.scaler.mode = amp::ScaleMode::dynamic;
   o.fault = parse_fault("inf@2");
-  const auto dir = (std::filesystem::current_path() / ("ch07_test_device_" + std::string(HALFWAY_TEST_BACKEND))).string();
+  const auto dir = (std::filesystem::temp_directory_path() / ("halfway_ch07_test_device_" + std::string(HALFWAY_TEST_BACKEND) + "_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(dir);
   std::vector<float> masters;
   {
@@ -41,4 +44,5 @@ TEST_CASE("trainer on a device: a few fp16 steps learn, skip an injected inf and
   for (int i = 0; i < 3; ++i) r.step();
   const auto again = r.masters_host();
   CHECK(std::memcmp(again.data(), masters.data(), masters.size() * sizeof(float)) == 0);
+  std::filesystem::remove_all(dir);
 }
