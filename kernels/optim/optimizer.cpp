@@ -15,11 +15,23 @@ namespace {
 
 // Elementwise and memory-bound: threads pay off only on large stores (see
 // kernels/layers/ops.hpp's worth_threads for the measurement behind the threshold).
+// The update kind is a template constant here, so that the loop has no branch and the
+// compiler vectorises it (sqrt and division included).
+// The constants are copied into a local: stores through the float pointers then cannot
+// alias them, and the weight-decay branches are loop-invariant (the compiler unswitches).
+template <bool Sgd, class S, class G>
+void host_loop_of(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
+                  const AdamConstants& constants, int mode, std::uint64_t sr_seed) {
+  const AdamConstants c = constants;
+#pragma omp parallel for schedule(static) if (n >= (1 << 22))
+  for (std::int64_t i = 0; i < n; ++i) update_element(i, Sgd, master, working, grad, m, v, c, mode, sr_seed);
+}
+
 template <class S, class G>
 void host_loop(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
                const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-#pragma omp parallel for schedule(static) if (n >= (1 << 22))
-  for (std::int64_t i = 0; i < n; ++i) update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed);
+  if (sgd) return host_loop_of<true>(master, working, grad, m, v, n, c, mode, sr_seed);
+  host_loop_of<false>(master, working, grad, m, v, n, c, mode, sr_seed);
 }
 
 template <class S, class G>
