@@ -16,13 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def smooth(values, weight=0.1):
-    out, avg = [], None
-    for v in values:
-        avg = v if avg is None else (1 - weight) * avg + weight * v
-        out.append(avg)
-    return out
+from smoothing import smooth  # noqa: E402 (plots/smoothing.py, next to this script)
 
 
 def main(args):
