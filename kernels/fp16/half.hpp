@@ -42,17 +42,26 @@ namespace halfway {
 /// float to fp16 bits, rounding toward zero (truncating the dropped bits): for comparison
 /// with round to nearest even. Finite values too large for fp16 give +-65504 (the largest
 /// finite half, as IEEE's round toward zero does); inf stays inf; NaN gives 0x7FFF.
+///
+/// It counts instead of repacking fields: the non-negative halves, in increasing order,
+/// have the bit patterns 0, 1, 2, ..., 0x7BFF, so the answer for |f| is the index of the
+/// largest half not above it. Halves below 2^-13 are spaced 2^-24 (index = |f| / 2^-24);
+/// from there each binade [2^e, 2^(e+1)) holds 1024 of them spaced 2^(e-10), after
+/// 1024 (e + 14) smaller ones. One formula covers both, with e = max(floor(log2 |f|), -14):
+///   index = 1024 (e + 14) + floor(|f| * 2^(10 - e)),
+/// where the product is exact (a power of two) and the float-to-integer cast truncates.
 HALFWAY_HD inline std::uint16_t float_to_half_bits_rtz(float f) {
-  const std::uint32_t x = float_to_bits(f);
-  const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
-  const std::uint32_t a = x & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return 0x7FFF;
-  if (a == 0x7F800000u) return sign | 0x7C00u;
-  if (a >= 0x47800000u) return sign | 0x7BFFu;  // 2^16 <= |f| < inf: the largest finite
-  if (a >= 0x38800000u) return static_cast<std::uint16_t>(sign | ((a - 0x38000000u) >> 13));
-  if (a < 0x33800000u) return sign;  // |f| < 2^-24
-  const std::uint32_t m = (a & 0x7FFFFFu) | 0x800000u;
-  return static_cast<std::uint16_t>(sign | (m >> (126u - (a >> 23))));
+  const std::uint32_t bits = float_to_bits(f);
+  const std::uint32_t sign = (bits >> 16) & 0x8000u;
+  const float v = bits_to_float(bits & 0x7FFFFFFFu);  // |f|
+  if (v != v) return 0x7FFF;                             // NaN
+  if (v == bits_to_float(0x7F800000u)) return static_cast<std::uint16_t>(sign | 0x7C00u);
+  const float c = v < 65504.0f ? v : 65504.0f;  // finite overflow stops at the largest half
+  const int binade = static_cast<int>(float_to_bits(c) >> 23) - 127;  // floor(log2 c) for c >= 2^-126
+  const int e = binade > -14 ? binade : -14;
+  const float scale = bits_to_float(static_cast<std::uint32_t>(127 + 10 - e) << 23);  // 2^(10-e), exact
+  const auto index = static_cast<std::uint32_t>(1024 * (e + 14)) + static_cast<std::uint32_t>(c * scale);
+  return static_cast<std::uint16_t>(sign | index);
 }
 
 /// bf16 bits to float: exact, the bits become the top half of the float (NaN included).
