@@ -101,7 +101,8 @@ void train(const Settings& s, TrainerOptions o) {
                     ? "Noam (factor " + fmt("%g", o.schedule.factor) + ", warmup " + std::to_string(o.schedule.warmup) + ")"
                     : "constant rate " + fmt("%g", o.schedule.peak))
             << ", clip " << (o.clip ? fmt("%g", o.max_norm) : std::string("off")) << ", loss scaling "
-            << amp::to_string(o.scaler.mode) << ", masters " << optim::to_string(o.master) << ", init " << s.init
+            << amp::to_string(o.scaler.mode) << ", masters " << optim::to_string(o.master) << ", gradients " << s.grad_storage
+            << ", init " << s.init
             << ", seed " << o.seed;
   if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
   std::cout << "\n";
@@ -188,8 +189,9 @@ int main(int argc, char** argv) {
   app.add_option("--lr", s.lr, "a constant learning rate instead of Noam's schedule")->check(CLI::PositiveNumber);
   app.add_option("--clip", s.clip, "clip the gradients' global norm to this (0: off)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--grad-storage", s.grad_storage, "gradient storage: fp32 (the parameter store's only kind)")
-      ->capture_default_str();
+  app.add_option("--grad-storage", s.grad_storage, "gradient storage: fp32, or 16 (the precision's 16-bit type: half "
+                                                  "the bytes, one rounding per micro-batch; fp16 and bf16 only)")
+      ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
   app.add_option("--loss-scaling", s.loss_scaling, "auto (dynamic in fp16, off otherwise), dynamic, static:S or off")
       ->capture_default_str();
   app.add_option("--master", s.master, "master weights: on (fp32 masters), off (16-bit weights only), sr (stochastic rounding)")
@@ -212,9 +214,6 @@ int main(int argc, char** argv) {
   add_backend_option(*tr, s.backend);
 
   return run_program(argc, argv, app, [&] {
-    if (s.grad_storage != "fp32")
-      throw UsageError("--grad-storage " + s.grad_storage + " is not available: the parameter store keeps fp32 "
-                       "gradients only (kernels/layers/param_store.hpp); use fp32");
     TrainerOptions o;
     o.backend = select_backend(s.backend);
     o.model = model_preset(s.size);
@@ -226,6 +225,7 @@ int main(int argc, char** argv) {
       else if (s.precision != c.precision)
         throw UsageError("--resume " + s.resume + " holds a " + c.precision + " run, not " + s.precision);
       if (unset("--size")) o.model = c.model;
+      if (unset("--grad-storage")) s.grad_storage = c.grad_storage;
       if (unset("--seed")) s.seed = c.seed;
       if (unset("--batch")) s.batch = c.batch;
       if (unset("--accumulate")) s.accumulate = c.accumulate;
@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     o.max_norm = float(s.clip);
     o.scaler = parse_loss_scaling(s.loss_scaling, s.precision == "fp16");
     o.master = optim::parse_master_mode(s.master);
+    o.grad_storage = parse_grad_storage(s.grad_storage);
     o.init = s.init == "seed" ? InitKind::seed : InitKind::course;
     std::string fault = s.fault;
     if (fault.empty())

@@ -77,6 +77,14 @@ amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16) {
   return o;
 }
 
+layers::GradType parse_grad_storage(const std::string& text) {
+  if (text == "fp32") return layers::GradType::fp32;
+  if (text == "16") return layers::GradType::storage;
+  throw UsageError("expected a gradient storage of fp32 or 16, found '" + text + "'");
+}
+
+std::string to_string(layers::GradType g) { return g == layers::GradType::fp32 ? "fp32" : "16"; }
+
 layers::Config model_preset(const std::string& name) {
   layers::Config c;
   if (name == "seed") return c;
@@ -116,6 +124,9 @@ TrainerOptions checked(TrainerOptions o) {
   if constexpr (std::is_same_v<S, float>)
     usage(o.master == optim::MasterMode::master,
           "--master " + optim::to_string(o.master) + " needs a 16-bit precision: in fp32 the weights are the masters");
+  if constexpr (std::is_same_v<S, float>)
+    usage(o.grad_storage == layers::GradType::fp32,
+          "--grad-storage 16 needs a 16-bit precision (fp16 or bf16): in fp32 the gradients are fp32");
   o.schedule.d_model = o.model.d_model;
   o.schedule.total = o.steps;
   optim::check(o.schedule);
@@ -156,7 +167,7 @@ struct Trainer<S>::Impl {
   const layers::Param<S>* fault_param = nullptr;
 
   explicit Impl(const TrainerOptions& opt)
-      : o(checked<S>(opt)), scope(o.backend), model(o.model), split(task::split_numbers(o.split_seed)),
+      : o(checked<S>(opt)), scope(o.backend), model(o.model, o.grad_storage), split(task::split_numbers(o.split_seed)),
         order(training_numbers(split, o.train_limit), o.batch, rng::derive_seed(o.seed, tag("data order"))),
         scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
         sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
@@ -170,12 +181,19 @@ struct Trainer<S>::Impl {
     }
   }
 
-  amp::GradBuffer grads() { return {model.store.backend(), DType::f32, model.store.grads(), model.store.size()}; }
+  /// The whole gradient buffer, in fp32 or in S (the store's GradType).
+  amp::GradBuffer grads() {
+    auto& st = model.store;
+    if (st.grad_type() == layers::GradType::storage)
+      return {st.backend(), layers::dtype_of<S>(), st.grads_storage(), st.size()};
+    return {st.backend(), DType::f32, st.grads(), st.size()};
+  }
 
   void optimizer_step(double lr) {
     auto& st = model.store;
+    const amp::GradBuffer g = grads();
     optim::ParamBuffers b{st.backend(), st.size(), st.masters(), st.working(), layers::dtype_of<S>(),
-                          st.grads(), DType::f32, nullptr, nullptr};
+                          g.data, g.dtype, nullptr, nullptr};
     if (o.optimizer == OptimizerKind::sgd) return optim::sgd_step(b, float(lr), o.master, sr_seed, step);
     st.ensure_moments();
     b.m = st.moment_m();
@@ -214,8 +232,12 @@ struct Trainer<S>::Impl {
       r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
     }
     if (fault_param && o.fault.active(r.step)) {
-      const A v = o.fault.value;  // one gradient element, as a real overflow would leave it
-      copy_in(fault_param->g(), &v, sizeof v);
+      // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
+      const layers::Grad<S> g = fault_param->grad();
+      const A v = o.fault.value;
+      const S vs = layers::st<S>(v);
+      if (g.a) copy_in(g.a, &v, sizeof v);
+      else copy_in(g.s, &vs, sizeof vs);
     }
     optim::TrainStepOptions ts;
     ts.clip = o.clip;
@@ -333,7 +355,7 @@ struct Trainer<S>::Impl {
         {"model", model_json()}, {"seed", o.seed}, {"split_seed", o.split_seed}, {"batch", o.batch},
         {"accumulate", o.accumulate}, {"train_limit", o.train_limit}, {"steps_planned", o.steps},
         {"warmup", o.schedule.warmup}, {"lr_factor", o.schedule.factor},
-        {"master", optim::to_string(o.master)}, {"optimizer", o.optimizer == OptimizerKind::adam ? "adam" : "sgd"},
+        {"master", optim::to_string(o.master)}, {"grad_storage", to_string(o.grad_storage)}, {"optimizer", o.optimizer == OptimizerKind::adam ? "adam" : "sgd"},
         {"step", step}, {"micro_batches", micro}, {"adam_step", adam.step}, {"schedule_step", schedule.steps()},
         {"skipped_in_row", skipped_in_row},
         {"scaler", {{"mode", amp::to_string(o.scaler.mode)}, {"scale", sc.scale}, {"scale_bits", scale_bits},
@@ -368,6 +390,11 @@ struct Trainer<S>::Impl {
         fail(std::string("trained with ") + k + " " + j.value(k, nlohmann::json()).dump() + " (this run: " +
              here.dump() + "): the data order would differ");
     }
+    // Gradients are not saved (every step starts from zero), but their type decides how a
+    // step rounds: continuing in the other type would not be the run that was saved.
+    if (const std::string g = j.value("grad_storage", "fp32"); g != to_string(o.grad_storage))
+      fail("trained with --grad-storage " + g + " (this run: " + to_string(o.grad_storage) +
+           "): resume with --grad-storage " + g);
     const std::string path = dir + "/" + j.value("tensors", "");
     std::string bytes;
     try {
@@ -456,6 +483,7 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
   CheckpointInfo c;
   try {
     c.precision = j.at("precision").get<std::string>();
+    c.grad_storage = j.value("grad_storage", "fp32");
     const auto& m = j.at("model");
     c.model.vocab = m.at("vocab"), c.model.d_model = m.at("d_model"), c.model.heads = m.at("heads");
     c.model.d_ff = m.at("d_ff"), c.model.encoder_layers = m.at("encoder_layers");
@@ -498,6 +526,10 @@ template <class S>
 std::int64_t Trainer<S>::parameter_count() const { return impl_->model.store.count(); }
 template <class S>
 std::vector<float> Trainer<S>::masters_host() { return impl_->model.store.masters_host(); }
+template <class S>
+std::vector<float> Trainer<S>::grads_host() { return impl_->model.store.grads_host(); }
+template <class S>
+layers::StoreBytes Trainer<S>::store_bytes() const { return impl_->model.store.bytes(); }
 template <class S>
 std::vector<float> Trainer<S>::moments_host() {
   auto& st = impl_->model.store;

@@ -9,7 +9,8 @@
 ///   for each of `accumulate` micro-batches:
 ///     forward(batch, dropout seed of this micro-batch)  (chapter 03)
 ///     loss = cross_entropy(logits) ; dlogits *= scale / accumulate   (chapter 04: the loss scale)
-///     backward()                                        (gradients accumulate in fp32)
+///     backward()                                        (gradients accumulate in fp32, or in S with
+///                                                        16-bit gradient storage: one rounding per micro-batch)
 ///   [fault hook: an inf or NaN into one gradient]
 ///   train_step: unscale + check (ch04), clip (ch06), Adam/SGD + working copies (ch05),
 ///               scale update (ch04), schedule (ch06)   (kernels/optim/train_step.hpp)
@@ -60,6 +61,12 @@ FaultInjection parse_fault(const std::string& text);
 /// "static:S" (a fixed scale S > 0), "off". UsageError otherwise.
 amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
 
+/// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
+/// storage type, half the bytes: Apex O2's way). UsageError otherwise.
+layers::GradType parse_grad_storage(const std::string& text);
+/// "fp32" or "16": the option's spelling.
+std::string to_string(layers::GradType g);
+
 /// The model presets: "tiny" (d 32, 2 heads, 1+1 layers, ff 64: tests), "seed" (d 128,
 /// 4 heads, 2+2 layers, ff 2048: the seed's nn.Transformer), "base" (d 512, 8 heads, 6+6,
 /// ff 2048). UsageError otherwise.
@@ -83,6 +90,9 @@ struct TrainerOptions {
   optim::ScheduleOptions schedule{optim::ScheduleKind::noam, 1e-3, 400, 0, 0.0, 0.5, 128};
   bool clip = true;
   float max_norm = 1.0f;
+  /// The gradients' type in the store: fp32, or the 16-bit S (16-bit precisions only): then
+  /// every micro-batch's backward adds into S with one rounding per element.
+  layers::GradType grad_storage = layers::GradType::fp32;
   amp::ScalerOptions scaler{amp::ScaleMode::off};
   optim::MasterMode master = optim::MasterMode::master;
   InitKind init = InitKind::course;
@@ -151,7 +161,12 @@ class Trainer {
   /// the loss scale.
   std::vector<float> masters_host();
   std::vector<float> moments_host();
+  /// The gradient buffer as the last step left it (widened exactly to fp32 when kept in S):
+  /// unscaled and clipped unless scaling and clipping are off.
+  std::vector<float> grads_host();
   float loss_scale() const;
+  /// What the parameter store allocated, per buffer (masters, working copies, gradients, moments).
+  layers::StoreBytes store_bytes() const;
   /// Parameters (no padding).
   std::int64_t parameter_count() const;
   /// The model itself (tests, telemetry).
@@ -170,6 +185,7 @@ extern template class Trainer<bfloat16>;
 /// (or translating with it) takes these as its defaults.
 struct CheckpointInfo {
   std::string precision;        ///< "fp32", "fp16", "bf16"
+  std::string grad_storage = "fp32";  ///< "fp32" or "16" (a checkpoint without the field: fp32)
   layers::Config model{};       ///< the shape (dropout and the rest: the defaults)
   std::uint64_t seed = 0, split_seed = 0;
   int batch = 0, accumulate = 1;
