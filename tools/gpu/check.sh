@@ -3,25 +3,27 @@
 # gpu test binaries of every chapter and the benchmarks, run the gpu tests (ctest -L gpu:
 # they must pass, not skip), the GEMM ladder against cuBLAS at 4096^3 and the best kernel
 # in the other layouts (chapter 02), and one encoder and one decoder layer forward+backward
-# on cuda against the cpu (chapter 03).
+# on cuda against the cpu (chapter 03), and the trainer (chapter 07): short fp32, fp16 and
+# bf16 runs of the seed's model on cuda, then step time at --size base per precision.
 #
 #   tools/gpu/check.sh [OUTDIR]      (default: $OUT, else ./gpu-results)
 #
 # Everything lands in OUTDIR: summary.txt (what ran, how long, the verdicts), nvidia-smi.txt,
 # configure.log, build.log, tests.txt + tests.xml (ctest, JUnit), ch02_bench.txt +
 # ch02_bench_cuda.jsonl, ch02_bench_layouts.txt, ch03_bench.txt + ch03_bench.csv,
-# ch02_ladder.png when matplotlib is there. Then, on the development machine:
+# ch02_ladder.png when matplotlib is there, ch07_train_<precision>.txt/.csv and
+# ch07_base_<precision>.txt/.csv (the trainer). Then, on the development machine:
 #   python3 plots/ch02_table.py OUTDIR/ch02_bench_cuda.jsonl   (rewrites chapter 02's table)
 # Exit status: 0 when every step passed, 1 otherwise.
 # Environment: GPU_BUILD_DIR (default build-gpu), GPU_JOBS (default nproc),
-# GPU_BUDGET_S (default 540 seconds for everything), GPU_STEPS (default "tests ch02 ch03").
+# GPU_BUDGET_S (default 540 seconds for everything), GPU_STEPS (default "tests ch02 ch03 ch07").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-${OUT:-gpu-results}}"
 mkdir -p "$out"
 t0=$(date +%s)
 budget=${GPU_BUDGET_S:-540}
-steps=" ${GPU_STEPS:-tests ch02 ch03} "
+steps=" ${GPU_STEPS:-tests ch02 ch03 ch07} "
 status=0
 note() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a "$out/summary.txt"; }
 left() { echo $(( budget - ($(date +%s) - t0) )); }
@@ -46,6 +48,7 @@ want tests && targets+=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu 
                          ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu)
 want ch02 && targets+=(ch02_gemm_bench)
 want ch03 && targets+=(ch03_bench)
+want ch07 && targets+=(halfway-train)
 if ! timeout "$(left)" cmake --build "$build" -j "${GPU_JOBS:-$(nproc)}" --target "${targets[@]}" > "$out/build.log" 2>&1; then
   note "build FAILED (build.log)"; grep -m20 -i "error" "$out/build.log" >> "$out/summary.txt"; exit 1
 fi
@@ -92,6 +95,29 @@ if want ch03; then
   else
     status=1; note "ch03 benchmark FAILED (ch03_bench.txt)"; tail -20 "$out/ch03_bench.txt" >> "$out/summary.txt"
   fi
+fi
+if want ch07; then
+  # 200 steps of the seed's model in each precision (held-out exact match, step time), then
+  # 30 steps at --size base (d 512, 6+6 layers) where tensor cores matter: ms/step, tokens/s.
+  train="$build/bin/halfway-train"
+  for p in fp32 fp16 bf16; do
+    [ "$(left)" -gt 40 ] || { note "ch07: no time left for $p"; break; }
+    if timeout "$(at_most 90)" "$train" --backend cuda --precision "$p" --steps 200 --eval-every 0 \
+         --log "$out/ch07_train_$p.csv" > "$out/ch07_train_$p.txt" 2>&1; then
+      note "ch07 $p seed size: $(grep -E '^trained' "$out/ch07_train_$p.txt"); $(grep -E '^held-out' "$out/ch07_train_$p.txt")"
+    else
+      status=1; note "ch07 $p run FAILED (ch07_train_$p.txt)"; tail -5 "$out/ch07_train_$p.txt" >> "$out/summary.txt"
+    fi
+  done
+  for p in fp32 fp16 bf16; do
+    [ "$(left)" -gt 30 ] || { note "ch07: no time left for base $p"; break; }
+    if timeout "$(at_most 60)" "$train" --backend cuda --precision "$p" --size base --steps 30 --eval-every 0 \
+         --log "$out/ch07_base_$p.csv" > "$out/ch07_base_$p.txt" 2>&1; then
+      note "ch07 $p base size: $(grep -E '^trained' "$out/ch07_base_$p.txt")"
+    else
+      status=1; note "ch07 $p base run FAILED (ch07_base_$p.txt)"; tail -5 "$out/ch07_base_$p.txt" >> "$out/summary.txt"
+    fi
+  done
 fi
 note "done, exit $status"
 exit $status
