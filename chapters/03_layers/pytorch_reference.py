@@ -18,7 +18,6 @@ Exit code 77 (ctest's "Skipped") when torch cannot be imported.
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -33,44 +32,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "python"))
 from halfway_safetensors import write_safetensors  # noqa: E402
-
-
-def positional_encoding(length, d_model):
-    """PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(...), computed in double."""
-    pe = torch.zeros(length, d_model, dtype=torch.float64)
-    pos = torch.arange(length, dtype=torch.float64)[:, None]
-    i = torch.arange(d_model)
-    freq = torch.pow(10000.0, -(i - i % 2).to(torch.float64) / d_model)
-    angle = pos * freq
-    pe[:, 0::2] = torch.sin(angle[:, 0::2])
-    pe[:, 1::2] = torch.cos(angle[:, 1::2])
-    return pe.to(torch.float32)
-
-
-class Seq2Seq(nn.Module):
-    """The model of kernels/layers/transformer.hpp (same parameter names)."""
-
-    def __init__(self, vocab=13, d_model=128, heads=4, layers=2, d_ff=2048, dropout=0.0, pre_ln=False):
-        super().__init__()
-        self.d_model = d_model
-        self.embedding = nn.Embedding(vocab, d_model)
-        self.transformer = nn.Transformer(d_model=d_model, nhead=heads, num_encoder_layers=layers,
-                                          num_decoder_layers=layers, dim_feedforward=d_ff,
-                                          dropout=dropout, activation="relu", batch_first=True,
-                                          norm_first=pre_ln)
-        self.generator = nn.Linear(d_model, vocab)
-        self.register_buffer("pe", positional_encoding(512, d_model), persistent=False)
-
-    def embed(self, tokens):
-        return self.embedding(tokens) * math.sqrt(self.d_model) + self.pe[: tokens.shape[1]]
-
-    def forward(self, src, tgt_in, src_pad, tgt_pad):
-        lt = tgt_in.shape[1]
-        causal = torch.triu(torch.ones(lt, lt, dtype=torch.bool), diagonal=1)  # True: hidden
-        y = self.transformer(self.embed(src), self.embed(tgt_in), tgt_mask=causal,
-                             src_key_padding_mask=src_pad, tgt_key_padding_mask=tgt_pad,
-                             memory_key_padding_mask=src_pad)
-        return self.generator(y)
+from halfway_torch_model import Seq2Seq  # noqa: E402  (the model, shared with chapter 07)
 
 
 def export(args):

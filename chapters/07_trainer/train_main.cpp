@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <omp.h>
+
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -19,6 +21,8 @@
 #include "common/timer.hpp"
 #include "kernels/train/data.hpp"
 #include "kernels/train/trainer.hpp"
+
+extern "C" void openblas_set_num_threads(int);  // OpenBLAS (pthreads build): its own worker count
 
 using namespace halfway;
 using namespace halfway::train;
@@ -33,7 +37,7 @@ struct Settings {
   int batch = 32, accumulate = 1, threads = 0;
   std::uint64_t seed = 1;
   double lr_factor = 0.5, lr = 0, clip = 1.0, dropout = 0.1;
-  bool seed_warmup = false, quiet = false;
+  bool seed_warmup = false, quiet = false, held_out = false;
   std::vector<std::string> numbers;  // translate mode
 };
 
@@ -157,6 +161,7 @@ void translate(const Settings& s, TrainerOptions o) {
   for (const auto& n : s.numbers) numbers.push_back(task::parse_number(n));
   Trainer<S> t(o);
   t.load(s.resume);
+  if (s.held_out) numbers = t.held_out_numbers();  // the split's order (checked against PyTorch's)
   const auto out = t.translate(numbers);
   for (std::size_t i = 0; i < numbers.size(); ++i) std::cout << numbers[i] << " -> " << task::words(out[i]) << "\n";
 }
@@ -210,10 +215,20 @@ int main(int argc, char** argv) {
   app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(CLI::NonNegativeNumber);
   auto* tr = app.add_subcommand("translate", "translate numbers with a checkpoint: translate --resume DIR 407 12");
   tr->add_option("--resume", s.resume, "the checkpoint folder")->required();
-  tr->add_option("numbers", s.numbers, "numbers 0..999")->required();
+  tr->add_option("numbers", s.numbers, "numbers 0..999");
+  tr->add_flag("--held-out", s.held_out, "translate every held-out number instead (in the split's order)");
+  for (auto* a : {&app, tr})
+    a->add_option("--threads", s.threads, "OpenMP and OpenBLAS threads (default: their own, all cores)")
+        ->check(CLI::PositiveNumber);
   add_backend_option(*tr, s.backend);
 
   return run_program(argc, argv, app, [&] {
+    if (s.threads > 0) {  // both pools: our loops are OpenMP, the cpu GEMM is OpenBLAS's
+      omp_set_num_threads(s.threads);
+      openblas_set_num_threads(s.threads);
+    }
+    if (*tr && s.numbers.empty() == !s.held_out)
+      throw UsageError("translate expects numbers (translate --resume DIR 407 12) or --held-out, not both or neither");
     TrainerOptions o;
     o.backend = select_backend(s.backend);
     o.model = model_preset(s.size);
