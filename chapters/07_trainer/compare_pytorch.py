@@ -16,7 +16,14 @@ alternate (halfway first at one thread count, PyTorch first at the next, and so 
 --rounds), so a change in the machine's load falls on both alike; each run is timed on its
 own, the step time is the median over its steps after the first 5, and the cpu time (user +
 system of the process, all its threads) per step is shown too: on a shared machine it moves
-less than the wall time. The load average before each run is printed with it.
+less than the wall time (both count the training loop only, all threads). The load average
+before each run is printed with it.
+
+OMP_WAIT_POLICY is PASSIVE for both programs by default: both run OpenMP (libgomp) next to
+OpenBLAS's own pthreads, and libgomp's default spin-waiting threads fight OpenBLAS's spinning
+workers and the machine's other processes for 2 cores. Measured here at load 7, 25 steps at 2
+threads: PyTorch 2120 ms/step spinning, 180 passive; halfway-train 128-189 spinning, 115-117
+passive. --omp-wait-policy inherit keeps the environment's setting.
 
 halfway-train: --precision P --backend cpu --threads T --eval-every 0 --log FILE.jsonl (its
 step times and losses come from the log; the held-out result from its final report line).
@@ -26,7 +33,6 @@ import csv
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.path.join(HERE, "pytorch_reference.py")
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 TIMING_WARMUP = 5  # steps left out of the median (first allocations, thread start-up): as pytorch_reference.py
+TRAINED = re.compile(r"^trained (\d+) steps in [\d.]+ s \([\d.]+ ms/step; cpu time ([\d.]+) s\)", re.M)
 HELD_OUT = re.compile(r"^held-out: exact match [\d.]+% \((\d+)/(\d+)\), token accuracy ([\d.]+)%", re.M)
 
 
@@ -55,18 +62,15 @@ def find_halfway_train(given):
     return found
 
 
-def timed_run(cmd):
-    """(stdout, wall seconds, cpu seconds of the child); exits with its output on failure."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def timed_run(cmd, env):
+    """(stdout, wall seconds of the whole process); exits with its output on failure."""
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"compare_pytorch: {' '.join(cmd)} failed with exit code {r.returncode}:\n{r.stdout[-2000:]}"
                  f"{r.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return r.stdout, wall, cpu
+    return r.stdout, wall
 
 
 def moving_average(losses):
@@ -77,34 +81,35 @@ def moving_average(losses):
     return avg
 
 
-def run_halfway(exe, a, threads, tmp):
+def run_halfway(exe, a, threads, tmp, env):
     log = os.path.join(tmp, f"halfway-{threads}.jsonl")
     cmd = [exe, "--precision", a.precision, "--backend", "cpu", "--threads", str(threads), "--steps", str(a.steps),
            "--seed", str(a.seed), "--lr-factor", str(a.lr_factor), "--eval-every", "0", "--log", log]
-    out, wall, cpu = timed_run(cmd)
+    out, wall = timed_run(cmd, env)
     with open(log) as f:
         rows = [json.loads(line) for line in f]
     seconds = [r["seconds"] for r in rows]
     steps = [t - s for s, t in zip([0.0] + seconds, seconds)]  # the log's time is since the first step began
-    m = HELD_OUT.search(out)
-    if not m:
-        sys.exit(f"compare_pytorch: no 'held-out: exact match' line in halfway-train's output:\n{out[-2000:]}")
+    m, c = HELD_OUT.search(out), TRAINED.search(out)
+    if not m or not c:
+        sys.exit(f"compare_pytorch: no 'trained ... cpu time' or 'held-out: exact match' line in halfway-train's "
+                 f"output:\n{out[-2000:]}")
     return dict(program="halfway", threads=threads, step_ms=1e3 * statistics.median(steps[TIMING_WARMUP:] or steps),
                 final_loss=moving_average([r["loss"] for r in rows]),
                 exact_match=int(m.group(1)) / int(m.group(2)), token_accuracy=float(m.group(3)) / 100,
-                wall_s=wall, cpu_ms=1e3 * cpu / len(rows), command=" ".join(cmd))
+                wall_s=wall, cpu_ms=1e3 * float(c.group(2)) / int(c.group(1)), command=" ".join(cmd))
 
 
-def run_pytorch(a, threads):
+def run_pytorch(a, threads, env):
     cmd = [sys.executable, REFERENCE, "--precision", a.precision, "--threads", str(threads), "--steps", str(a.steps),
            "--seed", str(a.seed), "--lr-factor", str(a.lr_factor), "--json"]
-    out, wall, cpu = timed_run(cmd)
+    out, wall = timed_run(cmd, env)
     r = json.loads(out.strip().splitlines()[-1])
     if r["threads"] != threads:
         sys.exit(f"compare_pytorch: PyTorch ran on {r['threads']} threads, expected {threads}")
     return dict(program="pytorch", threads=threads, step_ms=r["step_ms"], final_loss=r["final_loss"],
                 exact_match=r["exact_match"], token_accuracy=r["token_accuracy"], wall_s=wall,
-                cpu_ms=1e3 * cpu / r["steps"], command=" ".join(cmd))
+                cpu_ms=r["cpu_ms"], command=" ".join(cmd))
 
 
 def main():
@@ -116,6 +121,8 @@ def main():
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lr-factor", type=float, default=0.5)
+    p.add_argument("--omp-wait-policy", choices=["passive", "active", "inherit"], default="passive",
+                   help="OMP_WAIT_POLICY for both programs (see above; inherit: leave the environment's)")
     p.add_argument("--csv", help="also write every run as a CSV row")
     a = p.parse_args()
     try:
@@ -125,14 +132,18 @@ def main():
     if a.steps <= 2 * TIMING_WARMUP or a.rounds < 1 or min(threads) < 1:
         p.error(f"expected --steps > {2 * TIMING_WARMUP}, --rounds >= 1 and thread counts >= 1")
     exe = find_halfway_train(a.halfway_train)
+    env = dict(os.environ)
+    if a.omp_wait_policy != "inherit":
+        env["OMP_WAIT_POLICY"] = a.omp_wait_policy.upper()
     print(f"compare_pytorch: {a.precision}, {a.steps} steps, seed {a.seed}, threads {threads}, {a.rounds} round(s); "
-          f"{os.cpu_count()} cpus, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          f"{os.cpu_count()} cpus, OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(unset)')}")
     runs = []
     with tempfile.TemporaryDirectory(prefix="halfway-compare-") as tmp:
         flip = False
         for _ in range(a.rounds):
             for t in threads:
-                order = [lambda: run_pytorch(a, t), lambda: run_halfway(exe, a, t, tmp)]
+                order = [lambda: run_pytorch(a, t, env), lambda: run_halfway(exe, a, t, tmp, env)]
                 for go in (order if flip else reversed(order)):
                     load = os.getloadavg()[0]
                     r = go()

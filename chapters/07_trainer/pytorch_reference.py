@@ -222,7 +222,7 @@ def main():
           f"Adam + Noam (factor {a.lr_factor:g}, warmup {warmup}), clip {a.clip or 'off'}, seed {a.seed}",
           file=sys.stderr if a.json else sys.stdout)
     log = open(a.log, "w") if a.log else None
-    times, loss_avg, start = [], None, time.perf_counter()
+    times, loss_avg, start, cpu_start = [], None, time.perf_counter(), time.process_time()
     model.train()
     for k in range(1, steps + 1):
         t0 = time.perf_counter()
@@ -251,16 +251,16 @@ def main():
                   f"{1e3 * statistics.median(times[-100:]):.1f} ms/step", file=sys.stderr)
     if log:
         log.close()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start  # cpu: all threads
     e = evaluate(model, held_out, torch, task)
     timed = times[TIMING_WARMUP:] if len(times) > 2 * TIMING_WARMUP else times
     result = dict(program="pytorch", precision=a.precision, threads=torch.get_num_threads(), steps=steps,
-                  step_ms=1e3 * statistics.median(timed), wall_s=wall, final_loss=loss_avg,
+                  step_ms=1e3 * statistics.median(timed), wall_s=wall, cpu_ms=1e3 * cpu / steps, final_loss=loss_avg,
                   exact_match=e["exact_match"], token_accuracy=e["token_accuracy"], torch=torch.__version__)
     if a.json:
         print(json.dumps(result))
         return 0
-    print(f"trained {steps} steps in {wall:.1f} s ({result['step_ms']:.1f} ms/step, median), "
+    print(f"trained {steps} steps in {wall:.1f} s ({result['step_ms']:.1f} ms/step, median; cpu time {cpu:.1f} s), "
           f"final loss {loss_avg:.4f} (moving average)")
     print_eval(e)
     return 0
