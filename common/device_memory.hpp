@@ -66,7 +66,33 @@ inline bool on_emu() {
 
 namespace halfway {
 
+/// What a buffer is for, as chapter 07's memory report counts it. A Buf takes the use of
+/// the MemoryUseScope around its allocation: the parameter store tags its buffers, the
+/// model's forward pass `activations` (its outputs and what backward reads), the fp32 GEMM
+/// results a 16-bit linear layer rounds from `forward_workspace`, the loss and the backward
+/// pass `backward`; the rest (the clip's and the scaler's workspaces, tests' buffers) stays
+/// `other`.
+enum class MemoryUse : int { other, parameters, gradients, optimizer_state, activations, forward_workspace, backward };
+constexpr int kMemoryUses = 7;
+/// "other", "parameters", "gradients", "optimizer state", "activations", "forward workspace",
+/// "backward".
+inline const char* to_string(MemoryUse u) {
+  constexpr const char* names[kMemoryUses] = {"other",       "parameters",        "gradients", "optimizer state",
+                                              "activations", "forward workspace", "backward"};
+  return names[int(u)];
+}
+
 namespace detail {
+/// The use the next allocations of this thread are for (MemoryUseScope sets it).
+inline MemoryUse& current_use() {
+  static thread_local MemoryUse use = MemoryUse::other;
+  return use;
+}
+/// Bytes the live Bufs hold, per backend and use.
+inline std::atomic<long long>& held(Backend where, MemoryUse use) {
+  static std::atomic<long long> bytes[3][kMemoryUses];
+  return bytes[int(where)][int(use)];
+}
 /// Allocations so far, per backend (index: int(Backend)).
 inline std::atomic<unsigned long long>& allocations(Backend where) {
   static std::atomic<unsigned long long> count[3];
@@ -90,6 +116,24 @@ inline void free_bytes(Backend where, void* p) noexcept {
 /// How many buffers have been allocated on `where` so far (every Buf growth counts): a test
 /// demands that it stays put after a model's first step.
 inline unsigned long long allocation_count(Backend where) { return detail::allocations(where).load(); }
+
+/// Bytes the live Bufs on `where` hold for `use` (Buf::bytes(), without the allocator's
+/// rounding to 256), and for every use together.
+inline long long held_bytes(Backend where, MemoryUse use) { return detail::held(where, use).load(); }
+inline long long held_bytes(Backend where) {
+  long long sum = 0;
+  for (int u = 0; u < kMemoryUses; ++u) sum += held_bytes(where, MemoryUse(u));
+  return sum;
+}
+
+/// Tags the Bufs allocated (or grown) in this thread until the end of the scope.
+struct MemoryUseScope {
+  MemoryUse saved;
+  explicit MemoryUseScope(MemoryUse use) : saved(detail::current_use()) { detail::current_use() = use; }
+  ~MemoryUseScope() { detail::current_use() = saved; }
+  MemoryUseScope(const MemoryUseScope&) = delete;
+  MemoryUseScope& operator=(const MemoryUseScope&) = delete;
+};
 
 /// Host -> `where`'s memory (a plain copy on cpu and emu).
 inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes) {
@@ -143,11 +187,11 @@ class Buf {
  public:
   Buf() = default;
   ~Buf() { release(); }
-  Buf(Buf&& o) noexcept : p_(o.p_), n_(o.n_), where_(o.where_) { o.p_ = nullptr, o.n_ = 0; }
+  Buf(Buf&& o) noexcept : p_(o.p_), n_(o.n_), where_(o.where_), use_(o.use_) { o.p_ = nullptr, o.n_ = 0; }
   Buf& operator=(Buf&& o) noexcept {
     if (this != &o) {
       release();
-      p_ = o.p_, n_ = o.n_, where_ = o.where_;
+      p_ = o.p_, n_ = o.n_, where_ = o.where_, use_ = o.use_;
       o.p_ = nullptr, o.n_ = 0;
     }
     return *this;
@@ -169,6 +213,8 @@ class Buf {
       release();
       p_ = q;
       n_ = n;
+      use_ = detail::current_use();  // a grown buffer counts for the use that grew it
+      detail::held(where_, use_) += static_cast<long long>(bytes());
     }
     return p_;
   }
@@ -187,13 +233,17 @@ class Buf {
 
  private:
   void release() noexcept {
-    if (p_) detail::free_bytes(where_, p_);
+    if (p_) {
+      detail::free_bytes(where_, p_);
+      detail::held(where_, use_) -= static_cast<long long>(bytes());
+    }
     p_ = nullptr;
     n_ = 0;
   }
   T* p_ = nullptr;
   std::size_t n_ = 0;
   Backend where_ = Backend::cpu;
+  MemoryUse use_ = MemoryUse::other;
 };
 
 /// A Buf on `where` holding a copy of the host vector v (an op's input, a test's data).
@@ -209,6 +259,8 @@ Buf<T> device_copy(Backend where, const std::vector<T>& v) {
 namespace halfway::layers {
 // The modules name these unqualified inside halfway::layers, as before they moved out.
 using ::halfway::allocation_count;
+using ::halfway::MemoryUse;
+using ::halfway::MemoryUseScope;
 using ::halfway::Buf;
 using ::halfway::copy_in;
 using ::halfway::copy_out;

@@ -20,6 +20,7 @@
 #include "common/progress.hpp"
 #include "common/timer.hpp"
 #include "kernels/train/data.hpp"
+#include "kernels/train/telemetry.hpp"
 #include "kernels/train/trainer.hpp"
 
 extern "C" void openblas_set_num_threads(int);  // OpenBLAS (pthreads build): its own worker count
@@ -39,6 +40,8 @@ struct Settings {
   double lr_factor = 0.5, lr = 0, clip = 1.0, dropout = 0.1;
   bool seed_warmup = false, quiet = false, held_out = false;
   std::vector<std::string> numbers;  // translate mode
+  std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
+  std::int64_t telemetry_every = 50;
 };
 
 std::string percent(double x) {
@@ -96,6 +99,11 @@ void train(const Settings& s, TrainerOptions o) {
   Trainer<S> t(o);
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
+  std::unique_ptr<Telemetry> telemetry;
+  if (!s.telemetry.empty()) {
+    telemetry = std::make_unique<Telemetry>(s.telemetry, s.telemetry_every, t.options(), t.train_numbers());
+    telemetry->after_step(t);  // the weights the run starts from
+  }
   std::cout << "halfway-train: " << s.precision << " on " << to_string(o.backend) << ", model d " << o.model.d_model << ", " << o.model.heads << " heads, "
             << o.model.encoder_layers << "+" << o.model.decoder_layers << " layers, ff " << o.model.d_ff << " ("
             << fmt("%.2f", double(t.parameter_count()) / 1e6) << "M parameters), " << o.steps << " steps of batch "
@@ -128,6 +136,7 @@ void train(const Settings& s, TrainerOptions o) {
     std::optional<EvalResult> e;
     if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
     log.row(r, secs, e ? &*e : nullptr);
+    if (telemetry) telemetry->after_step(t);  // observes only: a copy of the masters, on the side
     char status[160];
     std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
                   tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
@@ -212,6 +221,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
                                             "(also HALFWAY_INJECT_FAULT)");
+  app.add_option("--telemetry", s.telemetry, "write where the gradients would land in fp16 and bf16 at the run's loss "
+                                            "scale, per layer, every --telemetry-every steps (.csv)");
+  app.add_option("--telemetry-every", s.telemetry_every, "steps between telemetry measurements")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(CLI::NonNegativeNumber);
   auto* tr = app.add_subcommand("translate", "translate numbers with a checkpoint: translate --resume DIR 407 12");
   tr->add_option("--resume", s.resume, "the checkpoint folder")->required();

@@ -201,6 +201,7 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
     acc = y;
     ld_acc = ldy;
   } else {
+    const MemoryUseScope use(MemoryUse::forward_workspace);  // not read by backward (chapter 07's memory report)
     acc = ws.get(std::size_t(rows) * out);
     ld_acc = out;
   }

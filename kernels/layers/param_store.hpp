@@ -138,10 +138,16 @@ class ParamStore {
     }
     params_ = ps;
     size_ = std::max<std::int64_t>(at, kAlign);  // never empty: every buffer has a base pointer
-    masters_.get(std::size_t(size_));
-    if (grad_type_ == GradType::fp32) grads_.get(std::size_t(size_));
-    else grads_s_.get(std::size_t(size_));
-    if constexpr (!kAliased) working_.get(std::size_t(size_));
+    {
+      const MemoryUseScope use(MemoryUse::parameters);  // chapter 07's memory report
+      masters_.get(std::size_t(size_));
+      if constexpr (!kAliased) working_.get(std::size_t(size_));
+    }
+    {
+      const MemoryUseScope use(MemoryUse::gradients);
+      if (grad_type_ == GradType::fp32) grads_.get(std::size_t(size_));
+      else grads_s_.get(std::size_t(size_));
+    }
     built_ = true;
     std::vector<A> init(std::size_t(size_), A(0));
     for (auto* p : ps) std::fill_n(init.begin() + p->offset, p->numel(), A(p->initial));
@@ -179,6 +185,7 @@ class ParamStore {
   void ensure_moments() {
     check_backend();
     if (m_.data()) return;
+    const MemoryUseScope use(MemoryUse::optimizer_state);
     zero(m_.get(std::size_t(size_)), sizeof(A));
     zero(v_.get(std::size_t(size_)), sizeof(A));
   }

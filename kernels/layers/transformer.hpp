@@ -379,6 +379,7 @@ class Seq2Seq {
 
   /// Forward to the logits [B Lt, V] (S). The batch must stay alive until backward().
   const S* forward(const Batch& b, const RunState& run) {
+    const MemoryUseScope use(MemoryUse::activations);  // what it allocates (chapter 07's memory report)
     batch_ = &b;
     const int D = cfg.d_model;
     HALFWAY_EXPECT(b.Ls <= cfg.max_length && b.Lt <= cfg.max_length,
@@ -406,6 +407,7 @@ class Seq2Seq {
   /// Mean cross-entropy of the last forward's logits against batch.tgt_out (tokens equal
   /// to ignore_index do not count); fills the logits' gradient times `scale` for backward().
   A loss(int ignore_index, A smoothing = 0, A scale = 1) {
+    const MemoryUseScope use(MemoryUse::backward);  // the logits' gradient
     const int rows = batch_->B * batch_->Lt;
     S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
     return cross_entropy<S>(logits(), batch_->tgt_out.data(), rows, cfg.vocab, ignore_index,
@@ -425,6 +427,7 @@ class Seq2Seq {
   void backward(const GradObserver<S>& observe) { backward(dlogits_.data(), observe); }
   /// Backward from a given gradient of the logits [B Lt, V].
   void backward(const S* dlogits, const GradObserver<S>& observe = {}) {
+    const MemoryUseScope use(MemoryUse::backward);
     const Batch& b = *batch_;
     const int D = cfg.d_model;
     const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;

@@ -1,0 +1,133 @@
+// Chapter 07: the range telemetry along a run (kernels/train/telemetry.hpp) observes only
+// (a run with it trains the same bits as one without), writes consistent counts, and
+// refuses what it cannot measure.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "common/error.hpp"
+#include "kernels/train/telemetry.hpp"
+
+using namespace halfway;
+using namespace halfway::train;
+
+namespace {
+
+TrainerOptions tiny_fp16(int steps) {
+  TrainerOptions o;
+  o.model = model_preset("tiny");
+  o.backend = Backend::cpu;
+  o.seed = 3;
+  o.batch = 8;
+  o.train_limit = 24;
+  o.steps = steps;
+  o.schedule.warmup = 4;
+  o.scaler.mode = amp::ScaleMode::dynamic;
+  return o;
+}
+
+std::string temp_csv(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("halfway_ch07_" + name + "_" + std::to_string(::getpid()) + ".csv"))
+      .string();
+}
+
+/// The CSV as rows of column -> cell (no quoted commas in this file's cells).
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::vector<std::string> head;
+  std::vector<std::map<std::string, std::string>> rows;
+  const auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    for (std::string c; std::getline(ss, c, ',');) out.push_back(c);
+    return out;
+  };
+  if (std::getline(f, line)) head = split(line);
+  while (std::getline(f, line)) {
+    const auto cells = split(line);
+    REQUIRE(cells.size() == head.size());
+    std::map<std::string, std::string> r;
+    for (std::size_t i = 0; i < head.size(); ++i) r[head[i]] = cells[i];
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("telemetry: a run with it gives the same masters and scale, bit for bit, as one without [telemetry]") {
+  const int n = 6;
+  const TrainerOptions o = tiny_fp16(n);
+  Trainer<half> plain(o);
+  for (int i = 0; i < n; ++i) plain.step();
+
+  const std::string path = temp_csv("telemetry");
+  Trainer<half> watched(o);
+  {
+    Telemetry t(path, 2, watched.options(), watched.train_numbers());
+    t.after_step(watched);
+    for (int i = 0; i < n; ++i) {
+      watched.step();
+      t.after_step(watched);
+    }
+    CHECK(t.rows() > 0);
+  }
+  const auto a = plain.masters_host(), b = watched.masters_host();
+  REQUIRE(a.size() == b.size());
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  CHECK(plain.loss_scale() == watched.loss_scale());
+
+  // Steps 0, 2, 4, 6; every row's classes add up to its values; a larger scale never loses
+  // more values to underflow than scale 1 does (|x s| grows with s).
+  const auto rows = read_csv(path);
+  std::map<std::string, std::int64_t> underflow_at_1, underflow_at_run;
+  std::map<std::string, int> steps;
+  for (const auto& r : rows) {
+    std::int64_t sum = 0;
+    for (const char* k : {"exact_zero", "underflow", "subnormal", "normal", "overflow", "nonfinite"}) sum += std::stoll(r.at(k));
+    CHECK(sum == std::stoll(r.at("values")));
+    CHECK(std::stoll(r.at("values")) > 0);
+    ++steps[r.at("step")];
+    if (r.at("format") != "fp16") continue;
+    const std::string key = r.at("step") + " " + r.at("kind") + " " + r.at("tensor");
+    (std::stod(r.at("loss_scale")) == 1.0 ? underflow_at_1 : underflow_at_run)[key] = std::stoll(r.at("underflow"));
+  }
+  CHECK(steps.size() == 4);
+  for (const char* s : {"0", "2", "4", "6"}) CHECK(steps.count(s) == 1);
+  REQUIRE(!underflow_at_run.empty());
+  CHECK(underflow_at_1.size() == underflow_at_run.size());  // the dynamic scale is not 1: both counted
+  std::int64_t lost_at_1 = 0;
+  for (const auto& [key, n_run] : underflow_at_run) {
+    CHECK(n_run <= underflow_at_1.at(key));
+    lost_at_1 += underflow_at_1.at(key);
+  }
+  CHECK(lost_at_1 > 0);  // at scale 1 some of the tiny model's gradients are below fp16's 2^-24
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("telemetry: refuses a bad interval, a run without masters, and a file that is not .csv [telemetry]") {
+  const TrainerOptions o = tiny_fp16(2);
+  const std::vector<int> numbers = {1, 2, 3};
+  const auto error_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  CHECK(error_of([&] { Telemetry t(temp_csv("bad"), 0, o, numbers); }).find("--telemetry-every >= 1") != std::string::npos);
+  CHECK(error_of([&] { Telemetry t("telemetry.txt", 5, o, numbers); }).find("ending in .csv") != std::string::npos);
+  TrainerOptions none = o;
+  none.master = optim::MasterMode::none;
+  CHECK(error_of([&] { Telemetry t(temp_csv("bad"), 5, none, numbers); }).find("fp32 master weights") != std::string::npos);
+}

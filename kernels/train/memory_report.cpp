@@ -1,0 +1,44 @@
+#include "kernels/train/memory_report.hpp"
+
+#include <memory>
+
+#include "common/error.hpp"
+#include "kernels/layers/transformer.hpp"
+
+namespace halfway::train {
+
+namespace {
+
+template <class S>
+MemoryBreakdown measure(const TrainerOptions& o, int steps) {
+  MemoryBreakdown r;
+  {  // The store's own count, from a bare model of the same shape (then freed).
+    const layers::BackendScope scope(o.backend);
+    const layers::Seq2Seq<S> bare(o.model, o.grad_storage);
+    const layers::StoreBytes b = bare.store.bytes();
+    r.store_masters = b.masters, r.store_working = b.working, r.store_grads = b.grads;
+  }
+  std::array<long long, kMemoryUses> before{};
+  for (int u = 0; u < kMemoryUses; ++u) before[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u));
+  Trainer<S> t(o);
+  for (int i = 0; i < steps; ++i) t.step();
+  r.parameters = t.parameter_count();
+  for (int u = 0; u < kMemoryUses; ++u) {
+    r.bytes[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u)) - before[std::size_t(u)];
+    r.total += r.bytes[std::size_t(u)];
+  }
+  r.masters_used = !layers::is_16bit_v<S> || o.master == optim::MasterMode::master;
+  return r;
+}
+
+}  // namespace
+
+MemoryBreakdown measure_memory(const std::string& precision, const TrainerOptions& o, int steps) {
+  if (steps < 1) throw UsageError("expected at least 1 step to measure the memory of, found " + std::to_string(steps));
+  if (precision == "fp32") return measure<float>(o, steps);
+  if (precision == "fp16") return measure<half>(o, steps);
+  if (precision == "bf16") return measure<bfloat16>(o, steps);
+  throw UsageError("expected a precision of fp32, fp16 or bf16, found '" + precision + "'");
+}
+
+}  // namespace halfway::train

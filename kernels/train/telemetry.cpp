@@ -1,0 +1,84 @@
+#include "kernels/train/telemetry.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/number_words.hpp"
+#include "kernels/amp/numerics.hpp"
+#include "kernels/layers/transformer.hpp"
+
+namespace halfway::train {
+
+namespace {
+const TrainerOptions& checked(const std::string& path, std::int64_t every, const TrainerOptions& run) {
+  if (every < 1) throw UsageError("expected --telemetry-every >= 1, found " + std::to_string(every));
+  if (path.size() < 5 || path.substr(path.size() - 4) != ".csv")
+    throw UsageError("expected a --telemetry file ending in .csv, found '" + path + "'");
+  if (run.master != optim::MasterMode::master)
+    throw UsageError("--telemetry needs fp32 master weights (--master on): with --master " +
+                     optim::to_string(run.master) + " the weights live in 16 bits only");
+  return run;
+}
+}  // namespace
+
+struct Telemetry::Impl {
+  TrainerOptions run;
+  CsvWriter csv;
+  Batch probe;
+  std::unique_ptr<layers::Seq2Seq<float>> model;  // the fp32 copy, on the cpu
+
+  Impl(const std::string& path, const TrainerOptions& o, const std::vector<int>& numbers)
+      : run(o),
+        csv(path, {"step", "run_scale", "loss_scale", "multiplier", "kind", "tensor", "format", "values", "exact_zero", "underflow",
+                   "subnormal", "normal", "overflow", "nonfinite"}) {
+    HALFWAY_EXPECT(!numbers.empty(), "training numbers for the telemetry's probe batch", "none");
+    probe = task::make_batch({numbers.begin(), numbers.begin() + std::min<std::ptrdiff_t>(run.batch, std::ptrdiff_t(numbers.size()))});
+    const layers::BackendScope cpu(Backend::cpu);  // a measurement beside the run, wherever the run is
+    model = std::make_unique<layers::Seq2Seq<float>>(run.model);
+  }
+
+  /// Counts of n fp32 values in both formats, at the run's scale and (when that is not 1)
+  /// at scale 1 for comparison: what the same gradients would lose without loss scaling.
+  void count(std::int64_t step, float scale, const char* kind, const std::string& name, const float* x,
+             std::int64_t n) {
+    const float scales[2] = {scale, 1.0f};
+    for (int k = 0; k < (scale == 1.0f ? 1 : 2); ++k) {
+      // The multiplier the run's backward puts on this batch's gradients (Trainer's run_step).
+      const float mult = float(double(scales[k]) * run.loss_weight / run.accumulate);
+      for (const DType f : {DType::f16, DType::bf16}) {
+        const amp::RangeCounts c = amp::count_ranges(Backend::cpu, DType::f32, x, n, f, mult, nullptr);
+        csv.row(step, scale, scales[k], mult, kind, name, f == DType::f16 ? "fp16" : "bf16", c.total(), c.n[0], c.n[1],
+                c.n[2], c.n[3], c.n[4], c.n[5]);
+      }
+    }
+  }
+};
+
+Telemetry::Telemetry(const std::string& csv_path, std::int64_t every, const TrainerOptions& run,
+                     const std::vector<int>& train_numbers)
+    : impl_(std::make_unique<Impl>(csv_path, checked(csv_path, every, run), train_numbers)), every_(every) {}
+
+Telemetry::~Telemetry() = default;
+
+std::size_t Telemetry::rows() const { return impl_->csv.rows(); }
+
+void Telemetry::measure(std::int64_t step, const std::vector<float>& masters, float scale) {
+  const layers::BackendScope cpu(Backend::cpu);
+  auto& m = *impl_->model;
+  HALFWAY_EXPECT(std::int64_t(masters.size()) == m.store.size(),
+                 std::to_string(m.store.size()) + " masters (this model's store)", std::to_string(masters.size()));
+  m.store.set_masters(masters);
+  m.sync();
+  m.zero_grad();
+  // The same batch and dropout masks at every measurement: only the weights and the scale change.
+  m.forward(impl_->probe, layers::RunState{true, impl_->run.seed, 0});
+  m.loss(task::kPad);
+  m.backward([&](const std::string& where, const float* g, std::int64_t n) {
+    impl_->count(step, scale, "activation", where, g, n);
+  });
+  for (const auto* p : m.store.params())
+    impl_->count(step, scale, "parameter", p->name, m.store.grads() + p->offset, p->numel());
+}
+
+}  // namespace halfway::train
