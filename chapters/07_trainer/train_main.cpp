@@ -290,6 +290,13 @@ int main(int argc, char** argv) {
     if (fault.empty())
       if (const char* env = std::getenv("HALFWAY_INJECT_FAULT")) fault = env;
     if (!fault.empty()) o.fault = parse_fault(fault);
+    if (const char* env = std::getenv("HALFWAY_CHECKPOINT_PAUSE_MS")) {  // test hook: a kill mid-write
+      char* end = nullptr;
+      const long ms = std::strtol(env, &end, 10);
+      if (*env == '\0' || *end != '\0' || ms < 1 || ms > 60000)
+        throw UsageError(std::string("expected HALFWAY_CHECKPOINT_PAUSE_MS in milliseconds, 1..60000, found '") + env + "'");
+      o.checkpoint_pause_ms = int(ms);
+    }
     if (*tr) {
       if (s.precision == "fp32") translate<float>(s, o);
       else if (s.precision == "fp16") translate<half>(s, o);

@@ -1,10 +1,13 @@
 #include "kernels/train/checkpoint_io.hpp"
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,29 +54,40 @@ void fsync_path(const std::string& path, int flags) {
 }
 }  // namespace
 
-void write_file_atomic(const std::string& dir, const std::string& name, std::string_view bytes, bool crash_midway) {
+void write_file_atomic(const std::string& dir, const std::string& name, std::string_view bytes, bool crash_midway,
+                       int pause_midway_ms) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("cannot create the folder " + dir + ": " + ec.message());
   const std::string path = dir + "/" + name, tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail_io("create", tmp);
-  const std::size_t n = crash_midway ? bytes.size() / 2 : bytes.size();
   std::size_t done = 0;
-  while (done < n) {
-    const ssize_t w = ::write(fd, bytes.data() + done, n - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      ::close(fd);
-      fail_io("write", tmp);
+  const auto write_to = [&](std::size_t n) {
+    while (done < n) {
+      const ssize_t w = ::write(fd, bytes.data() + done, n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        ::close(fd);
+        fail_io("write", tmp);
+      }
+      done += std::size_t(w);
     }
-    done += std::size_t(w);
+  };
+  const std::size_t n = bytes.size() / 2;
+  write_to(n);
+  if (pause_midway_ms > 0) {  // the test hook: a killer waits for this line
+    std::fprintf(stderr, "checkpoint write paused halfway: %s (%zu of %zu bytes written)\n", tmp.c_str(), n,
+                 bytes.size());
+    std::fflush(stderr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_midway_ms));
   }
   if (crash_midway) {
     ::close(fd);
     throw Error("simulated crash while writing " + tmp + " (" + std::to_string(n) + " of " +
                 std::to_string(bytes.size()) + " bytes written)");
   }
+  write_to(bytes.size());
   if (::fsync(fd) != 0) {
     ::close(fd);
     fail_io("fsync", tmp);

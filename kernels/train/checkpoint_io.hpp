@@ -41,10 +41,12 @@ std::uint64_t fnv1a64(std::string_view bytes);
 
 /// Writes `bytes` to dir/name atomically (see the file's description); creates `dir` when
 /// missing. `crash_midway` simulates a crash: half the bytes reach the temporary file, then
-/// an Error is thrown (the old dir/name is untouched). Throws Error naming the path on any
-/// failure.
+/// an Error is thrown (the old dir/name is untouched). `pause_midway_ms` > 0 (a test hook for
+/// a real kill): with half the bytes written, one line on stderr ("checkpoint write paused
+/// halfway ..."), then a pause of that many milliseconds before the rest. Throws Error
+/// naming the path on any failure.
 void write_file_atomic(const std::string& dir, const std::string& name, std::string_view bytes,
-                       bool crash_midway = false);
+                       bool crash_midway = false, int pause_midway_ms = 0);
 
 /// The whole file; Error naming the path when it cannot be read.
 std::string read_whole_file(const std::string& path);

@@ -346,7 +346,7 @@ struct Trainer<S>::Impl {
     char name[64];
     std::snprintf(name, sizeof name, "state-%08lld-%08llx.safetensors", static_cast<long long>(step),
                   static_cast<unsigned long long>(sum & 0xffffffffu));
-    write_file_atomic(dir, name, bytes, o.checkpoint_crash);
+    write_file_atomic(dir, name, bytes, o.checkpoint_crash, o.checkpoint_pause_ms);
     const auto& sc = scaler.state();
     std::uint32_t scale_bits;
     std::memcpy(&scale_bits, &sc.scale, 4);
@@ -361,7 +361,7 @@ struct Trainer<S>::Impl {
         {"scaler", {{"mode", amp::to_string(o.scaler.mode)}, {"scale", sc.scale}, {"scale_bits", scale_bits},
                     {"growth_tracker", sc.growth_tracker}, {"hysteresis_left", sc.hysteresis_left}}},
         {"tensors", name}, {"bytes", bytes.size()}, {"fnv1a64", hex64(sum)}};
-    write_file_atomic(dir, "trainer.json", j.dump(2) + "\n");
+    write_file_atomic(dir, "trainer.json", j.dump(2) + "\n", false, o.checkpoint_pause_ms);
     // The previous tensor files are no longer referenced: remove them (and stray temporaries).
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
       const std::string f = e.path().filename().string();
@@ -527,7 +527,13 @@ std::int64_t Trainer<S>::parameter_count() const { return impl_->model.store.cou
 template <class S>
 std::vector<float> Trainer<S>::masters_host() { return impl_->model.store.masters_host(); }
 template <class S>
-std::vector<float> Trainer<S>::grads_host() { return impl_->model.store.grads_host(); }
+std::vector<float> Trainer<S>::grads_host(const std::string& param) {
+  auto& st = impl_->model.store;
+  if (param.empty()) return st.grads_host();
+  for (auto* p : st.params())
+    if (p->name == param) return st.grad_host(*p);
+  throw Error("the model has no parameter named '" + param + "'");
+}
 template <class S>
 layers::StoreBytes Trainer<S>::store_bytes() const { return impl_->model.store.bytes(); }
 template <class S>

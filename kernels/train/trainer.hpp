@@ -99,6 +99,10 @@ struct TrainerOptions {
   FaultInjection fault{};
   int collapse_after = 20;          ///< skipped steps in a row that stop the run
   bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
+  /// Test hook (halfway-train reads HALFWAY_CHECKPOINT_PAUSE_MS): save() pauses this long
+  /// halfway through each file it writes, after a line on stderr, so that a test can kill
+  /// the process mid-write with SIGKILL. 0: no pause.
+  int checkpoint_pause_ms = 0;
   /// The loss is multiplied by this before backward (the reported loss is not): < 1 gives
   /// the smaller gradients of a mean over more tokens per batch (chapter 04's
   /// demonstration; pair it with an SGD rate divided by the same factor).
@@ -163,7 +167,8 @@ class Trainer {
   std::vector<float> moments_host();
   /// The gradient buffer as the last step left it (widened exactly to fp32 when kept in S):
   /// unscaled and clipped unless scaling and clipping are off.
-  std::vector<float> grads_host();
+  /// `param`: that parameter's gradient only (an Error for a name the model does not have).
+  std::vector<float> grads_host(const std::string& param = "");
   float loss_scale() const;
   /// What the parameter store allocated, per buffer (masters, working copies, gradients, moments).
   layers::StoreBytes store_bytes() const;

@@ -1,9 +1,12 @@
 // Chapter 07: the trainer on a tiny model (d 32, 1+1 layers) and a few steps: resume is
 // bit-identical, an injected inf skips a step with the state bit-unchanged, a collapsing
-// scale stops the run, damaged checkpoints are rejected, and a short run learns.
+// scale stops the run, damaged checkpoints are rejected, a short run learns (with fp32 and
+// with 16-bit gradients), 16-bit gradients are the fp32 ones rounded once and take half the
+// bytes, and accumulation 2 x 16 matches batch 32 within a derived bound.
 // The backend comes from HALFWAY_TEST_BACKEND (cpu here; emu in the emu binary).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +16,9 @@
 
 #include <unistd.h>
 
+#include "common/device_memory.hpp"
 #include "common/error.hpp"
+#include "kernels/layers/scalar.hpp"
 #include "kernels/train/trainer.hpp"
 
 using namespace halfway;
@@ -209,9 +214,11 @@ TEST_CASE("checkpoint: a crash while writing, a truncated, altered or foreign ch
 TEST_CASE("trainer: a short run learns its training numbers in fp32 fp16 and bf16 [learn]") {
   // 24 numbers, no dropout, a constant rate: a tiny model memorises them. The bound is
   // loose on purpose (the loss starts at ln 13 = 2.56 and ends near 0 in every precision).
-  const auto run = [](auto tag, double* first, double* last, double* exact) {
+  const auto run = [](auto tag, double* first, double* last, double* exact,
+                      layers::GradType grads = layers::GradType::fp32) {
     using S = decltype(tag);
     TrainerOptions o = tiny(150, std::is_same_v<S, half> ? amp::ScaleMode::dynamic : amp::ScaleMode::off);
+    o.grad_storage = grads;
     o.model.dropout = 0;
     o.schedule.kind = optim::ScheduleKind::constant;
     o.schedule.peak = 3e-3;
@@ -227,10 +234,133 @@ TEST_CASE("trainer: a short run learns its training numbers in fp32 fp16 and bf1
   SUBCASE("fp32") { run(float{}, &first, &last, &exact); }
   SUBCASE("fp16") { run(half{}, &first, &last, &exact); }
   SUBCASE("bf16") { run(bfloat16{}, &first, &last, &exact); }
+  SUBCASE("fp16, 16-bit gradients") { run(half{}, &first, &last, &exact, layers::GradType::storage); }
+  SUBCASE("bf16, 16-bit gradients") { run(bfloat16{}, &first, &last, &exact, layers::GradType::storage); }
   INFO("loss " << first << " -> " << last << ", exact match on the training numbers " << exact);
   CHECK(first > 2.0);
   CHECK(last < 0.1 * first);
   CHECK(exact == 1.0);
+}
+
+namespace {
+/// One step with fp32 and one with 16-bit gradients from the same start: scaling and
+/// clipping off, so that step() leaves each gradient buffer as backward wrote it.
+template <class S>
+void check_grads_rounded_once() {
+  TrainerOptions o = tiny(1);
+  o.clip = false;
+  Trainer<S> wide(o);
+  o.grad_storage = layers::GradType::storage;
+  Trainer<S> narrow(o);
+  wide.step();
+  narrow.step();
+  const auto g32 = wide.grads_host(), g16 = narrow.grads_host();
+  REQUIRE(g32.size() == g16.size());
+  // With one micro-batch both runs compute every gradient element as the same fp32 number
+  // (the same forward and backward activations in S; the GEMM's fp32 sum, or the fp32 sums
+  // of a bias, LayerNorm or the embedding, added to a zero gradient). The 16-bit store
+  // rounds it once: exactly st<S> of the fp32 run's value, bit for bit.
+  std::size_t differ = 0, rounded = 0, nonzero = 0;
+  for (std::size_t i = 0; i < g32.size(); ++i) {
+    const float want = layers::ld(layers::st<S>(g32[i]));
+    differ += std::memcmp(&want, &g16[i], sizeof want) != 0;
+    rounded += want != g32[i];
+    nonzero += g32[i] != 0;
+  }
+  INFO(std::string(layers::precision_name<S>()) << ": " << nonzero << " nonzero gradients, " << rounded
+                                   << " changed by the rounding to 16 bits");
+  CHECK(differ == 0);
+  CHECK(rounded > nonzero / 2);  // the comparison sees the rounding: most fp32 values are not 16-bit values
+}
+}  // namespace
+
+TEST_CASE("trainer: 16-bit gradients after one micro-batch are the fp32 gradients rounded once [grad16]") {
+  check_grads_rounded_once<half>();
+  check_grads_rounded_once<bfloat16>();
+}
+
+TEST_CASE("trainer: 16-bit gradients take 2 bytes per parameter in the store and no extra buffer [grad16]") {
+  const TrainerOptions o = tiny(1, amp::ScaleMode::dynamic);
+  TrainerOptions o16 = o;
+  o16.grad_storage = layers::GradType::storage;
+  const auto before = allocation_count(test_backend());
+  Trainer<half> wide(o);
+  const auto wide_allocations = allocation_count(test_backend()) - before;
+  Trainer<half> narrow(o16);
+  const auto narrow_allocations = allocation_count(test_backend()) - before - wide_allocations;
+  const layers::StoreBytes w = wide.store_bytes(), n = narrow.store_bytes();
+  // The masters are 4 bytes per element (padding included): the gradients 4 in fp32, 2 in S.
+  CHECK(w.grads == w.masters);
+  CHECK(n.grads * 2 == n.masters);
+  CHECK(n.grads >= std::size_t(2 * narrow.parameter_count()));
+  CHECK(n.total() + n.grads == w.total());  // the rest of the store is the same
+  CHECK(narrow_allocations == wide_allocations);  // the 16-bit buffer replaces the fp32 one
+  CHECK_THROWS_AS(Trainer<float>{o16}, UsageError);  // fp32 has no 16-bit gradients
+}
+
+namespace {
+/// gamma_n = n u / (1 - n u): a sum of n products (or of n terms), computed in any order in
+/// a precision of unit roundoff u, is within gamma_n times the sum of their absolute values
+/// of the exact sum (Higham, Accuracy and Stability of Numerical Algorithms, section 3.1).
+double gamma_n(double n, double u) { return n * u / (1 - n * u); }
+}  // namespace
+
+TEST_CASE("trainer: accumulation 2 x 16 gives batch 32's loss and gradients within a derived bound [accumulate]") {
+  // fp32, dropout off, scaling and clipping off (step() leaves the gradients as backward
+  // wrote them). A micro-batch's loss is the mean over ITS target tokens, so 2 x 16 equals
+  // batch 32 only when both halves hold the same number of tokens T/2: then
+  // (1/2)(sum_1/(T/2) + sum_2/(T/2)) = (sum_1 + sum_2)/T. Pick a seed whose first 32 numbers split so.
+  TrainerOptions o = tiny(1);
+  o.model.dropout = 0;
+  o.train_limit = 0;
+  o.clip = false;
+  std::int64_t t1 = 0, t2 = -1;
+  for (o.seed = 1; o.seed < 200 && t1 != t2; ++o.seed) {
+    TrainerOptions p = o;
+    p.batch = 16;
+    p.steps = 2;
+    Trainer<float> probe(p);  // its micro-batches 0 and 1 are the halves (data.hpp: the order ignores the batch size)
+    t1 = probe.step().tokens;
+    t2 = probe.step().tokens;
+  }
+  --o.seed;
+  REQUIRE(t1 == t2);
+  TrainerOptions acc = o, full = o;
+  acc.batch = 16;
+  acc.accumulate = 2;
+  full.batch = 32;
+  Trainer<float> a(acc), f(full);
+  const StepResult ra = a.step(), rf = f.step();
+  REQUIRE(ra.tokens == rf.tokens);
+  const double T = double(rf.tokens), u = 0x1p-24, D = o.model.d_model;
+  INFO("seed " << o.seed << ", " << t1 << " + " << t2 << " tokens, loss " << ra.loss << " vs " << rf.loss);
+  // Each row's logits, loss l_r >= 0 and dlogits are the same numbers in both runs: every op
+  // before the loss works within one row or one sequence (no dropout), and the logits'
+  // gradient scale is 1/T in both (0.5 / (T/2) and 1 / T round to the same float). Only
+  // the sums over rows differ in order:
+  // - loss: sum_1 + sum_2 of positive terms against one sum of T: each within gamma of the
+  //   exact sum, plus a division each: |La - Lf| <= (gamma_{T/2} + gamma_T + 2u) L <= 2 gamma_{T+1} L;
+  CHECK(std::abs(ra.loss - rf.loss) <= 2 * gamma_n(T + 1, u) * rf.loss);
+  // - the output layer's gradients are sums over the T counted rows (padding rows are 0):
+  //   db_j = sum_r d_rj and dW_jk = sum_r d_rj x_rk, with |d_rj| = |p_rj - y_rj| / T <= 1/T
+  //   (one rounding more: (1 + u)/T) and x the decoder's final LayerNorm output, which at
+  //   step 1 (gain 1, shift 0) is a normalised row: |x_rk| <= sqrt(D - 1) < sqrt(D). So
+  //   sum_r |terms| <= (1 + u) for db and (1 + u) sqrt(D) for dW. One run sums T terms, the
+  //   other T/2 twice and adds the halves (one rounding more): the two are within
+  //   (gamma_T + gamma_{T/2 + 1}) (1 + u) sum|terms| <= 2 gamma_{T+2} sum|terms| of each other.
+  //   Without the 1/accumulate factor the accumulated gradients would be twice as large.
+  const double bound_b = 2 * gamma_n(T + 2, u), bound_w = bound_b * std::sqrt(D);
+  for (const auto& [name, bound] : {std::pair<std::string, double>{"generator.bias", bound_b}, {"generator.weight", bound_w}}) {
+    const auto ga = a.grads_host(name), gf = f.grads_host(name);
+    double diff = 0, largest = 0;
+    for (std::size_t i = 0; i < ga.size(); ++i) {
+      diff = std::max(diff, std::abs(double(ga[i]) - double(gf[i])));
+      largest = std::max(largest, std::abs(double(gf[i])));
+    }
+    INFO(name << ": largest difference " << diff << ", bound " << bound << ", largest gradient " << largest);
+    CHECK(diff <= bound);
+    CHECK(largest > 100 * bound);  // the bound is far below what a wrong factor would show
+  }
 }
 
 TEST_CASE("trainer: options are checked [options]") {
@@ -243,6 +373,8 @@ TEST_CASE("trainer: options are checked [options]") {
   CHECK(parse_loss_scaling("static:1024", true).init_scale == 1024.0f);
   CHECK_THROWS_AS(parse_loss_scaling("static:-2", true), UsageError);
   CHECK_THROWS_AS(model_preset("huge"), UsageError);
+  CHECK(parse_grad_storage("16") == layers::GradType::storage);
+  CHECK_THROWS_AS(parse_grad_storage("fp8"), UsageError);
   TrainerOptions o = tiny(10);
   o.master = optim::MasterMode::none;
   CHECK_THROWS_AS(Trainer<float>{o}, UsageError);
