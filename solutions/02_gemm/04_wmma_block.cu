@@ -6,7 +6,8 @@
 //   (8-element) global loads, and every element copied is used by 4 or 2 warps.
 // - Warp level: each warp owns a 64x32 piece of that tile, 4x2 accumulator fragments.
 //   Per 16-wide k-slice it loads 4 A fragments and 2 B fragments and issues 4x2 = 8
-//   mma_sync: each fragment feeds 2 or 4 tensor-core operations instead of 1.
+//   mma_sync: each fragment feeds 2 or 4 tensor-core operations instead of 1. That loop
+//   is exercise 02.2, warp_tile_mma in 04_warp_tile.cuh (kernel 5 calls it as well).
 //
 // Math: global traffic per k-step is (128 + 128) x 32 x 2 bytes = 16 KiB for
 // 2 x 128 x 128 x 32 flops = 1 Mflop: 64 flop/byte, 8x kernel 3. Shared-memory traffic
@@ -32,47 +33,14 @@
 //
 // Edges: load_tile zero-fills outside the matrix and falls back to element loads where a
 // row is not 16-byte aligned, so any M, N, K, leading dimension and base pointer work.
+#include "02_gemm/04_warp_tile.cuh"  // exercise 02.2: the warp tile (kernel 5 runs it too)
 #include "kernels/gemm/gemm_device.cuh"
 
 namespace halfway::HALFWAY_KERNEL_NS::gemm_impl {
 
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kBK = 32;
-constexpr int kWarpsM = 2, kWarpsN = 4, kThreads = 32 * kWarpsM * kWarpsN;
-constexpr int kWM = kBM / kWarpsM, kWN = kBN / kWarpsN;  // 64 x 32 per warp
-constexpr int kFM = kWM / 16, kFN = kWN / 16;            // 4 x 2 fragments
-
-/// One warp's share of a k-step: acc[i][j] += op(A)[warp rows, 0:kBK] * op(B)[0:kBK, warp cols].
-template <class T, bool TA, bool TB>
-__device__ __forceinline__ void warp_tile_mma(const T* as, const T* bs, int warp_m, int warp_n,
-                                              FragC (&acc)[kFM][kFN]) {
-  // BEGIN EXERCISE 02.2 (4 points): The WMMA warp-tile main loop of kernel 4
-  // HINT: G = TileGeometry<kBM, kBN, kBK, TA, TB> describes the tiles in shared memory.
-  // HINT: the warp's C piece starts at row warp_m * kWM, column warp_n * kWN of the tile.
-  // HINT: for each 16-wide slice kk of the kBK columns: load kFM fragments of op(A) and
-  // HINT: kFN of op(B) from shared memory, then do kFM x kFN wmma::mma_sync.
-  // HINT: element (m, k) of the A tile is at at_layout<TA>(as, G::kLdA, m, k), element
-  // HINT: (k, n) of the B tile at at_layout<TB>(bs, G::kLdB, k, n); pass G::kLdA or
-  // HINT: G::kLdB as ldm. FragA<T, TA> and FragB<T, TB> already have the right layouts.
-  using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
-#pragma unroll
-  for (int kk = 0; kk < kBK; kk += 16) {
-    FragA<T, TA> fa[kFM];
-    FragB<T, TB> fb[kFN];
-#pragma unroll
-    for (int i = 0; i < kFM; ++i)
-      wmma::load_matrix_sync(fa[i], at_layout<TA>(as, G::kLdA, warp_m * kWM + i * 16, kk), G::kLdA);
-#pragma unroll
-    for (int j = 0; j < kFN; ++j)
-      wmma::load_matrix_sync(fb[j], at_layout<TB>(bs, G::kLdB, kk, warp_n * kWN + j * 16), G::kLdB);
-#pragma unroll
-    for (int i = 0; i < kFM; ++i)
-#pragma unroll
-      for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-  }
-  // END EXERCISE 02.2
-}
+using namespace block_tile;  // the tiles drawn above and exercise 02.2's warp_tile_mma
 
 template <class T, bool TA, bool TB>
 __global__ void __launch_bounds__(kThreads) gemm_wmma_block_kernel(const GemmArgs g) {
