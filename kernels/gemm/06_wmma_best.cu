@@ -5,8 +5,16 @@
 //   16-wide k-slice a warp loads 4 + 4 fragments for 16 mma_sync (kernel 5: 4 + 2 for 8),
 //   so shared-memory reads per flop drop by a third; the 16 accumulators (128 fp32
 //   registers per thread) stay in registers for the whole K loop.
-// - Fragment double-buffering: the fragments of slice kk+16 are loaded from shared
-//   memory while the tensor cores work on slice kk (two register sets, alternating).
+// - A warp loop in another order, row by row (drawn below): kernels 4 and 5 go slice by
+//   slice, loading all of a slice's A and B fragments before its products. Here the warp
+//   takes the k-step in chunks of two slices, keeps the chunk's 2 x 4 B fragments, and
+//   walks its 4 fragment rows: row i's two A fragments feed 2 x 4 mma_sync into
+//   acc[i][0..3] while row i+1's are loaded from shared memory. Every fragment is still
+//   read once per chunk (the same shared-memory traffic and mma count as slice by slice),
+//   and the source holds 8 B + 2 x 2 A fragments at once, where a slice loop that
+//   prefetches the next slice holds 2 x (4 + 4). ptxas (CUDA 13.0, sm_90) allocates about
+//   the same to both: 216-227 registers per thread (slice loop: 210-227), no spills.
+//   Which order is faster is for the benchmark to say on a GPU.
 // - A 4-stage cp.async pipeline (more bytes in flight per SM: fewer, fatter blocks).
 // - Block swizzling for L2: consecutive block indices walk down a column of kGroupM tile
 //   rows before moving right, so the blocks resident at one time share A row panels and
@@ -16,7 +24,8 @@
 //   covering 512 contiguous bytes of a row of C, with alpha and beta applied on the way.
 //
 // Math: global traffic per k-step as in kernels 4 and 5 (64 flop/byte, before L2 reuse);
-// shared-memory reads per warp and k-slice 8 fragments (4 KiB) for 16 mma (128 Kflop).
+// shared-memory reads per warp and 32-wide chunk 16 fragments (8 KiB) for 32 mma
+// (256 Kflop), the same 32 flop per byte of shared memory as 8 fragments per 16 mma.
 //
 // Block order with swizzling (kGroupM = 8 here drawn as 2; numbers = block index):
 //
@@ -31,11 +40,24 @@
 //    128 +-------+-------+
 //        |  w2   |  w3   |
 //        +-------+-------+
+//
+// A warp's loop over one 32-wide chunk of the k-step (b[s][j]: slice s, fragment column
+// j; a[s]: the current fragment row's A fragment of slice s):
+//
+//                            b[0][0] b[0][1] b[0][2] b[0][3]    loaded first,
+//                            b[1][0] b[1][1] b[1][2] b[1][3]    kept for all 4 rows
+//   row 0: a[0] a[1]  ->  acc[0][0..3] += a[0] b[0][j] + a[1] b[1][j]   (row 1's a loading)
+//   row 1: a[0] a[1]  ->  acc[1][0..3] ...                              (row 2's a loading)
+//   row 2, row 3 the same
+// Each acc[i][j] still adds its k-slices in increasing k: the same sums as kernel 5.
 #include "kernels/gemm/gemm_device.cuh"
 
 namespace halfway::HALFWAY_KERNEL_NS::gemm_impl {
 
 namespace {
+
+/// The warp loop's k chunk: two 16-wide slices (see the drawing above).
+constexpr int kChunk = 32;
 
 /// A tile configuration of kernel 6: block tile BM x BN, k-step BK, WARPS_M x WARPS_N warps,
 /// STAGES pipeline stages. `Tuned` is the library's; the benchmark times the others
@@ -46,9 +68,9 @@ struct Tiles {
   static constexpr int kWarpsM = WARPS_M, kWarpsN = WARPS_N, kThreads = 32 * WARPS_M * WARPS_N;
   static constexpr int kWM = BM / WARPS_M, kWN = BN / WARPS_N;  // the warp tile
   static constexpr int kFM = kWM / 16, kFN = kWN / 16;           // its fragments
-  static constexpr int kSlices = BK / 16;
   static constexpr int kLdC = BN + 4;  // fp32 staging of C: ldm a multiple of 4, rows shifted by 4 banks
-  static_assert(kWM % 16 == 0 && kWN % 16 == 0 && BK % 16 == 0, "whole fragments");
+  static_assert(kWM % 16 == 0 && kWN % 16 == 0, "whole fragments");
+  static_assert(BK % kChunk == 0, "the warp loop takes the k-step in whole 32-wide chunks");
   static_assert(kWarpsM * kWM == BM && kWarpsN * kWN == BN, "the warps cover the block tile");
 };
 using Tuned = Tiles<128, 128, 32, 2, 2, 4>;         // 4 warps of 64x64, 4 stages
@@ -66,6 +88,43 @@ constexpr int smem_bytes() {
   return (pipeline > epilogue ? pipeline : epilogue) + kSmemAlignSlack;
 }
 
+/// The A fragments of one fragment row of a warp tile (tile rows row..row+15) for the N
+/// 16-wide slices of k from k0.
+template <class G, class FA, int N, class T>
+__device__ __forceinline__ void load_a_row(FA (&a)[N], const T* at, int row, int k0) {
+#pragma unroll
+  for (int s = 0; s < N; ++s) wmma::load_matrix_sync(a[s], at_layout<G::kTA>(at, G::kLdA, row, k0 + 16 * s), G::kLdA);
+}
+
+/// One warp's share of a k-step, row by row (the loop drawn above): acc += op(A)[row0 ..,
+/// 0:BK] * op(B)[0:BK, col0 ..] from the stage's tiles `at` and `bt` (geometry G).
+template <class C, class G, class T>
+__device__ __forceinline__ void warp_rows_mma(FragC (&acc)[C::kFM][C::kFN], const T* at, const T* bt, int row0,
+                                              int col0) {
+  constexpr int kFM = C::kFM, kFN = C::kFN, kSub = kChunk / 16;  // 2 slices per chunk
+  // Kept a loop (a k-step of 64 has two chunks): unrolled, ptxas (CUDA 13.0, sm_90) gave
+  // that variant 255 registers and spills; as a loop 232 and none (the others: no change).
+#pragma unroll 1
+  for (int k0 = 0; k0 < C::kBK; k0 += kChunk) {
+    FragB<T, G::kTB> b[kSub][kFN];  // the chunk's B fragments: every fragment row uses them
+#pragma unroll
+    for (int s = 0; s < kSub; ++s)
+#pragma unroll
+      for (int j = 0; j < kFN; ++j)
+        wmma::load_matrix_sync(b[s][j], at_layout<G::kTB>(bt, G::kLdB, k0 + 16 * s, col0 + 16 * j), G::kLdB);
+    FragA<T, G::kTA> a[2][kSub];  // this row's A fragments, and the next row's on their way
+    load_a_row<G>(a[0], at, row0, k0);
+#pragma unroll
+    for (int i = 0; i < kFM; ++i) {
+      if (i + 1 < kFM) load_a_row<G>(a[(i + 1) % 2], at, row0 + 16 * (i + 1), k0);
+#pragma unroll
+      for (int s = 0; s < kSub; ++s)
+#pragma unroll
+        for (int j = 0; j < kFN; ++j) wmma::mma_sync(acc[i][j], a[i % 2][s], b[s][j], acc[i][j]);
+    }
+  }
+}
+
 /// 4 values of C's type written or read together (8 bytes for 16-bit types).
 template <class T>
 struct alignas(4 * sizeof(T)) Quad {
@@ -76,7 +135,7 @@ template <class C, class T, bool TA, bool TB>
 __global__ void __launch_bounds__(C::kThreads) gemm_wmma_best_kernel(const GemmArgs g) {
   constexpr int kBM = C::kBM, kBN = C::kBN, kBK = C::kBK, kStages = C::kStages, kGroupM = C::kGroupM;
   constexpr int kWarpsN = C::kWarpsN, kThreads = C::kThreads, kWM = C::kWM, kWN = C::kWN;
-  constexpr int kFM = C::kFM, kFN = C::kFN, kSlices = C::kSlices, kLdC = C::kLdC;
+  constexpr int kFM = C::kFM, kFN = C::kFN, kLdC = C::kLdC;
   using G = TileGeometry<kBM, kBN, kBK, TA, TB>;
   HALFWAY_DYNAMIC_SHARED(unsigned char, smem_base);
   unsigned char* const smem = align128(smem_base);  // WMMA wants 32-byte aligned tiles
@@ -101,23 +160,11 @@ __global__ void __launch_bounds__(C::kThreads) gemm_wmma_best_kernel(const GemmA
 #pragma unroll
   for (int kt = 0; kt < kStages - 1; ++kt) pipe.issue(kt);
 
-  FragA<T, TA> fa[2][kFM];
-  FragB<T, TB> fb[2][kFN];
   for (int kt = 0; kt < k_steps; ++kt) {
     __pipeline_wait_prior(kStages - 2);
     __syncthreads();
     pipe.issue(kt + kStages - 1);
-
-    const T* at = pipe.a(kt);
-    const T* bt = pipe.b(kt);
-    const int row0 = warp_m * kWM, col0 = warp_n * kWN;
-    load_warp_fragments<G>(fa[0], fb[0], at, bt, row0, col0, 0);
-#pragma unroll
-    for (int s = 0; s < kSlices; ++s) {
-      if (s + 1 < kSlices)  // the next slice's operands...
-        load_warp_fragments<G>(fa[(s + 1) & 1], fb[(s + 1) & 1], at, bt, row0, col0, (s + 1) * 16);
-      mma_warp_tile(acc, fa[s & 1], fb[s & 1]);  // ...load while this one computes
-    }
+    warp_rows_mma<C, G>(acc, pipe.a(kt), pipe.b(kt), warp_m * kWM, warp_n * kWN);
   }
   __pipeline_wait_prior(0);
   __syncthreads();  // every warp is done with the pipeline buffers: reuse them for C

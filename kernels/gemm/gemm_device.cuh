@@ -1,8 +1,9 @@
 /// @file gemm_device.cuh
 /// @brief What every kernel of the GEMM ladder shares: element access through op(A) and
-/// op(B), the bound-checked epilogue, tile loaders into shared memory, WMMA layouts, the
-/// mechanics of warp tiles of fragments, and the dispatch of a GemmArgs to a kernel
-/// template instance.
+/// op(B), the bound-checked epilogue, tile loaders into shared memory, WMMA layouts,
+/// zeroing and storing warp tiles of fragments, and the dispatch of a GemmArgs to a kernel
+/// template instance. The warp loops themselves are not shared: kernels 4 and 5 run
+/// exercise 02.2's (02_gemm/04_warp_tile.cuh), kernel 6 has its own, in another order.
 ///
 /// Compiled twice like every kernel file: by nvcc (halfway::gpu) and by g++ against the
 /// emulator (halfway::emu). Device code uses CUDA's names; the host API is GemmArgs.
@@ -271,28 +272,6 @@ __device__ __forceinline__ void zero_fragments(FragC (&acc)[FM][FN]) {
   for (int i = 0; i < FM; ++i)
 #pragma unroll
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
-}
-
-/// Loads a warp's operands of the 16-wide k-slice kk from the block tiles as and bs
-/// (geometry G): fa[i] = op(A)[row0 + 16i, kk] and fb[j] = op(B)[kk, col0 + 16j], 16x16 each.
-template <class G, class T, class FA, class FB, int FM, int FN>
-__device__ __forceinline__ void load_warp_fragments(FA (&fa)[FM], FB (&fb)[FN], const T* as, const T* bs,
-                                                    int row0, int col0, int kk) {
-#pragma unroll
-  for (int i = 0; i < FM; ++i)
-    wmma::load_matrix_sync(fa[i], at_layout<G::kTA>(as, G::kLdA, row0 + i * 16, kk), G::kLdA);
-#pragma unroll
-  for (int j = 0; j < FN; ++j)
-    wmma::load_matrix_sync(fb[j], at_layout<G::kTB>(bs, G::kLdB, kk, col0 + j * 16), G::kLdB);
-}
-
-/// The warp tile's FM x FN tensor-core products of one k-slice: acc[i][j] += fa[i] * fb[j].
-template <class FA, class FB, int FM, int FN>
-__device__ __forceinline__ void mma_warp_tile(FragC (&acc)[FM][FN], const FA (&fa)[FM], const FB (&fb)[FN]) {
-#pragma unroll
-  for (int i = 0; i < FM; ++i)
-#pragma unroll
-    for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
 }
 
 /// The warp-level epilogue of the WMMA kernels: writes the 16x16 accumulator tile whose
