@@ -12,6 +12,11 @@
         names) into the same torch model and evaluates it on the held-out numbers; with
         --held-out prints every held-out prediction ("407 -> four zero seven", the format of
         `halfway-train translate --held-out`), with NUMBERS translates those.
+        The model runs in fp32. An fp32 checkpoint gives halfway-train's predictions exactly
+        (tests/torch_round_trip.py). A 16-bit checkpoint holds NAME in fp16/bf16 (the working
+        copies halfway-train computes with) and master.NAME in fp32: both load, but halfway-
+        train computes in 16 bits and this model in fp32, so a prediction near a tie can
+        differ (tiny model, 60 steps: 1 of 200 with either, fp16 and bf16).
 
 What is the same as halfway-train (chapters/07_trainer/README.md):
   - data: the 13-token vocabulary, the seeded 80/20 split (split seed 0: the same 200 held-out
