@@ -25,7 +25,6 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.path.join(HERE, "..", "pytorch_reference.py")
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "common", "python"))
-import halfway_task as task  # noqa: E402
 
 # A model that says the same thing for every number would agree with any wrong loader; after
 # 60 steps the tiny model's outputs differ from number to number (about 100 distinct outputs
@@ -61,6 +60,7 @@ def main():
     a = p.parse_args()
     try:
         import torch  # noqa: F401  (only to skip early and clearly)
+        import halfway_task as task  # numpy: torch's dependency
     except ImportError:
         print("torch_round_trip: skipped: this Python cannot import torch (Debian: apt-get install python3-torch)")
         return 77
