@@ -4,11 +4,11 @@ model, data order, initial weights, optimizer, schedule and clipping, the same s
 at each thread count; one table of step time, the ratio halfway/PyTorch, held-out exact
 match, token accuracy and final loss.
 
-    compare_pytorch.py [--halfway-train PATH] [--threads 1,2] [--steps 800] [--rounds 1]
+    compare_pytorch.py [--halfway-train PATH] [--threads 1,2] [--steps 1200] [--rounds 1]
                        [--precision fp32|bf16] [--seed 1] [--csv FILE]
 
     compare_pytorch.py --steps 100          # timing only (a short run learns little)
-    compare_pytorch.py                      # the full 800 steps: timing and accuracy
+    compare_pytorch.py                      # the full 1200 steps: timing and accuracy
 
 Runs with a Python that has torch (Debian's /usr/bin/python3); export OPENBLAS_CORETYPE as
 for every course program (both sides use OpenBLAS for their matrix products). The two programs
@@ -116,11 +116,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--halfway-train", help="the program (default: build/default/bin/halfway-train)")
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    p.add_argument("--steps", type=int, default=800, help="steps per run (800: the default run; fewer: timing only)")
+    p.add_argument("--steps", type=int, default=1200, help="steps per run (1200: the default run; fewer: timing only)")
     p.add_argument("--rounds", type=int, default=1, help="runs of each program at each thread count (median shown)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--lr-factor", type=float, default=0.5)
+    p.add_argument("--lr-factor", type=float, default=0.25)
     p.add_argument("--omp-wait-policy", choices=["passive", "active", "inherit"], default="passive",
                    help="OMP_WAIT_POLICY for both programs (see above; inherit: leave the environment's)")
     p.add_argument("--csv", help="also write every run as a CSV row")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Chapter 07's PyTorch peer of halfway-train: the seed's program with its bugs fixed.
 
-    pytorch_reference.py [--steps 800] [--batch 32] [--seed 1] [--threads N] [--precision fp32|bf16]
-                         [--size tiny|seed] [--warmup W] [--lr-factor 0.5] [--json] [--log FILE.jsonl]
+    pytorch_reference.py [--steps 1200] [--batch 32] [--seed 1] [--threads N] [--precision fp32|bf16]
+                         [--size tiny|seed] [--warmup W] [--lr-factor 0.25] [--json] [--log FILE.jsonl]
         Trains the model on the task exactly as halfway-train sets it up, then greedy-decodes the
         held-out numbers: exact match, token accuracy, examples and failures. --json prints one
         line instead: {"step_ms": median step time, "exact_match", "token_accuracy", "final_loss", ...}.
@@ -29,7 +29,7 @@ What is the same as halfway-train (chapters/07_trainer/README.md):
   - initialisation: the course's weights bit for bit (the same RNG and draw order; the
     embedding N(0, d^-1/2), --init seed: N(0, 1));
   - Adam (0.9, 0.98, eps 1e-9), Noam factor * d^-1/2 * min(k^-1/2, k w^-3/2) with the warmup
-    half the run, global-norm clipping at 1.0, cross-entropy ignoring <pad>, batch 32, 800 steps;
+    half the run, global-norm clipping at 1.0, cross-entropy ignoring <pad>, batch 32, 1200 steps;
   - bf16: torch.autocast on the CPU (the parameters stay fp32: fp32 masters, as halfway-train).
 What differs: the dropout masks (PyTorch's generator, seeded by --seed), and the order of
 floating-point sums. fp16 is not offered: PyTorch 1.13 has no fp16 autocast on the CPU.
@@ -53,14 +53,14 @@ TIMING_WARMUP = 5  # steps left out of the median step time (first allocations, 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=0, help="optimizer steps (default: 32 epochs = 800 at batch 32)")
+    p.add_argument("--steps", type=int, default=0, help="optimizer steps (default: 48 epochs = 1200 at batch 32)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=1, help="weights, data order, dropout")
     p.add_argument("--threads", type=int, default=0, help="torch (OpenMP) and OpenBLAS threads; 0: the libraries' default")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--size", choices=sorted(SIZES), default="seed")
     p.add_argument("--warmup", type=int, default=0, help="Noam warmup (default: half the run, as halfway-train)")
-    p.add_argument("--lr-factor", type=float, default=0.5, help="Noam's factor")
+    p.add_argument("--lr-factor", type=float, default=0.25, help="Noam's factor")
     p.add_argument("--clip", type=float, default=1.0, help="global-norm clipping (0: off)")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--init", choices=["course", "seed"], default="course", help="embedding N(0, d^-1/2) or the seed's N(0, 1)")
@@ -214,7 +214,7 @@ def main():
     model_module.init_like_course(model, a.seed, 1.0 if a.init == "seed" else 0.0)
     train, _ = task.split_numbers(0)
     order = task.DataOrder(train, a.batch, a.seed)
-    steps = a.steps or 32 * order.per_epoch
+    steps = a.steps or 48 * order.per_epoch  # halfway-train's default
     warmup = a.warmup or max(1, steps // 2)
     d_model = size["d_model"]
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9)
