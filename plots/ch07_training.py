@@ -39,7 +39,7 @@ def main(args):
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     (loss_ax, scale_ax), (lr_ax, norm_ax) = axes
     same_lr = len({tuple(r["lr"]) for r in runs.values()}) == 1
-    scaled = False
+    scaled, skips, steps_scaled = False, 0, 0
     for i, (name, r) in enumerate(runs.items()):
         c = colour(name, i)
         loss_ax.plot(r["step"], r["loss"], color=c, alpha=0.18, linewidth=0.6)
@@ -55,6 +55,7 @@ def main(args):
             scaled = True
             scale_ax.plot(r["step"], r["scale"], color=c, linewidth=1.3, label=name)
             skipped = [(s, v) for s, v, k in zip(r["step"], r["scale"], r["skipped"]) if k]
+            skips, steps_scaled = skips + len(skipped), max(steps_scaled, len(r["step"]))
             if skipped:
                 scale_ax.scatter([s for s, _ in skipped], [v for _, v in skipped], marker="x", color="k", zorder=3,
                                  label=f"{name}: {len(skipped)} skipped step{'s' if len(skipped) != 1 else ''}")
@@ -68,8 +69,13 @@ def main(args):
         lo, hi = scale_ax.get_ylim()
         scale_ax.set_ylim(lo / 4, hi * 4)
     scale_ax.set_ylabel("loss scale")
-    scale_ax.set_title("dynamic loss scale (x: a skipped step, its scale halved)" if scaled
-                       else "no run used a loss scale", fontsize=9)
+    if not scaled:
+        scale_ax.set_title("no run used a loss scale", fontsize=9)
+    elif skips:
+        scale_ax.set_title("dynamic loss scale (x: a skipped step, its scale halved)", fontsize=9)
+    else:
+        scale_ax.set_title(f"dynamic loss scale: no step skipped in {steps_scaled}\n"
+                           "(growth waits for 2000 clean steps: chapter 04)", fontsize=8)
     lr_ax.set_ylabel("learning rate")
     lr_ax.set_title("Noam schedule", fontsize=9)
     norm_ax.set_yscale("log")
