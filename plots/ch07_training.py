@@ -7,9 +7,9 @@ norm before clipping (smoothed; raw in pale).
     python3 plots/ch07_training.py RUN.csv [RUN.csv ...] OUT.png
 
 Each RUN.csv is a `halfway-train --log RUN.csv` log, labelled by its file name (fp16-s1.csv:
-"fp16-s1"). plots/ch07_run.py draws one run the same way for `./course run`; this figure
-compares runs, so it smooths the noisy panels and draws the scale only where there is one.
+"fp16-s1"). `./course run` draws its one run with it (build/default/plots/train.png).
 """
+import csv
 import math
 import os
 import sys
@@ -19,10 +19,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ch07_run import read_run  # noqa: E402 (plots/ch07_run.py, next to this script)
-from smoothing import smooth  # noqa: E402
+from smoothing import smooth  # noqa: E402 (plots/smoothing.py, next to this script)
 
 COLOURS = {"fp32": "#1f77b4", "fp16": "#d62728", "bf16": "#2ca02c"}
+
+
+def read_run(path):
+    run = {"step": [], "loss": [], "lr": [], "scale": [], "norm": [], "skipped": []}
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            run["step"].append(int(r["step"]))
+            run["loss"].append(float(r["loss"]))
+            run["lr"].append(float(r["lr"]))
+            run["scale"].append(float(r["scale"]))
+            run["norm"].append(float(r["grad_norm"]))
+            run["skipped"].append(r["skipped"].strip().lower() in ("1", "true"))
+    if not run["step"]:
+        sys.exit(f"ch07_training.py: expected step rows in {path}, found none")
+    return run
 
 
 def colour(name, i):
