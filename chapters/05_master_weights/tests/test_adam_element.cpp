@@ -1,6 +1,9 @@
 // Exercise 05.1: Adam's element update against an independent fp64 transcription of
 // PyTorch 1.13's formulas (REFERENCE.md), over 300 steps of Adam and AdamW with and without
-// weight decay. Each step starts both from the same float state (the reference's state
+// weight decay. Every [ex05.1] case runs every variant (Adam, Adam with L2 decay, AdamW), so a
+// slip in one branch fails each case; the cases differ in the gradients: of order 1, and of
+// order eps, where v is tiny and eps added after the square root (not inside it) decides the
+// step. Each step starts both from the same float state (the reference's state
 // rounded to float), so the bound is one step's rounding, derived here with u = 2^-24 (each
 // fp32 operation and each constant rounded to float adds at most u relative):
 //   g' = g + wd w                    |e_g| <= 2u (|g| + |wd w|)
@@ -13,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "common/rng.hpp"
 #include "kernels/optim/optimizer.hpp"
@@ -22,11 +26,12 @@ using namespace halfway::optim;
 
 namespace {
 
-void run(const AdamOptions& o, std::uint64_t seed) {
+// `scale`: the gradients' size (normal * 2^(-20 U) * scale, U uniform on [0, 1)).
+void run(const AdamOptions& o, std::uint64_t seed, double scale = 1.0) {
   const double u = std::ldexp(1.0, -24);
   double w = 0.5, m = 0, v = 0;
   for (std::int64_t t = 1; t <= 300; ++t) {
-    const float g = float(rng::normal(seed, std::uint64_t(t)) * std::exp2(-20.0 * rng::uniform(seed + 1, std::uint64_t(t))));
+    const float g = float(scale * rng::normal(seed, std::uint64_t(t)) * std::exp2(-20.0 * rng::uniform(seed + 1, std::uint64_t(t))));
     // the same float state for both
     const float wf = float(w), mf0 = float(m), vf0 = float(v);
     w = wf, m = mf0, v = vf0;
@@ -60,34 +65,51 @@ void run(const AdamOptions& o, std::uint64_t seed) {
   }
 }
 
+// Adam without decay (PyTorch's defaults and a Transformer's), with L2 decay, and AdamW.
+std::vector<AdamOptions> variants() {
+  AdamOptions adam, transformer, l2, adamw;
+  transformer.lr = 5e-4, transformer.beta2 = 0.98, transformer.eps = 1e-9;
+  l2.weight_decay = 0.1;
+  adamw.weight_decay = 0.01, adamw.decoupled = true, adamw.lr = 1e-2;
+  return {adam, transformer, l2, adamw};
+}
+
 }  // namespace
 
-TEST_CASE("Adam: one element against fp64 PyTorch formulas, no weight decay [ex05.1]") {
-  run(AdamOptions{}, 1);
-  AdamOptions transformer;
-  transformer.lr = 5e-4, transformer.beta2 = 0.98, transformer.eps = 1e-9;
-  run(transformer, 2);
+TEST_CASE("Adam, Adam with L2 decay, AdamW: 300 steps against fp64 PyTorch formulas [ex05.1]") {
+  std::uint64_t seed = 1;
+  for (const AdamOptions& o : variants()) run(o, seed++);
 }
 
-TEST_CASE("Adam: L2 weight decay enters the gradient [ex05.1]") {
-  AdamOptions o;
-  o.weight_decay = 0.1;
-  run(o, 3);
-  // by hand, step 1, g = 0: g' = wd * w = 0.05, m = 0.005, v = 2.5e-6 * 0.001 ...
-  float m = 0, v = 0;
-  const float w = adam_element(0.5f, 0.0f, m, v, adam_constants(o, 1e-3, 1));
-  CHECK(m == doctest::Approx(0.1 * 0.05).epsilon(1e-6));
-  CHECK(w == doctest::Approx(0.5 - 1e-3).epsilon(1e-6));  // first step moves by ~lr * sign
+TEST_CASE("Adam, Adam with L2 decay, AdamW: gradients of order eps, eps after the square root [ex05.1]") {
+  // sqrt(v) / bc2_sqrt is then of order eps: sqrt(v / bc2 + eps) would be ~sqrt(eps), a
+  // step thousands of times too small. (With L2 decay wd * w dominates the gradient, so
+  // that variant checks the decay, not eps.)
+  std::uint64_t seed = 11;
+  for (const AdamOptions& o : variants()) run(o, seed++, o.eps);
 }
 
-TEST_CASE("AdamW: decoupled decay shrinks the weight, not the gradient [ex05.1]") {
-  AdamOptions o;
-  o.weight_decay = 0.01, o.decoupled = true, o.lr = 1e-2;
-  run(o, 4);
-  float m = 0, v = 0;
-  const float w = adam_element(2.0f, 0.0f, m, v, adam_constants(o, o.lr, 1));
-  CHECK(m == 0.0f);                         // a zero gradient stays zero
-  CHECK(w == float(2.0f * float(1.0 - 1e-4)));  // only the decay moved the weight
+TEST_CASE("Adam, Adam with L2 decay, AdamW: first steps by hand [ex05.1]") {
+  const std::vector<AdamOptions> v4 = variants();
+  const AdamOptions &adam = v4[0], &l2 = v4[2], &adamw = v4[3];
+  {  // step 1 with g = eps: m / bc1 = eps and sqrt(v) / bc2_sqrt = eps, so w moves by lr / 2
+    float m = 0, v = 0;
+    const float w = adam_element(0.5f, float(adam.eps), m, v, adam_constants(adam, adam.lr, 1));
+    CHECK(w == doctest::Approx(0.5 - adam.lr / 2).epsilon(1e-6));
+  }
+  {  // L2, step 1, g = 0: g' = wd * w = 0.05, m = 0.1 * 0.05, and w moves by ~lr * sign(g')
+    float m = 0, v = 0;
+    const float w = adam_element(0.5f, 0.0f, m, v, adam_constants(l2, l2.lr, 1));
+    CHECK(m == doctest::Approx(0.1 * 0.05).epsilon(1e-6));
+    CHECK(w == doctest::Approx(0.5 - l2.lr).epsilon(1e-6));
+  }
+  {  // AdamW, step 1, g = 0: a zero gradient stays zero, only the decay moves the weight
+    float m = 0, v = 0;
+    const float w = adam_element(2.0f, 0.0f, m, v, adam_constants(adamw, adamw.lr, 1));
+    CHECK(m == 0.0f);
+    CHECK(v == 0.0f);
+    CHECK(w == float(2.0f * float(1.0 - adamw.lr * adamw.weight_decay)));
+  }
 }
 
 TEST_CASE("Adam: constants in double, bad options rejected") {
