@@ -18,6 +18,7 @@
 /// Host only: this header includes CLI11.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -57,5 +58,16 @@ CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
 /// The backends a benchmark measures for `--backend CHOICE`: "all" is cpu plus cuda when a
 /// GPU is usable; any other name is select_backend(name).
 std::vector<Backend> benchmark_backends(const std::string& choice);
+
+/// What a benchmark over gradient buffers of a few sizes takes from its command line.
+struct GradientBenchmarkOptions {
+  std::vector<std::int64_t> sizes{2510000, 1 << 24};  ///< the seed's model, 2.51M, and 16M
+  std::string backend = "all";
+  int repeats = 10;
+  std::string csv;
+};
+/// Adds `--sizes`, `--backend` (one of `backends`, or all), `--repeats` and `--csv` into `o`.
+void add_gradient_benchmark_options(CLI::App& app, GradientBenchmarkOptions& o,
+                                    const std::vector<std::string>& backends);
 
 }  // namespace halfway

@@ -71,28 +71,21 @@ Row measure(Backend b, std::int64_t n, bool with_inf, int repeats) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 04: fused unscale-and-check against two Thrust passes"};
-  std::vector<std::int64_t> sizes{2510000, 1 << 24};
-  std::string backend = "all", csv;
-  int repeats = 10;
-  app.add_option("--sizes", sizes, "gradient counts (default: the seed's model, 2.51M, and 16M)")
-      ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 31));
-  app.add_option("--backend", backend, "cpu, cuda, or all (cpu, plus cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "cuda", "all"}));
-  app.add_option("--repeats", repeats, "timed runs per measurement (median reported)")->check(CLI::Range(1, 1000));
-  add_log_option(app, csv, "the table as CSV", "--csv");
+  GradientBenchmarkOptions o;
+  add_gradient_benchmark_options(app, o, {"cpu", "cuda"});
   return run_program(argc, argv, app, [&] {
     std::vector<Row> rows;
-    for (Backend b : benchmark_backends(backend))
-      for (std::int64_t n : sizes)
-        for (bool with_inf : {false, true}) rows.push_back(measure(b, n, with_inf, repeats));
+    for (Backend b : benchmark_backends(o.backend))
+      for (std::int64_t n : o.sizes)
+        for (bool with_inf : {false, true}) rows.push_back(measure(b, n, with_inf, o.repeats));
     std::printf("%-7s %12s %8s %12s %12s %10s\n", "backend", "gradients", "inf", "fused ms", "thrust ms", "speedup");
     for (const Row& r : rows)
       std::printf("%-7s %12lld %8s %12.3f %12.3f %9.2fx\n", r.backend.c_str(), (long long)r.n, r.with_inf ? "yes" : "no",
                   r.fused_ms, r.thrust_ms, r.thrust_ms / r.fused_ms);
     std::printf("(same bits and the same found_inf from both in every row; speedup = thrust / fused, medians of %d runs)\n",
-                repeats);
-    if (!csv.empty()) {
-      CsvWriter log(csv, {"backend", "gradients", "inf", "fused_ms", "thrust_ms"});
+                o.repeats);
+    if (!o.csv.empty()) {
+      CsvWriter log(o.csv, {"backend", "gradients", "inf", "fused_ms", "thrust_ms"});
       for (const Row& r : rows) log.row(r.backend, r.n, r.with_inf ? 1 : 0, r.fused_ms, r.thrust_ms);
     }
   });

@@ -63,19 +63,12 @@ Row measure(Backend b, std::int64_t n, int repeats) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 06: the global gradient norm against thrust::transform_reduce"};
-  std::vector<std::int64_t> sizes{2510000, 1 << 24};
-  std::string backend = "all", csv;
-  int repeats = 10;
-  app.add_option("--sizes", sizes, "gradient counts (default: the seed's model, 2.51M, and 16M)")
-      ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 31));
-  app.add_option("--backend", backend, "cpu, emu, cuda, or all (cpu, plus cuda when a GPU is usable)")
-      ->check(CLI::IsMember({"cpu", "emu", "cuda", "all"}));
-  app.add_option("--repeats", repeats, "timed runs per measurement (median reported)")->check(CLI::Range(1, 1000));
-  add_log_option(app, csv, "the table as CSV", "--csv");
+  GradientBenchmarkOptions o;
+  add_gradient_benchmark_options(app, o, {"cpu", "emu", "cuda"});
   return run_program(argc, argv, app, [&] {
     std::vector<Row> rows;
-    for (Backend b : benchmark_backends(backend))
-      for (std::int64_t n : sizes) rows.push_back(measure(b, n, repeats));
+    for (Backend b : benchmark_backends(o.backend))
+      for (std::int64_t n : o.sizes) rows.push_back(measure(b, n, o.repeats));
     std::printf("%-7s %12s %16s %16s %10s %10s %9s\n", "backend", "gradients", "norm (ours)", "norm (thrust)",
                 "ours ms", "thrust ms", "speedup");
     for (const Row& r : rows) {
@@ -88,9 +81,9 @@ int main(int argc, char** argv) {
     }
     std::printf("(values agree within the derived bound in every row; speedup = thrust / ours, medians of %d runs;\n"
                 " emu: Thrust's CPP system has no emulated timing to compare with, values only)\n",
-                repeats);
-    if (!csv.empty()) {
-      CsvWriter log(csv, {"backend", "gradients", "norm_ours", "norm_thrust", "ours_ms", "thrust_ms"});
+                o.repeats);
+    if (!o.csv.empty()) {
+      CsvWriter log(o.csv, {"backend", "gradients", "norm_ours", "norm_thrust", "ours_ms", "thrust_ms"});
       for (const Row& r : rows) log.row(r.backend, r.n, r.ours, r.thrust, r.ours_ms, r.thrust_ms);
     }
   });

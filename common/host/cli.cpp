@@ -119,4 +119,18 @@ std::vector<Backend> benchmark_backends(const std::string& choice) {
   return list;
 }
 
+void add_gradient_benchmark_options(CLI::App& app, GradientBenchmarkOptions& o,
+                                    const std::vector<std::string>& backends) {
+  app.add_option("--sizes", o.sizes, "gradient counts (default: the seed's model, 2.51M, and 16M)")
+      ->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 31));
+  std::vector<std::string> choices = backends;
+  choices.push_back("all");
+  std::string names;
+  for (const std::string& b : backends) names += b + ", ";
+  app.add_option("--backend", o.backend, names + "or all (cpu, plus cuda when a GPU is usable)")
+      ->check(CLI::IsMember(choices));
+  app.add_option("--repeats", o.repeats, "timed runs per measurement (median reported)")->check(CLI::Range(1, 1000));
+  add_log_option(app, o.csv, "the table as CSV", "--csv");
+}
+
 }  // namespace halfway
