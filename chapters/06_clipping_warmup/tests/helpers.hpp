@@ -52,6 +52,19 @@ std::vector<G> random_grads(std::int64_t n, std::uint64_t seed, double lo = -4.0
   return g;
 }
 
+/// k elements for each thread of the norm's first pass (a full grid: kNormMaxBlocks x
+/// kNormThreads threads, each walking every T-th element): `big` first, then k - 1 `small`s,
+/// signs alternating. Where small^2 is at most half an ulp of big^2 in float, a float running
+/// sum drops every small^2 (big^2 + small^2 rounds back to big^2); a double keeps them.
+template <class G>
+std::vector<G> big_then_small(std::int64_t k, float big, float small) {
+  const std::int64_t threads = std::int64_t(optim::kNormMaxBlocks) * optim::kNormThreads;
+  std::vector<G> g(static_cast<std::size_t>(k * threads));
+  for (std::size_t i = 0; i < g.size(); ++i)
+    g[i] = layers::st<G>((i % 2 ? -1.0f : 1.0f) * (std::int64_t(i) < threads ? big : small));
+  return g;
+}
+
 /// The fp64 reference: a serial sum of the squares (each exact in double), one sqrt.
 template <class G>
 double reference_norm(const std::vector<G>& g) {

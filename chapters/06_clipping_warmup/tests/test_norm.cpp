@@ -42,15 +42,27 @@ std::uint32_t bits(float v) {
 const std::int64_t kSizes[] = {1, 7, 255, 256, 257, 1000, 65536 + 33, 262144, 262144 + 1000, 600001};
 
 template <class G>
+void check_against_reference(const std::vector<G>& g) {
+  const std::int64_t n = std::int64_t(g.size());
+  const double ref = reference_norm(g);
+  const float got = norm_of(g);
+  INFO("n = ", n);
+  REQUIRE(std::isfinite(got));
+  CHECK(std::fabs(double(got) - ref) <= norm_bound(ref, n));
+}
+
+// Every thread sums a 1 and then 8 squares of s = (255/256) 2^-12 (a G in all three types),
+// each just under half an ulp of 1 in float (2^-24): a float running sum drops all 8 and
+// ends 8 s^2 / 2 ~ 3.97 2^-24 low in the norm, four times the bound.
+template <class G>
+std::vector<G> small_squares_after_a_one() {
+  return big_then_small<G>(9, 1.0f, std::ldexp(255.0f / 256.0f, -12));
+}
+
+template <class G>
 void check_against_reference() {
-  for (std::int64_t n : kSizes) {
-    const auto g = random_grads<G>(n, 100 + std::uint64_t(n));
-    const double ref = reference_norm(g);
-    const float got = norm_of(g);
-    INFO("n = ", n);
-    REQUIRE(std::isfinite(got));
-    CHECK(std::fabs(double(got) - ref) <= norm_bound(ref, n));
-  }
+  for (std::int64_t n : kSizes) check_against_reference(random_grads<G>(n, 100 + std::uint64_t(n)));
+  check_against_reference(small_squares_after_a_one<G>());
 }
 
 }  // namespace
@@ -69,6 +81,12 @@ TEST_CASE("norm: integer gradients give the exact norm" EX061) {
     for (std::int64_t i = 0; i < pairs; ++i) g.push_back(bfloat16(3.0f)), g.push_back(bfloat16(-4.0f));
     CHECK(norm_of(g) == float(5.0 * std::sqrt(double(pairs))));
   }
+  // Each thread: a 4096 (square 2^24), then four 1s. The sum, T (2^24 + 4) over the grid's
+  // T threads, is exact in double, so the norm is its double sqrt rounded to float; a float
+  // running sum would round 2^24 + 1 back to 2^24 (ties to even) and drop every 1.
+  const auto g = big_then_small<half>(5, 4096.0f, 1.0f);
+  const double threads = double(g.size() / 5);
+  CHECK(norm_of(g) == float(std::sqrt(threads * (0x1p24 + 4.0))));
 }
 
 TEST_CASE("norm: fp64 reference fp32" EX061) { check_against_reference<float>(); }
@@ -90,10 +108,15 @@ TEST_CASE("norm: the same bits in 5 runs and every thread order and on the cpu" 
     }
     reset_thread_order();
   }
-  // The cpu runs the kernels' order on the host: the same bits, not merely close ones.
+  // The cpu runs the kernels' order on the host: the same bits, not merely close ones, also
+  // where the accumulation's precision shows (float sums would drop the small squares).
   NormWorkspace ws;
   auto host = g;
   CHECK(bits(global_norm(GradBuffer{Backend::cpu, DType::f32, host.data(), n}, ws)) == bits(first));
+  auto sensitive = small_squares_after_a_one<float>();
+  const float on_device = norm_of(sensitive);
+  CHECK(bits(global_norm(GradBuffer{Backend::cpu, DType::f32, sensitive.data(), std::int64_t(sensitive.size())}, ws)) ==
+        bits(on_device));
 }
 
 TEST_CASE("norm: no overflow or underflow where the true norm is a float" EX061) {
