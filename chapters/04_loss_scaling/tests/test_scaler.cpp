@@ -146,7 +146,7 @@ TEST_CASE("scaler: hysteresis, minimum and maximum equal Megatron's and Apex's r
   }
 }
 
-TEST_CASE("scaler: PyTorch's defaults and the first steps by hand [ex04.1]") {
+TEST_CASE("scaler: the first steps by hand: PyTorch's defaults, and hysteresis 2 [ex04.1]") {
   GradScaler s;
   CHECK(s.scale() == 65536.0f);
   CHECK(s.options().rule.growth_interval == 2000);
@@ -163,6 +163,32 @@ TEST_CASE("scaler: PyTorch's defaults and the first steps by hand [ex04.1]") {
   ScalerOptions o;
   o.init_scale = 3.0f;
   CHECK(GradScaler(o).inv_scale() == static_cast<float>(1.0 / 3.0));
+  // Hysteresis 2 (Megatron): one overflow absorbed, the allowance refilled by growth. With
+  // hysteresis 1 every overflow backs off, so PyTorch's steps cannot tell a rule that
+  // ignores the allowance; these can.
+  o = ScalerOptions{};
+  o.rule.hysteresis = 2;
+  GradScaler h(o);
+  one_step(h, true);  // absorbed: the scale stays, the allowance drops to 1
+  CHECK(h.scale() == 65536.0f);
+  CHECK(h.state().hysteresis_left == 1);
+  CHECK(h.skipped_steps() == 1);  // the step is skipped all the same
+  one_step(h, true);  // allowance used up: back off
+  CHECK(h.scale() == 32768.0f);
+  one_step(h, true);  // and again on every overflow until the scale grows
+  CHECK(h.scale() == 16384.0f);
+  CHECK(h.state().hysteresis_left == -1);
+  for (int k = 0; k < 2000; ++k) one_step(h, false);
+  CHECK(h.scale() == 32768.0f);
+  CHECK(h.state().hysteresis_left == 2);  // refilled by the growth
+  for (int k = 0; k < 1000; ++k) one_step(h, false);
+  one_step(h, true);  // absorbed, and the growth interval starts over
+  CHECK(h.scale() == 32768.0f);
+  CHECK(h.state().growth_tracker == 0);
+  for (int k = 0; k < 1999; ++k) one_step(h, false);
+  CHECK(h.scale() == 32768.0f);
+  one_step(h, false);
+  CHECK(h.scale() == 65536.0f);
 }
 
 TEST_CASE("scaler: growth stops below float's overflow [ex04.1]") {
@@ -175,6 +201,19 @@ TEST_CASE("scaler: growth stops below float's overflow [ex04.1]") {
   one_step(s, false);  // 2^128 is inf in float: refused, tracker restarts
   CHECK(s.scale() == 0x1p127f);
   CHECK(s.state().growth_tracker == 0);
+  // A refused growth still refills the hysteresis allowance (the interval completed).
+  o.rule.hysteresis = 2;
+  GradScaler h(o);
+  one_step(h, false);  // 2^127, allowance 2
+  one_step(h, true);   // absorbed, allowance 1
+  CHECK(h.scale() == 0x1p127f);
+  one_step(h, false);  // refused growth, allowance back to 2
+  CHECK(h.scale() == 0x1p127f);
+  CHECK(h.state().hysteresis_left == 2);
+  one_step(h, true);   // absorbed again
+  CHECK(h.scale() == 0x1p127f);
+  one_step(h, true);   // backs off
+  CHECK(h.scale() == 0x1p126f);
 }
 
 TEST_CASE("scaler: a fixed scale never moves; off means scale 1 and no check") {
