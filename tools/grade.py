@@ -12,11 +12,12 @@ break 03.x's build, an unfilled 01.1 cannot fail 03.1. Text the student changed 
 the markers is reported (file:line) and ignored.
 
 Speed: one build folder (--build-dir) links one grading tree (BUILD_DIR/grading-tree) in
-place of solutions/. Grading an exercise writes its one file into the tree, builds only the
-test binaries of its chapter (ninja rebuilds what includes that file) and runs the tests
-tagged [exNN.M]. Then the file is put back with its old timestamp and the objects compiled
-against the student's version are deleted, so the next exercise rebuilds only what its own
-file touches. An exercise whose body equals the solution's rebuilds nothing.
+place of solutions/; it is configured once (later runs leave CMake's reruns to ninja).
+Grading an exercise writes its one file into the tree, builds only the test binaries of its
+chapter that run its tagged tests (ninja rebuilds what includes that file) and runs the
+tests tagged [exNN.M]. Then the file is put back with its old timestamp and the objects
+compiled against the student's version are deleted, so the next exercise rebuilds only what
+its own file touches. An exercise whose body equals the solution's rebuilds nothing.
 
 Points: an exercise earns its points in proportion to its passing tests (tests skipped for
 want of a GPU do not count). A failing gate test (exercises.py GATES: the test of the
@@ -157,11 +158,27 @@ class GradingBuild:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
 
+    def settings(self) -> dict[str, str]:
+        return {"CMAKE_GENERATOR": "Ninja", "HALFWAY_IMPL": "exercises", "HALFWAY_EXERCISES_DIR": str(self.tree),
+                "CMAKE_BUILD_TYPE": "Release", "HALFWAY_CUDA": self.args.cuda}
+
+    def configured_already(self) -> bool:
+        """The folder is configured with our settings: ninja then re-runs CMake by itself when
+        a CMakeLists.txt or a globbed folder changes, and a configure of our own would only
+        cost seconds per exercise (per mutant, tools/run_mutants.py)."""
+        cache = self.args.build_dir / "CMakeCache.txt"
+        if not cache.is_file() or not (self.args.build_dir / "build.ninja").is_file():
+            return False
+        found = dict(re.findall(r"^([A-Za-z_]+):[A-Z]+=(.*)$", cache.read_text(encoding="utf-8", errors="replace"), re.M))
+        return all(found.get(k) == v for k, v in self.settings().items())
+
     def configure(self) -> str:
         """'' or the configure error."""
-        cmd = ["cmake", "-S", str(ROOT), "-B", str(self.args.build_dir), "-G", "Ninja",
-               "-DHALFWAY_IMPL=exercises", f"-DHALFWAY_EXERCISES_DIR={self.tree}",
-               "-DCMAKE_BUILD_TYPE=Release", f"-DHALFWAY_CUDA={self.args.cuda}"]
+        if self.configured_already():  # ninja reruns CMake if a CMakeLists.txt changed
+            proc = run(["ninja", "-C", str(self.args.build_dir), "build.ninja"], self.log, self.args.quiet)
+            return "" if proc.returncode == 0 else "configure failed: " + first_error(proc.stdout)
+        cmd = ["cmake", "-S", str(ROOT), "-B", str(self.args.build_dir), "-G", "Ninja"] + [
+            f"-D{k}={v}" for k, v in self.settings().items() if k != "CMAKE_GENERATOR"]
         proc = run(cmd, self.log, self.args.quiet)
         return "" if proc.returncode == 0 else "configure failed: " + first_error(proc.stdout)
 
@@ -173,6 +190,27 @@ class GradingBuild:
         """The test binaries of a chapter (the tests tagged [exNN.M] live in chapter NN's)."""
         names = re.findall(rf"^(ch{chapter}_tests_[a-z]+):", self.ninja("-t", "targets", "all"), re.M)
         return sorted(set(names))
+
+    def ctest_binaries(self, *label: str) -> set[str]:
+        """The names of the binaries that run the tests ctest lists (with `-L label`)."""
+        proc = subprocess.run(["ctest", "--test-dir", str(self.args.build_dir), "--show-only=json-v1", *label],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            tests = json.loads(proc.stdout).get("tests", [])
+        except json.JSONDecodeError:
+            return set()
+        return {pathlib.Path(t["command"][0]).name for t in tests if t.get("command")}
+
+    def exercise_targets(self, ex) -> list[str]:
+        """The chapter's test binaries that run the tests tagged [exNN.M]: only they need the
+        student's body (a mutant of 05.1 rebuilds ch05_tests_cpu, not ch05_tests_emu). ctest
+        knows a binary's tests once it was built (doctest discovery), so until every binary
+        of the chapter was built once, all of them are built."""
+        chapter = self.test_targets(ex.chapter)
+        if not set(chapter) <= self.ctest_binaries():
+            return chapter
+        tagged = self.ctest_binaries("-L", "^ex" + re.escape(ex.id) + "$")
+        return [t for t in chapter if t in tagged] or chapter
 
     def build(self, targets: list[str]) -> str:
         """'' or the first build error."""
@@ -266,7 +304,7 @@ def grade_all(args, exercises, folder: pathlib.Path, log: pathlib.Path) -> tuple
         if changed:
             path.write_text(text, encoding="utf-8")
         try:
-            error = gb.build(gb.test_targets(ex.chapter))
+            error = gb.build(gb.exercise_targets(ex))
             if error:
                 build_failures[ex.id] = map_lines(error, ex.file, ex.solution_line, student.body_line[ex.id],
                                                   len(student.bodies[ex.id]))
