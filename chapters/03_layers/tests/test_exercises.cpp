@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -366,30 +367,40 @@ namespace {
 
 // ds_j = y_j (dy_j - sum_k y_k dy_k); rows: n = 1, 6, 64 (a quarter masked: y = 0) and
 // 1000 (dy offset by 5, so sum y dy is ~5 and cannot be left out).
+// S: the storage type (double, or half with fp32 sums: acc_t<half> = float); y and dy are
+// rounded to S and to acc_t<S> first and the reference takes the rounded values. The bound:
+// the dot's sum is off by n u sum|y dy| (u = acc_t<S>'s unit roundoff), then one subtraction
+// and one product add 2u; storing to S adds half an S ulp (2^-11 relative for half, and
+// 2^-25 absolute below its normal range). A dot kept in half is off by ~2^-11 |dot| per add.
+template <class S>
 void check_softmax_backward_rows(int size) {
+  using A = acc_t<S>;
+  const LD u = std::is_same_v<A, double> ? 0x1p-53L : 0x1p-24L;
+  const LD store_rel = std::is_same_v<S, double> ? 0.0L : 0x1p-11L, store_abs = std::is_same_v<S, double> ? 0.0L : 0x1p-25L;
   for (auto [n, seed] : {std::pair{1, 60}, std::pair{6, 61}, std::pair{64, 62}, std::pair{1000, 63}}) {
     CAPTURE(n);
     CAPTURE(size);
     const auto s = normal_vec(std::size_t(n), std::uint64_t(seed), 2.0);
-    auto dy = normal_vec(std::size_t(n), std::uint64_t(seed + 100));
-    std::vector<double> y(static_cast<std::size_t>(n));
+    auto dy0 = normal_vec(std::size_t(n), std::uint64_t(seed + 100));
     LD total = 0;
     for (int j = 0; j < n; ++j) total += (n == 64 && j % 4 == 1) ? 0 : std::exp(LD(s[std::size_t(j)]));
-    for (int j = 0; j < n; ++j)
-      y[std::size_t(j)] = (n == 64 && j % 4 == 1) ? 0.0 : double(std::exp(LD(s[std::size_t(j)])) / total);
-    if (n == 1000)
-      for (double& v : dy) v += 5;
+    std::vector<S> y(static_cast<std::size_t>(n));
+    std::vector<A> dy(static_cast<std::size_t>(n));
+    for (int j = 0; j < n; ++j) {
+      y[std::size_t(j)] = S(A((n == 64 && j % 4 == 1) ? 0.0 : double(std::exp(LD(s[std::size_t(j)])) / total)));
+      dy[std::size_t(j)] = A(dy0[std::size_t(j)] + (n == 1000 ? 5.0 : 0.0));
+    }
+    const auto yl = [&](int j) { return LD(A(y[std::size_t(j)])); };
     LD dot = 0, dot_abs = 0;
-    for (int j = 0; j < n; ++j) dot += LD(y[std::size_t(j)]) * LD(dy[std::size_t(j)]);
-    for (int j = 0; j < n; ++j) dot_abs += std::fabs(LD(y[std::size_t(j)]) * LD(dy[std::size_t(j)]));
-    std::vector<double> ds(std::size_t(n), 99.0);
-    with_team(size, [&](const auto& t) { softmax_backward_row<double>(y.data(), dy.data(), ds.data(), n, t); });
+    for (int j = 0; j < n; ++j) dot += yl(j) * LD(dy[std::size_t(j)]);
+    for (int j = 0; j < n; ++j) dot_abs += std::fabs(yl(j) * LD(dy[std::size_t(j)]));
+    std::vector<S> ds(std::size_t(n), S(A(99)));
+    with_team(size, [&](const auto& t) { softmax_backward_row<S>(y.data(), dy.data(), ds.data(), n, t); });
     int bad = 0;
     for (int j = 0; j < n; ++j) {
-      const LD yj = y[std::size_t(j)], ref = yj * (LD(dy[std::size_t(j)]) - dot);
-      // dot's sum: off by n u sum|y dy|; then one subtraction and one product: 2u.
-      const LD tol = yj * ((n + 2) * 0x1p-53L * (dot_abs + std::fabs(LD(dy[std::size_t(j)])))) * 2;
-      bad += !(std::fabs(LD(ds[std::size_t(j)]) - ref) <= tol);
+      const LD yj = yl(j), ref = yj * (LD(dy[std::size_t(j)]) - dot);
+      const LD tol = (yj * ((n + 2) * u * (dot_abs + std::fabs(LD(dy[std::size_t(j)])))) + std::fabs(ref) * store_rel + store_abs) * 2;
+      bad += !(std::fabs(LD(A(ds[std::size_t(j)])) - ref) <= tol);
     }
     CHECK(bad == 0);
   }
@@ -397,10 +408,13 @@ void check_softmax_backward_rows(int size) {
 
 }  // namespace
 
-TEST_CASE("softmax backward row against the fp64 reference [ex03.2]") { check_softmax_backward_rows(1); }
+TEST_CASE("softmax backward row against the fp64 reference, in double and in half [ex03.2]") {
+  check_softmax_backward_rows<double>(1);
+  check_softmax_backward_rows<half>(1);
+}
 
 TEST_CASE("softmax backward row with teams of host threads against the fp64 reference [ex03.2]") {
-  for (int size : {2, 3, 16}) check_softmax_backward_rows(size);
+  for (int size : {2, 3, 16}) check_softmax_backward_rows<double>(size), check_softmax_backward_rows<half>(size);
 }
 
 namespace {
