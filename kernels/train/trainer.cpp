@@ -121,12 +121,12 @@ TrainerOptions checked(TrainerOptions o) {
   usage(o.model.dropout >= 0 && o.model.dropout < 1, "expected a dropout in [0, 1), found " + std::to_string(o.model.dropout));
   usage(o.collapse_after >= 1, "expected a collapse limit >= 1");
   usage(o.train_limit >= 0, "expected a training subset size >= 0");
-  if constexpr (std::is_same_v<S, float>)
+  if constexpr (std::is_same_v<S, float>) {
     usage(o.master == optim::MasterMode::master,
           "--master " + optim::to_string(o.master) + " needs a 16-bit precision: in fp32 the weights are the masters");
-  if constexpr (std::is_same_v<S, float>)
     usage(o.grad_storage == layers::GradType::fp32,
           "--grad-storage 16 needs a 16-bit precision (fp16 or bf16): in fp32 the gradients are fp32");
+  }
   o.schedule.d_model = o.model.d_model;
   o.schedule.total = o.steps;
   optim::check(o.schedule);
