@@ -141,11 +141,12 @@ void gradients(const std::string& path, std::size_t n, double scale, Backend bac
   std::vector<float> scaled(n);
   Buf<float> d_scaled;  // the backend's memory (the GPU's on cuda)
   Buf<half> d_out;
+  Buf<unsigned long long> d_counts;  // the cast's counters on emu and cuda (the cpu counts on the host)
   for (double s : {1.0, 16.0, 256.0, 4096.0, 65536.0, 1048576.0, 16777216.0}) {
     for (std::size_t i = 0; i < n; ++i) scaled[i] = static_cast<float>(g[i] * s);
     copy_in(backend, d_scaled.get(n, backend), scaled.data(), n * sizeof(float));
     CastCounts c;
-    cast_f32_to_f16(backend, d_scaled.data(), d_out.get(n, backend), n, &c);
+    cast_f32_to_f16(backend, d_scaled.data(), d_out.get(n, backend), n, &c, d_counts.get(kCastCounters, backend));
     const double pct = 100.0 / static_cast<double>(n);
     const double normal = static_cast<double>(n - c.flushed - c.subnormal - c.overflow);
     std::printf("  2^%-10d %9.2f%% %9.2f%% %9.2f%% %9.2f%%\n", static_cast<int>(std::log2(s)),

@@ -7,9 +7,9 @@
 // The narrowing casts also count what was lost: each thread counts its own values, the
 // block sums them with the course's block reduction (common/block_reduce.cuh), and thread
 // 0 of each block adds the block's sums to three global counters (integer additions: the
-// same totals in any order). The counters are allocated once per thread and kept; the
-// host reads them with a copy, which also waits for the kernel. Without counts a cast
-// does not wait: it checks its launch and returns.
+// same totals in any order). The counters are the caller's workspace (nothing is allocated
+// here; cast_cpu.cpp zeroes them before and reads them after). A cast never waits: it
+// checks its launch and returns.
 //
 // The conversions are chapter 01's hand-written ones on the GPU too (not the hardware's
 // cvt instructions): they agree on every value, and so the bits agree even for NaN.
@@ -145,61 +145,24 @@ unsigned blocks_for(std::size_t items) {
   return static_cast<unsigned>(blocks < kMaxBlocks ? (blocks > 0 ? blocks : 1) : kMaxBlocks);
 }
 
-// The three global counters of the narrowing casts: allocated on a thread's first counted
-// cast and kept until the thread ends (a cast allocates nothing after that); zeroed before
-// each launch, read back by a copy after it (the copy waits for the kernel).
-class DeviceCounts {
- public:
-  DeviceCounts() = default;
-  ~DeviceCounts() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceCounts(const DeviceCounts&) = delete;
-  DeviceCounts& operator=(const DeviceCounts&) = delete;
-  // Zeroed counters for the next launch.
-  unsigned long long* zeroed() {
-    if (!ptr_) HALFWAY_CUDA_CHECK(cudaMalloc(&ptr_, 3 * sizeof(unsigned long long)));
-    HALFWAY_CUDA_CHECK(cudaMemsetAsync(ptr_, 0, 3 * sizeof(unsigned long long)));
-    return ptr_;
-  }
-  CastCounts read() const {
-    unsigned long long host[3];
-    HALFWAY_CUDA_CHECK(cudaMemcpy(host, ptr_, sizeof host, cudaMemcpyDeviceToHost));
-    return CastCounts{host[0], host[1], host[2]};
-  }
-
- private:
-  unsigned long long* ptr_ = nullptr;
-};
-
-// This thread's counters (each build, emu and gpu, has its own).
-DeviceCounts& thread_counts() {
-  static thread_local DeviceCounts counts;
-  return counts;
-}
-
-// One narrowing cast: the kernel, then the counts when asked for.
+// One narrowing cast; `counts` (null or three zeroed counters in device memory) gets the
+// tallies.
 template <class Out>
 void narrow_launch(void (*kernel)(const float*, Out*, std::size_t, bool, unsigned long long*), const float* in,
-                   Out* out, std::size_t n, CastCounts* counts) {
-  if (n == 0) {
-    if (counts) *counts = CastCounts{};
-    return;
-  }
-  unsigned long long* device_counts = counts ? thread_counts().zeroed() : nullptr;
+                   Out* out, std::size_t n, unsigned long long* counts) {
+  if (n == 0) return;
   const bool vector = aligned_pairs(in, out);
-  HALFWAY_LAUNCH(kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)(in, out, n, vector, device_counts);
+  HALFWAY_LAUNCH(kernel, blocks_for(vector ? n / 2 : n), kThreads, 0, 0)(in, out, n, vector, counts);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
-  if (counts) *counts = thread_counts().read();
 }
 
 }  // namespace
 
-void cast_f32_to_f16(const float* in, half* out, std::size_t n, CastCounts* counts) {
+void cast_f32_to_f16(const float* in, half* out, std::size_t n, unsigned long long* counts) {
   narrow_launch(f32_to_f16_kernel, in, out, n, counts);
 }
 
-void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, CastCounts* counts) {
+void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, unsigned long long* counts) {
   narrow_launch(f32_to_bf16_kernel, in, out, n, counts);
 }
 

@@ -11,11 +11,14 @@
 ///
 /// Pointers live where the backend computes: host memory for `cpu` and `emu` (the
 /// emulator's device memory is host memory), device memory for `cuda`. `counts` is always
-/// host memory, may be null, and is overwritten with the counts of this call. Any length
-/// and any alignment work; 8-byte aligned floats with 4-byte aligned halves take the
-/// vectorised path (two values per thread, one `half2` store). On cuda a cast is
-/// asynchronous like a kernel launch (the copy that brings its result to the host waits
-/// for it), except when `counts` is asked for: reading them waits for the kernel.
+/// host memory, may be null, and is overwritten with the counts of this call. On emu and
+/// cuda the kernel counts into `device_counts`, the caller's workspace of kCastCounters
+/// unsigned long longs in the backend's memory (a cast allocates nothing; the cpu ignores
+/// it): it is required when `counts` is asked for there. Any length and any alignment
+/// work; 8-byte aligned floats with 4-byte aligned halves take the vectorised path (two
+/// values per thread, one `half2` store). On cuda a cast is asynchronous like a kernel
+/// launch (the copy that brings its result to the host waits for it), except when
+/// `counts` is asked for: reading them waits for the kernel.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +44,8 @@ struct CastCounts {
   }
   friend bool operator==(const CastCounts&, const CastCounts&) = default;
 };
+/// The counters a counted cast on a device needs in its workspace (one per CastCounts field).
+inline constexpr std::size_t kCastCounters = 3;
 
 /// Bit 0: overflowed, bit 1: flushed to zero, bit 2: subnormal result; for one value `in`
 /// cast to the fp16 bits `out`.
@@ -61,9 +66,12 @@ HALFWAY_HD inline unsigned cast_outcome_bf16(float in, std::uint16_t out) {
 }  // namespace halfway
 
 // The kernels, as launched by the emulator (halfway::emu) and on the GPU (halfway::gpu).
+// `counts`: null, or kCastCounters counters in device memory that the narrowing casts add
+// overflow, flushed and subnormal to (zero them first). Return after the launch, without
+// waiting.
 HALFWAY_KERNEL_API(
-  void cast_f32_to_f16(const float* in, half* out, std::size_t n, CastCounts* counts = nullptr);
-  void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, CastCounts* counts = nullptr);
+  void cast_f32_to_f16(const float* in, half* out, std::size_t n, unsigned long long* counts = nullptr);
+  void cast_f32_to_bf16(const float* in, bfloat16* out, std::size_t n, unsigned long long* counts = nullptr);
   void cast_f16_to_f32(const half* in, float* out, std::size_t n);
   void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n);
 )
@@ -76,12 +84,13 @@ void cast_f16_to_f32(const half* in, float* out, std::size_t n);
 void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n);
 }  // namespace halfway::cpu
 
-// Pick the implementation by backend. `cuda` throws Error in a build without CUDA.
+// Pick the implementation by backend. `cuda` throws Error in a build without CUDA; counts
+// asked on emu or cuda without `device_counts` throw Error.
 namespace halfway {
 void cast_f32_to_f16(Backend backend, const float* in, half* out, std::size_t n,
-                     CastCounts* counts = nullptr);
+                     CastCounts* counts = nullptr, unsigned long long* device_counts = nullptr);
 void cast_f32_to_bf16(Backend backend, const float* in, bfloat16* out, std::size_t n,
-                      CastCounts* counts = nullptr);
+                      CastCounts* counts = nullptr, unsigned long long* device_counts = nullptr);
 void cast_f16_to_f32(Backend backend, const half* in, float* out, std::size_t n);
 void cast_bf16_to_f32(Backend backend, const bfloat16* in, float* out, std::size_t n);
 }  // namespace halfway

@@ -1,7 +1,9 @@
 // The cpu backend of the casts (OpenMP over chunks), and the choice of backend.
 #include <exception>
 #include <mutex>
+#include <string>
 
+#include "common/device_memory.hpp"
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
 #include "common/parallel_errors.hpp"
@@ -77,16 +79,41 @@ void cast_bf16_to_f32(const bfloat16* in, float* out, std::size_t n) {
 
 namespace halfway {
 
+namespace {
+// A narrowing cast on emu or cuda: the kernel counts into the caller's zeroed counters
+// when counts are asked for, and one copy brings them back (on cuda it waits for the kernel).
+template <class Launch>
+void narrow_on_device(Backend backend, std::size_t n, CastCounts* counts, unsigned long long* device_counts,
+                      Launch launch) {
+  if (!counts) return launch(nullptr);
+  HALFWAY_EXPECT(device_counts != nullptr,
+                 "a workspace of " + std::to_string(kCastCounters) + " counters for a counted cast on " +
+                     std::string(to_string(backend)),
+                 "a null pointer");
+  *counts = CastCounts{};
+  if (n == 0) return;
+  unsigned long long host[kCastCounters] = {};
+  copy_in(backend, device_counts, host, sizeof host);
+  launch(device_counts);
+  copy_out(backend, host, device_counts, sizeof host);
+  *counts = CastCounts{host[0], host[1], host[2]};
+}
+}  // namespace
+
 // cpu: the host code above; emu and cuda: the kernels (common/dispatch.hpp).
 void cast_f32_to_f16(Backend backend, const float* in, half* out, std::size_t n,
-                     CastCounts* counts) {
+                     CastCounts* counts, unsigned long long* device_counts) {
   if (backend == Backend::cpu) return cpu::cast_f32_to_f16(in, out, n, counts);
-  HALFWAY_KERNEL(backend, cast_f32_to_f16(in, out, n, counts));
+  narrow_on_device(backend, n, counts, device_counts, [&](unsigned long long* dev) {
+    HALFWAY_KERNEL(backend, cast_f32_to_f16(in, out, n, dev));
+  });
 }
 void cast_f32_to_bf16(Backend backend, const float* in, bfloat16* out, std::size_t n,
-                      CastCounts* counts) {
+                      CastCounts* counts, unsigned long long* device_counts) {
   if (backend == Backend::cpu) return cpu::cast_f32_to_bf16(in, out, n, counts);
-  HALFWAY_KERNEL(backend, cast_f32_to_bf16(in, out, n, counts));
+  narrow_on_device(backend, n, counts, device_counts, [&](unsigned long long* dev) {
+    HALFWAY_KERNEL(backend, cast_f32_to_bf16(in, out, n, dev));
+  });
 }
 void cast_f16_to_f32(Backend backend, const half* in, float* out, std::size_t n) {
   if (backend == Backend::cpu) return cpu::cast_f16_to_f32(in, out, n);

@@ -1,15 +1,22 @@
 // The cast kernels on the emulator (ch01_tests_emu) or the GPU (ch01_tests_gpu): bit for
-// bit the cpu casts' results and counts, at odd sizes, odd alignments and edge values.
+// bit the cpu casts' results and counts, at odd sizes, odd alignments and edge values; the
+// counts in the caller's workspace, with nothing allocated by the cast.
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "chapters/01_fp16/tests/cast_inputs.hpp"
 #include "common/backend.hpp"
 #include "common/device_memory.hpp"
+#include "common/error.hpp"
 #include "kernels/fp16/cast.hpp"
+#if !defined(HALFWAY_TEST_NEEDS_GPU)
+#include "common/emu/runtime.hpp"
+#endif
 
 using namespace halfway;
 
@@ -65,10 +72,12 @@ void check_casts(const std::vector<float>& in, std::size_t offset) {
   Buffer<half> d_h(n);
   Buffer<bfloat16> d_b(n);
   d_in.upload(in, offset);
+  Buf<unsigned long long> work;  // the counters, the caller's workspace
+  unsigned long long* counters = work.get(kCastCounters, kBackend);
   CastCounts ch, cb;
   ch.overflow = cb.flushed = 12345;  // must be overwritten
-  cast_f32_to_f16(kBackend, d_in.data(offset), d_h.data(offset), n, &ch);
-  cast_f32_to_bf16(kBackend, d_in.data(offset), d_b.data(offset), n, &cb);
+  cast_f32_to_f16(kBackend, d_in.data(offset), d_h.data(offset), n, &ch, counters);
+  cast_f32_to_bf16(kBackend, d_in.data(offset), d_b.data(offset), n, &cb, counters);  // reused: zeroed again
   CHECK(same_bits(d_h.download(offset), want_h));
   CHECK(same_bits(d_b.download(offset), want_b));
   CHECK(ch == want_ch);
@@ -115,9 +124,50 @@ TEST_CASE(BACKEND_NAME " casts of a large tensor use many blocks and agree") {
 }
 
 TEST_CASE(BACKEND_NAME " casts of nothing do nothing") {
+  Buf<unsigned long long> work;
   CastCounts c;
   c.overflow = 7;
-  cast_f32_to_f16(kBackend, nullptr, nullptr, 0, &c);
+  cast_f32_to_f16(kBackend, nullptr, nullptr, 0, &c, work.get(kCastCounters, kBackend));
   CHECK(c == CastCounts{});
   cast_f16_to_f32(kBackend, nullptr, nullptr, 0);
 }
+
+TEST_CASE(BACKEND_NAME " counted casts need the caller's workspace") {
+  const std::vector<float> in = cast_test_inputs(17, 17);
+  Buffer<float> d_in(in.size());
+  Buffer<half> d_h(in.size());
+  d_in.upload(in, 0);
+  CastCounts c;
+  CHECK_THROWS_AS(cast_f32_to_f16(kBackend, d_in.data(0), d_h.data(0), in.size(), &c), Error);
+  CHECK_NOTHROW(cast_f32_to_f16(kBackend, d_in.data(0), d_h.data(0), in.size()));  // no counts: none needed
+}
+
+#if !defined(HALFWAY_TEST_NEEDS_GPU)
+TEST_CASE("emu counted casts allocate nothing") {
+  // A fresh thread, so a cast that kept per-thread counters would allocate them here.
+  const std::vector<float> in = cast_test_inputs(1023, 5);
+  Buffer<float> d_in(in.size());
+  Buffer<bfloat16> d_b(in.size());
+  d_in.upload(in, 0);
+  Buf<unsigned long long> work;
+  unsigned long long* counters = work.get(kCastCounters, kBackend);
+  const unsigned long long mallocs = simt::emu_counters().device_allocations;
+  const unsigned long long bufs = allocation_count(kBackend);
+  CastCounts c;
+  std::exception_ptr failure;  // an exception must not leave the thread (a stub exercise throws one)
+  std::thread([&] {
+    try {
+      cast_f32_to_bf16(kBackend, d_in.data(0), d_b.data(0), in.size(), &c, counters);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
+  CHECK(simt::emu_counters().device_allocations == mallocs);
+  CHECK(allocation_count(kBackend) == bufs);
+  CastCounts want;
+  std::vector<bfloat16> out(in.size());
+  cpu::cast_f32_to_bf16(in.data(), out.data(), in.size(), &want);
+  CHECK(c == want);
+}
+#endif
