@@ -5,7 +5,7 @@ each precision mode, as the allocator counts it (one stacked bar per mode).
     python3 plots/ch07_memory.py MEMORY.csv OUT.png
 
 MEMORY.csv is written by `ch07_memory --csv MEMORY.csv` (columns mode, parameters,
-masters_bytes, working_bytes, masters_used, gradients_bytes, optimizer_state_bytes,
+masters_bytes, working_bytes, gradients_bytes, optimizer_state_bytes,
 activations_bytes, forward_workspace_bytes, backward_bytes, other_bytes, total_bytes).
 """
 import csv
@@ -46,11 +46,9 @@ def main(args):
             width = int(r[col]) / MIB
             if width <= 0:
                 continue
-            idle = col == "masters_bytes" and r["masters_used"].strip().lower() in ("false", "0")
-            name = "fp32 masters, allocated but unused" if idle else label
-            ax.barh(yi, width, left=left, color="white" if idle else colour, edgecolor=colour,
-                    hatch="///" if idle else None, label=None if name in seen else name)
-            seen.add(name)
+            ax.barh(yi, width, left=left, color=colour, edgecolor=colour,
+                    label=None if label in seen else label)
+            seen.add(label)
             left += width
         total, n = int(r["total_bytes"]), int(r["parameters"])
         ax.text(left + 0.5, yi, f"{total / MIB:.1f} MiB, {total / n:.1f} B/param", va="center", fontsize=8)

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<CsvWriter> csv;
     if (!csv_path.empty())
       csv = std::make_unique<CsvWriter>(csv_path, std::vector<std::string>{
-          "mode", "parameters", "masters_bytes", "working_bytes", "masters_used", "gradients_bytes",
+          "mode", "parameters", "masters_bytes", "working_bytes", "gradients_bytes",
           "optimizer_state_bytes", "activations_bytes", "forward_workspace_bytes", "backward_bytes", "other_bytes", "total_bytes"});
     std::printf("memory held after %d training steps, batch %d, model %s, on %s (the allocator's count per use; MiB)\n",
                 steps, batch, size.c_str(), backend.c_str());
@@ -74,13 +74,13 @@ int main(int argc, char** argv) {
                     " and " + std::to_string(r.store_grads));
       const double n = double(r.parameters);
       const long long no_act = params + r.of(MemoryUse::gradients) + r.of(MemoryUse::optimizer_state);
-      std::printf("%-24s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f | %8.2f %8.2f%s\n", m.name,
+      std::printf("%-24s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f | %8.2f %8.2f\n", m.name,
                   mib(r.store_masters), mib(r.store_working), mib(r.of(MemoryUse::gradients)),
                   mib(r.of(MemoryUse::optimizer_state)), mib(r.of(MemoryUse::activations)),
                   mib(r.of(MemoryUse::forward_workspace)), mib(r.of(MemoryUse::backward)), mib(r.of(MemoryUse::other)),
-                  mib(r.total), double(r.total) / n, double(no_act) / n, r.masters_used ? "" : "  (masters allocated, unused)");
+                  mib(r.total), double(r.total) / n, double(no_act) / n);
       if (csv)
-        csv->row(m.name, r.parameters, r.store_masters, r.store_working, r.masters_used, r.of(MemoryUse::gradients),
+        csv->row(m.name, r.parameters, r.store_masters, r.store_working, r.of(MemoryUse::gradients),
                  r.of(MemoryUse::optimizer_state), r.of(MemoryUse::activations), r.of(MemoryUse::forward_workspace),
                  r.of(MemoryUse::backward),
                  r.of(MemoryUse::other), r.total);

@@ -136,7 +136,7 @@ void train(const Settings& s, TrainerOptions o) {
     std::optional<EvalResult> e;
     if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
     log.row(r, secs, e ? &*e : nullptr);
-    if (telemetry) telemetry->after_step(t);  // observes only: a copy of the masters, on the side
+    if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
     std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
                   tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
@@ -254,6 +254,7 @@ int main(int argc, char** argv) {
         throw UsageError("--resume " + s.resume + " holds a " + c.precision + " run, not " + s.precision);
       if (unset("--size")) o.model = c.model;
       if (unset("--grad-storage")) s.grad_storage = c.grad_storage;
+      if (unset("--master")) s.master = c.master;
       if (unset("--seed")) s.seed = c.seed;
       if (unset("--batch")) s.batch = c.batch;
       if (unset("--accumulate")) s.accumulate = c.accumulate;

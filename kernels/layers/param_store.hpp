@@ -3,7 +3,9 @@
 /// a named view into them.
 ///
 /// A ParamStore owns one buffer each for
-/// - the masters, in A = `acc_t<S>` (fp32; fp64 in the checking mode): what an optimizer updates;
+/// - the masters, in A = `acc_t<S>` (fp32; fp64 in the checking mode): what an optimizer updates.
+///   A 16-bit store built with Masters::none has none: its working copies are the weights
+///   (chapter 05's update without masters reads and writes S only);
 /// - the working copies in S, `st<S>(master)`: what the forward pass reads. In fp32 (and fp64)
 ///   mode `st<S>` is the identity, so the working copy *is* the master buffer (no second copy);
 /// - the gradients: what backward accumulates into, in A (GradType::fp32, the default:
@@ -46,6 +48,12 @@ class ParamStore;
 
 /// The type a store keeps the gradients in: fp32 (A), or the storage type S.
 enum class GradType { fp32, storage };
+
+/// Whether a 16-bit store keeps masters in A: `kept` (mixed precision's master weights), or
+/// `none` (the weights live in S only: the trainer's --master off and sr, whose update never
+/// reads a master; 4 bytes a parameter less). In fp32 and fp64 mode the working copy is the
+/// master buffer: always kept.
+enum class Masters { kept, none };
 
 /// Where one parameter's gradient lives: `a` (in A) or `s` (in S), the other one null.
 template <class S>
@@ -116,18 +124,21 @@ class ParamStore {
   static constexpr std::int64_t kAlign = 128;
 
   ParamStore() = default;
-  /// build(ps, grads) at once.
-  explicit ParamStore(const ParamList<S>& ps, GradType grads = GradType::fp32) { build(ps, grads); }
+  /// build(ps, grads, masters) at once.
+  explicit ParamStore(const ParamList<S>& ps, GradType grads = GradType::fp32, Masters masters = Masters::kept) {
+    build(ps, grads, masters);
+  }
   ParamStore(const ParamStore&) = delete;  // the views point back here
   ParamStore& operator=(const ParamStore&) = delete;
 
   /// Registers ps in their order, allocates every buffer once in the memory of the layers'
-  /// backend (host memory for fp64), sets every master to its Param::initial, rounds the
-  /// working copies and zeroes the gradients (kept in `grads`' type).
-  void build(const ParamList<S>& ps, GradType grads = GradType::fp32) {
+  /// backend (host memory for fp64), sets every weight to its Param::initial (the masters,
+  /// when kept, and the working copies) and zeroes the gradients (kept in `grads`' type).
+  void build(const ParamList<S>& ps, GradType grads = GradType::fp32, Masters masters = Masters::kept) {
     HALFWAY_EXPECT(!built_, "one build() of a parameter store", "a second one");
     backend_ = here();
     grad_type_ = is_16bit_v<S> ? grads : GradType::fp32;  // S is A in fp32 and fp64 mode
+    has_masters_ = kAliased || masters == Masters::kept;
     std::int64_t at = 0;
     for (auto* p : ps) {
       HALFWAY_EXPECT(p->store == nullptr, "parameter " + p->name + " in one store", "a second store");
@@ -140,7 +151,7 @@ class ParamStore {
     size_ = std::max<std::int64_t>(at, kAlign);  // never empty: every buffer has a base pointer
     {
       const MemoryUseScope use(MemoryUse::parameters);  // chapter 07's memory report
-      masters_.get(std::size_t(size_));
+      if (has_masters_) masters_.get(std::size_t(size_));
       if constexpr (!kAliased) working_.get(std::size_t(size_));
     }
     {
@@ -151,8 +162,7 @@ class ParamStore {
     built_ = true;
     std::vector<A> init(std::size_t(size_), A(0));
     for (auto* p : ps) std::fill_n(init.begin() + p->offset, p->numel(), A(p->initial));
-    set_masters(init);
-    round_to_working();
+    set_weights(init);
     zero_grads();
   }
   bool built() const { return built_; }
@@ -167,6 +177,8 @@ class ParamStore {
   Backend backend() const { return backend_; }
   /// The gradients' type: fp32 (grads()) or S (grads_storage()).
   GradType grad_type() const { return grad_type_; }
+  /// False for a 16-bit store built with Masters::none (then masters() is null).
+  bool has_masters() const { return has_masters_; }
 
   /// Base pointers of the flat buffers (device pointers on emu and cuda).
   A* masters() { return masters_.data(); }
@@ -200,9 +212,11 @@ class ParamStore {
     else zero(grads_s_.data(), sizeof(S));
   }
   /// Every working copy from its master: `st<S>(master)`, in mixed mode the rounding of every
-  /// weight to 16 bits (nothing to do in fp32 and fp64 mode, where they are one buffer).
+  /// weight to 16 bits (nothing to do in fp32 and fp64 mode, where they are one buffer, nor
+  /// in a store without masters, whose working copies are the weights).
   void round_to_working() {
     check_backend();
+    if (!has_masters_) return;
     if constexpr (!kAliased) {
       if (backend_ != Backend::cpu) return HALFWAY_KERNEL(backend_, store_round(masters_.data(), working_.data(), size_));
       // chapter 02's bulk conversion (F16C where present): the same bits as st<S> element by element
@@ -212,10 +226,25 @@ class ParamStore {
 
   // ---- host copies, only on request ---------------------------------------------------
 
-  std::vector<A> masters_host() const { return host(masters_.data(), 0, size_); }
+  std::vector<A> masters_host() const {
+    need_masters("a host copy of the masters");
+    return host(masters_.data(), 0, size_);
+  }
+  /// Every weight in A (size() values): the masters, or in a store without masters the
+  /// working copies, widened exactly.
+  std::vector<A> weights_host() const {
+    if (has_masters_) return masters_host();
+    const std::vector<S> w = host(working_data(), 0, size_);
+    std::vector<A> out(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) out[i] = ld(w[i]);
+    return out;
+  }
   /// Gradients in A (widened exactly from S when kept in S).
   std::vector<A> grads_host() const { return grads_host(0, size_); }
-  std::vector<A> master_host(const Param<S>& p) const { return host(masters_.data(), mine(p), p.numel()); }
+  std::vector<A> master_host(const Param<S>& p) const {
+    need_masters("the masters of " + p.name);
+    return host(masters_.data(), mine(p), p.numel());
+  }
   std::vector<A> grad_host(const Param<S>& p) const { return grads_host(mine(p), p.numel()); }
   std::vector<S> working_host(const Param<S>& p) const {
     if constexpr (kAliased) return host(masters_.data(), mine(p), p.numel());
@@ -227,21 +256,47 @@ class ParamStore {
     HALFWAY_EXPECT(std::int64_t(all.size()) == size_, std::to_string(size_) + " masters",
                    std::to_string(all.size()));
     check_backend();
+    need_masters("masters to set");
     copy_in(masters_.data(), all.data(), all.size() * sizeof(A));
+  }
+  /// Every weight at once (size() values, padding included: keep it zero): the masters and
+  /// their working copies `st<S>(v)`, or the working copies alone in a store without masters.
+  void set_weights(const std::vector<A>& all) {
+    if (has_masters_) {
+      set_masters(all);
+      return round_to_working();
+    }
+    if constexpr (!kAliased) {  // no masters: round on the host (chapter 02's conversion: st<S>'s bits)
+      HALFWAY_EXPECT(std::int64_t(all.size()) == size_, std::to_string(size_) + " weights", std::to_string(all.size()));
+      std::vector<S> w(all.size());
+      convert_from_f32(dtype_of<S>(), all.data(), reinterpret_cast<std::uint16_t*>(w.data()), size_);
+      set_working(w);
+    }
+  }
+  /// Uploads every working copy (size() values) of a store without masters (one with
+  /// masters derives them: set_weights()).
+  void set_working(const std::vector<S>& all) {
+    HALFWAY_EXPECT(!has_masters_, "a store without masters (its working copies are the weights)",
+                   "one with masters (set them with set_weights())");
+    HALFWAY_EXPECT(std::int64_t(all.size()) == size_, std::to_string(size_) + " working copies",
+                   std::to_string(all.size()));
+    check_backend();
+    copy_in(working_.data(), all.data(), all.size() * sizeof(S));
   }
   /// Uploads one parameter's masters (round_to_working() afterwards).
   void set_master(const Param<S>& p, const std::vector<A>& values) {
     HALFWAY_EXPECT(std::int64_t(values.size()) == p.numel(), std::to_string(p.numel()) + " values for " + p.name,
                    std::to_string(values.size()));
+    need_masters("the masters of " + p.name + " to set");
     const std::int64_t at = mine(p);
     copy_in(masters_.data() + at, values.data(), values.size() * sizeof(A));
   }
-  /// Element i of a parameter: master = v and working copy = `st<S>(v)`, at once (the
-  /// finite-difference tests' perturbation; the same rounding as round_to_working()).
+  /// Element i of a parameter: master = v (when kept) and working copy = `st<S>(v)`, at once
+  /// (the finite-difference tests' perturbation; the same rounding as round_to_working()).
   void set_value(const Param<S>& p, std::int64_t i, A v) {
     HALFWAY_EXPECT(i >= 0 && i < p.numel(), "an element of " + p.name, std::to_string(i));
     const std::int64_t at = mine(p) + i;
-    copy_in(masters_.data() + at, &v, sizeof(A));
+    if (has_masters_) copy_in(masters_.data() + at, &v, sizeof(A));
     if constexpr (!kAliased) {
       const S w = st<S>(v);
       copy_in(working_.data() + at, &w, sizeof(S));
@@ -266,6 +321,14 @@ class ParamStore {
   /// Where ops on S run now.
   static Backend here() { return on_device<S>() ? layers_backend() : Backend::cpu; }
 
+  void need_masters(const std::string& what) const {
+    HALFWAY_EXPECT(has_masters_, what + " (a store with masters)",
+                   "a store built without them (Masters::none: the working copies are the weights)");
+  }
+  const S* working_data() const {
+    if constexpr (kAliased) return masters_.data();
+    else return working_.data();
+  }
   std::int64_t mine(const Param<S>& p) const {
     HALFWAY_EXPECT(p.store == this, "parameter " + p.name + " of this store", "one of another store");
     check_backend();
@@ -294,6 +357,7 @@ class ParamStore {
   bool built_ = false;
   Backend backend_ = Backend::cpu;
   GradType grad_type_ = GradType::fp32;
+  bool has_masters_ = true;
   std::int64_t size_ = 0, count_ = 0;
   ParamList<S> params_;
   Buf<A> masters_, grads_, m_, v_;

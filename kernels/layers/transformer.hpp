@@ -326,13 +326,14 @@ class Seq2Seq {
   /// inside the BackendScope it runs in).
   ParamStore<S> store;
 
-  /// `grads`: the gradients' type (fp32, or S for 16-bit gradients in mixed mode).
-  explicit Seq2Seq(const Config& c, GradType grads = GradType::fp32)
+  /// `grads`: the gradients' type (fp32, or S for 16-bit gradients in mixed mode);
+  /// `masters`: Masters::none keeps the 16-bit weights only (param_store.hpp).
+  explicit Seq2Seq(const Config& c, GradType grads = GradType::fp32, Masters masters = Masters::kept)
       : cfg(c), embedding("embedding.weight", {c.vocab, c.d_model}),
         encoder("transformer.encoder.", c), decoder("transformer.decoder.", c),
         generator("generator.", c.d_model, c.vocab) {
     positional_encoding<A>(c.max_length, c.d_model, pe_);
-    store.build(params(), grads);
+    store.build(params(), grads, masters);
   }
   Seq2Seq(const Seq2Seq&) = delete;  // the parameters are views into `store`
   Seq2Seq& operator=(const Seq2Seq&) = delete;
@@ -347,7 +348,7 @@ class Seq2Seq {
   }
   /// Every gradient to 0: one launch over the store's gradient buffer.
   void zero_grad() { store.zero_grads(); }
-  /// Working copies from the masters (after init or an optimizer step): one launch.
+  /// Working copies from the masters (after an update of the masters): one launch.
   void sync() { store.round_to_working(); }
 
   /// nn.Transformer's initialisation (Xavier-uniform for every matrix, zero biases, LayerNorm
@@ -373,8 +374,7 @@ class Seq2Seq {
         std::fill(v, v + p->numel(), A(ones ? 1 : 0));
       }
     }
-    store.set_masters(m);
-    sync();
+    store.set_weights(m);  // the masters (when kept) and the working copies
   }
 
   /// Forward to the logits [B Lt, V] (S). The batch must stay alive until backward().

@@ -1,9 +1,6 @@
 #include "kernels/train/memory_report.hpp"
 
-#include <memory>
-
 #include "common/error.hpp"
-#include "kernels/layers/transformer.hpp"
 
 namespace halfway::train {
 
@@ -12,22 +9,17 @@ namespace {
 template <class S>
 MemoryBreakdown measure(const TrainerOptions& o, int steps) {
   MemoryBreakdown r;
-  {  // The store's own count, from a bare model of the same shape (then freed).
-    const layers::BackendScope scope(o.backend);
-    const layers::Seq2Seq<S> bare(o.model, o.grad_storage);
-    const layers::StoreBytes b = bare.store.bytes();
-    r.store_masters = b.masters, r.store_working = b.working, r.store_grads = b.grads;
-  }
   std::array<long long, kMemoryUses> before{};
   for (int u = 0; u < kMemoryUses; ++u) before[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u));
   Trainer<S> t(o);
   for (int i = 0; i < steps; ++i) t.step();
   r.parameters = t.parameter_count();
+  const layers::StoreBytes b = t.store_bytes();  // the store's own count
+  r.store_masters = b.masters, r.store_working = b.working, r.store_grads = b.grads;
   for (int u = 0; u < kMemoryUses; ++u) {
     r.bytes[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u)) - before[std::size_t(u)];
     r.total += r.bytes[std::size_t(u)];
   }
-  r.masters_used = !layers::is_16bit_v<S> || o.master == optim::MasterMode::master;
   return r;
 }
 

@@ -1,7 +1,7 @@
 /// @file memory_report.hpp
 /// @brief What a training run holds in memory, by use, read from the allocator
-/// (common/device_memory.hpp's MemoryUse accounting): parameters (fp32 masters and 16-bit
-/// working copies), gradients, optimizer state (Adam's m and v), activations (what the
+/// (common/device_memory.hpp's MemoryUse accounting): parameters (fp32 masters, none with
+/// --master off or sr, and 16-bit working copies), gradients, optimizer state (Adam's m and v), activations (what the
 /// model's forward pass allocates for its outputs and what backward reads, kept until the
 /// next forward), forward workspace (the fp32 GEMM results a 16-bit linear layer rounds its
 /// output from), backward (the logits' gradient, the activation gradients, backward's fp32
@@ -27,11 +27,9 @@ struct MemoryBreakdown {
   std::array<long long, kMemoryUses> bytes{};   ///< held per MemoryUse (index: int(use)), from the allocator
   long long total = 0;                          ///< held in all, from the allocator
   /// The parameter store's own count of its buffers (chapter 03's StoreBytes: Buf::bytes()),
-  /// for the split of `parameters` into masters and working copies.
+  /// for the split of `parameters` into masters and working copies (masters 0 with
+  /// --master off or sr: their store keeps none).
   std::size_t store_masters = 0, store_working = 0, store_grads = 0;
-  /// False with --master off or sr: the store still allocates the fp32 masters, but no
-  /// step reads or writes them (a saving this course's store does not take).
-  bool masters_used = true;
   long long of(MemoryUse u) const { return bytes[std::size_t(u)]; }
 };
 

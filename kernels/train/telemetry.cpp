@@ -15,9 +15,6 @@ const TrainerOptions& checked(const std::string& path, std::int64_t every, const
   if (every < 1) throw UsageError("expected --telemetry-every >= 1, found " + std::to_string(every));
   if (path.size() < 5 || path.substr(path.size() - 4) != ".csv")
     throw UsageError("expected a --telemetry file ending in .csv, found '" + path + "'");
-  if (run.master != optim::MasterMode::master)
-    throw UsageError("--telemetry needs fp32 master weights (--master on): with --master " +
-                     optim::to_string(run.master) + " the weights live in 16 bits only");
   return run;
 }
 }  // namespace
@@ -63,13 +60,12 @@ Telemetry::~Telemetry() = default;
 
 std::size_t Telemetry::rows() const { return impl_->csv.rows(); }
 
-void Telemetry::measure(std::int64_t step, const std::vector<float>& masters, float scale) {
+void Telemetry::measure(std::int64_t step, const std::vector<float>& weights, float scale) {
   const layers::BackendScope cpu(Backend::cpu);
   auto& m = *impl_->model;
-  HALFWAY_EXPECT(std::int64_t(masters.size()) == m.store.size(),
-                 std::to_string(m.store.size()) + " masters (this model's store)", std::to_string(masters.size()));
-  m.store.set_masters(masters);
-  m.sync();
+  HALFWAY_EXPECT(std::int64_t(weights.size()) == m.store.size(),
+                 std::to_string(m.store.size()) + " weights (this model's store)", std::to_string(weights.size()));
+  m.store.set_weights(weights);
   m.zero_grad();
   // The same batch and dropout masks at every measurement: only the weights and the scale change.
   m.forward(impl_->probe, layers::RunState{true, impl_->run.seed, 0});

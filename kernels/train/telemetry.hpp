@@ -4,7 +4,8 @@
 /// loss scale, layer by layer (`halfway-train --telemetry FILE.csv --telemetry-every N`).
 ///
 /// The probe is an fp32 copy of the model with buffers of its own, on the cpu: it loads
-/// the trainer's fp32 masters, runs one training forward and backward (dropout on) on a
+/// the trainer's weights (its fp32 masters, or in a run without masters its 16-bit working
+/// copies, widened exactly), runs one training forward and backward (dropout on) on a
 /// fixed probe batch (the first `batch` training numbers, the same at every measurement)
 /// with the unscaled loss, and shows every activation gradient (the model's GradObserver:
 /// the logits', the decoder's output, each layer's input, the memory's) and every parameter
@@ -37,9 +38,8 @@ namespace halfway::train {
 class Telemetry {
  public:
   /// Opens (truncates) `csv_path` and builds the probe for the run `run` (whose training
-  /// numbers are `train_numbers`). UsageError when `every` < 1, when the run has no fp32
-  /// masters (--master off or sr: its weights live in 16 bits only), or when the path does
-  /// not end in .csv.
+  /// numbers are `train_numbers`). UsageError when `every` < 1 or when the path does not
+  /// end in .csv.
   Telemetry(const std::string& csv_path, std::int64_t every, const TrainerOptions& run,
             const std::vector<int>& train_numbers);
   ~Telemetry();
@@ -49,13 +49,13 @@ class Telemetry {
   /// True when step `step` is one to measure after: 0 (the initial weights) and every
   /// `every` steps.
   bool due(std::int64_t step) const { return step % every_ == 0; }
-  /// Measures the gradients of `masters` (the trainer's fp32 masters, padding included) at
-  /// loss scale `scale` and writes the rows of `step`.
-  void measure(std::int64_t step, const std::vector<float>& masters, float scale);
-  /// measure() with the trainer's masters and scale, when due.
+  /// Measures the gradients of `weights` (the trainer's weights in fp32, padding included)
+  /// at loss scale `scale` and writes the rows of `step`.
+  void measure(std::int64_t step, const std::vector<float>& weights, float scale);
+  /// measure() with the trainer's weights and scale, when due.
   template <class S>
   void after_step(Trainer<S>& t) {
-    if (due(t.steps_done())) measure(t.steps_done(), t.masters_host(), t.loss_scale());
+    if (due(t.steps_done())) measure(t.steps_done(), t.weights_host(), t.loss_scale());
   }
   /// Rows written so far.
   std::size_t rows() const;

@@ -135,6 +135,12 @@ TrainerOptions checked(TrainerOptions o) {
 
 std::uint64_t tag(const char* what) { return layers::name_tag(what); }
 
+// Masters only where the update reads them: modes none and sr read and write the 16-bit
+// working copies (kernels/optim/update_element.hpp), so their store keeps no fp32 copy.
+layers::Masters store_masters(optim::MasterMode m) {
+  return m == optim::MasterMode::master ? layers::Masters::kept : layers::Masters::none;
+}
+
 std::vector<int> training_numbers(const task::Split& split, std::int64_t limit) {
   if (limit <= 0 || limit >= std::int64_t(split.train.size())) return split.train;
   return {split.train.begin(), split.train.begin() + limit};
@@ -167,7 +173,7 @@ struct Trainer<S>::Impl {
   const layers::Param<S>* fault_param = nullptr;
 
   explicit Impl(const TrainerOptions& opt)
-      : o(checked<S>(opt)), scope(o.backend), model(o.model, o.grad_storage), split(task::split_numbers(o.split_seed)),
+      : o(checked<S>(opt)), scope(o.backend), model(o.model, o.grad_storage, store_masters(o.master)), split(task::split_numbers(o.split_seed)),
         order(training_numbers(split, o.train_limit), o.batch, rng::derive_seed(o.seed, tag("data order"))),
         scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
         sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
@@ -317,8 +323,8 @@ struct Trainer<S>::Impl {
 
   void save(const std::string& dir) {
     auto& st = model.store;
-    const bool masters = !std::is_same_v<S, float> && o.master == optim::MasterMode::master;
-    const std::vector<A> all_masters = st.masters_host();
+    const bool masters = !std::is_same_v<S, float> && st.has_masters();  // fp32: the weights are the masters
+    const std::vector<A> all_masters = masters ? st.masters_host() : std::vector<A>{};
     std::vector<A> m, v;
     if (st.has_moments()) {
       m = to_host(st.moment_m(), std::size_t(st.size()));
@@ -395,6 +401,10 @@ struct Trainer<S>::Impl {
     if (const std::string g = j.value("grad_storage", "fp32"); g != to_string(o.grad_storage))
       fail("trained with --grad-storage " + g + " (this run: " + to_string(o.grad_storage) +
            "): resume with --grad-storage " + g);
+    // Likewise the master mode: it decides what the update reads, and a run without masters
+    // saved none (its weights are its 16-bit working copies).
+    if (const std::string m = j.value("master", "master"); m != optim::to_string(o.master))
+      fail("trained with --master " + m + " (this run: " + optim::to_string(o.master) + "): resume with --master " + m);
     const std::string path = dir + "/" + j.value("tensors", "");
     std::string bytes;
     try {
@@ -418,19 +428,24 @@ struct Trainer<S>::Impl {
         fail("tensor " + name + " has dtype " + it->second.dtype + " and another shape or size than this model's");
       return &it->second;
     };
-    std::vector<A> masters(std::size_t(st.size()), A(0)), m, v;
+    // A store with masters takes them (from master.NAME, or in fp32 the weights themselves);
+    // one without takes the 16-bit working copies as they were saved.
+    const std::size_t n = std::size_t(st.size());
+    std::vector<A> masters(st.has_masters() ? n : 0, A(0)), m, v;
+    std::vector<S> working(st.has_masters() ? 0 : n, layers::st<S>(A(0)));
     const bool has_m = tensors.count("adam.m." + st.params().front()->name) > 0;
-    if (has_m) m.assign(masters.size(), A(0)), v.assign(masters.size(), A(0));
+    if (has_m) m.assign(n, A(0)), v.assign(n, A(0));
     for (auto* p : st.params()) {
       const auto* w = find(p->name, st_dtype(layers::dtype_of<S>()), *p);
       if (!w) fail("tensor " + p->name + " is missing");
-      A* dst = masters.data() + p->offset;
-      if (const auto* mt = find("master." + p->name, "F32", *p)) {
-        std::memcpy(dst, mt->bytes.data(), mt->bytes.size());
-      } else {  // no masters saved: the working copy is the weight (exact in fp32)
-        std::vector<S> ws(std::size_t(p->numel()));
-        std::memcpy(ws.data(), w->bytes.data(), w->bytes.size());
-        for (std::size_t i = 0; i < ws.size(); ++i) dst[i] = layers::ld<S>(ws[i]);
+      if (!st.has_masters()) {
+        std::memcpy(working.data() + p->offset, w->bytes.data(), w->bytes.size());
+      } else if (const auto* mt = find("master." + p->name, "F32", *p)) {
+        std::memcpy(masters.data() + p->offset, mt->bytes.data(), mt->bytes.size());
+      } else if constexpr (std::is_same_v<S, A>) {  // fp32: the weights are the masters
+        std::memcpy(masters.data() + p->offset, w->bytes.data(), w->bytes.size());
+      } else {
+        fail("tensor master." + p->name + " is missing");
       }
       if (has_m) {
         const auto* mt = find("adam.m." + p->name, "F32", *p);
@@ -446,8 +461,8 @@ struct Trainer<S>::Impl {
     sc.growth_tracker = j["scaler"].value("growth_tracker", 0);
     sc.hysteresis_left = j["scaler"].value("hysteresis_left", 1);
     // Everything read and checked: now change the trainer.
-    st.set_masters(masters);
-    st.round_to_working();
+    if (st.has_masters()) st.set_weights(masters);
+    else st.set_working(working);
     if (has_m) {
       st.ensure_moments();
       copy_in(st.moment_m(), m.data(), m.size() * sizeof(A));
@@ -484,6 +499,7 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
   try {
     c.precision = j.at("precision").get<std::string>();
     c.grad_storage = j.value("grad_storage", "fp32");
+    c.master = j.value("master", "master");
     const auto& m = j.at("model");
     c.model.vocab = m.at("vocab"), c.model.d_model = m.at("d_model"), c.model.heads = m.at("heads");
     c.model.d_ff = m.at("d_ff"), c.model.encoder_layers = m.at("encoder_layers");
@@ -526,6 +542,8 @@ template <class S>
 std::int64_t Trainer<S>::parameter_count() const { return impl_->model.store.count(); }
 template <class S>
 std::vector<float> Trainer<S>::masters_host() { return impl_->model.store.masters_host(); }
+template <class S>
+std::vector<float> Trainer<S>::weights_host() { return impl_->model.store.weights_host(); }
 template <class S>
 std::vector<float> Trainer<S>::grads_host(const std::string& param) {
   auto& st = impl_->model.store;

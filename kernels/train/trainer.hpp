@@ -157,20 +157,24 @@ class Trainer {
 
   /// Writes a checkpoint into `dir` (see checkpoint_io.hpp for the atomic write).
   void save(const std::string& dir);
-  /// Restores a checkpoint of the same model shape and precision; one clear Error otherwise
-  /// (nothing is changed then).
+  /// Restores a checkpoint of the same model shape, precision, gradient storage and master
+  /// mode; one clear Error otherwise (nothing is changed then).
   void load(const std::string& dir);
 
-  /// Host copies for tests: every master, the moments (empty before the first Adam step),
-  /// the loss scale.
+  /// Host copies for tests: every master (an Error in a run without masters), the moments
+  /// (empty before the first Adam step), the loss scale.
   std::vector<float> masters_host();
+  /// Every weight in fp32: the masters, or in a run without masters (--master off or sr)
+  /// its 16-bit working copies, widened exactly.
+  std::vector<float> weights_host();
   std::vector<float> moments_host();
   /// The gradient buffer as the last step left it (widened exactly to fp32 when kept in S):
   /// unscaled and clipped unless scaling and clipping are off.
   /// `param`: that parameter's gradient only (an Error for a name the model does not have).
   std::vector<float> grads_host(const std::string& param = "");
   float loss_scale() const;
-  /// What the parameter store allocated, per buffer (masters, working copies, gradients, moments).
+  /// What the parameter store allocated, per buffer (masters, working copies, gradients,
+  /// moments): no masters in modes none and sr, whose update reads the working copies only.
   layers::StoreBytes store_bytes() const;
   /// Parameters (no padding).
   std::int64_t parameter_count() const;
@@ -191,6 +195,7 @@ extern template class Trainer<bfloat16>;
 struct CheckpointInfo {
   std::string precision;        ///< "fp32", "fp16", "bf16"
   std::string grad_storage = "fp32";  ///< "fp32" or "16" (a checkpoint without the field: fp32)
+  std::string master = "master";      ///< the master mode: "master", "none" or "sr"
   layers::Config model{};       ///< the shape (dropout and the rest: the defaults)
   std::uint64_t seed = 0, split_seed = 0;
   int batch = 0, accumulate = 1;

@@ -242,6 +242,39 @@ TEST_CASE_TEMPLATE("16-bit gradients are the fp32 gradients rounded once to S", 
   }
 }
 
+TEST_CASE("param store: a 16-bit store without masters keeps the working copies only") {
+  for (const Backend b : {Backend::cpu, Backend::emu}) {
+    CAPTURE(to_string(b));
+    BackendScope scope(b);
+    Linear<half> with_l("lin.", 5, 3), none_l("lin.", 5, 3);
+    ParamList<half> pw, pn;
+    with_l.collect(pw);
+    none_l.collect(pn);
+    ParamStore<half> with(pw), none(pn, GradType::fp32, Masters::none);
+    CHECK(with.has_masters());
+    CHECK_FALSE(none.has_masters());
+    CHECK(none.bytes().masters == 0);
+    CHECK(none.masters() == nullptr);
+    CHECK(none.bytes().working == with.bytes().working);
+    CHECK(none.bytes().total() + with.bytes().masters == with.bytes().total());
+    // The same weights set both ways: the working copies are the masters' rounding, bit for bit.
+    std::vector<float> v(std::size_t(with.size()), 0.0f);
+    for (std::int64_t i = 0; i < 15; ++i) v[std::size_t(i)] = 1.0f + float(i) * 0x1p-13f;  // most not fp16 values
+    with.set_weights(v);
+    none.set_weights(v);
+    const auto a = with.working_host(with_l.weight), c = none.working_host(none_l.weight);
+    CHECK(std::memcmp(a.data(), c.data(), a.size() * sizeof(half)) == 0);
+    const auto widened = none.weights_host();
+    for (std::int64_t i = 0; i < 15; ++i) CHECK(widened[std::size_t(i)] == ld(st<half>(v[std::size_t(i)])));
+    none.round_to_working();  // nothing to round from: the working copies stay
+    const auto again = none.working_host(none_l.weight);
+    CHECK(std::memcmp(again.data(), c.data(), c.size() * sizeof(half)) == 0);
+    CHECK_THROWS_AS((void)none.masters_host(), Error);
+    CHECK_THROWS_AS(none.set_masters(v), Error);
+    CHECK_THROWS_AS(with.set_working(std::vector<half>(std::size_t(with.size()))), Error);  // derived from masters there
+  }
+}
+
 TEST_CASE("param store: misuse is a clear Error") {
   Linear<float> lin("lin.", 4, 3);
   CHECK_THROWS_AS((void)lin.weight.w(), Error);  // in no store yet

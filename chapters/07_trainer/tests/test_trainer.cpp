@@ -1,5 +1,6 @@
 // Chapter 07: the trainer on a tiny model (d 32, 1+1 layers) and a few steps: resume is
-// bit-identical, an injected inf skips a step with the state bit-unchanged, a collapsing
+// bit-identical (with and without masters; a resume in another master mode is refused),
+// a run without masters keeps none, an injected inf skips a step with the state bit-unchanged, a collapsing
 // scale stops the run, damaged checkpoints are rejected, a short run learns (with fp32 and
 // with 16-bit gradients), 16-bit gradients are the fp32 ones rounded once and take half the
 // bytes, and accumulation 2 x 16 matches batch 32 within a derived bound.
@@ -64,12 +65,15 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 template <class S>
-void check_resume(amp::ScaleMode scaling, const std::string& dir_name) {
+void check_resume(amp::ScaleMode scaling, const std::string& dir_name,
+                  optim::MasterMode mode = optim::MasterMode::master) {
   const int n = 6;
-  const TrainerOptions o = tiny(n, scaling);
+  TrainerOptions o = tiny(n, scaling);
+  o.master = mode;
   Trainer<S> straight(o);
   for (int i = 0; i < n; ++i) straight.step();
-  const auto masters = straight.masters_host(), moments = straight.moments_host();
+  // The weights: the masters, or without masters the 16-bit working copies (widened exactly).
+  const auto masters = straight.weights_host(), moments = straight.moments_host();
   const float scale = straight.loss_scale();
 
   const std::string dir = fresh_dir(dir_name);
@@ -82,7 +86,7 @@ void check_resume(amp::ScaleMode scaling, const std::string& dir_name) {
   second.load(dir);
   CHECK(second.steps_done() == n / 2);
   while (second.steps_done() < n) second.step();
-  CHECK(same_bits(second.masters_host(), masters));
+  CHECK(same_bits(second.weights_host(), masters));
   CHECK(same_bits(second.moments_host(), moments));
   CHECK(second.loss_scale() == scale);
   CHECK_FALSE(moments.empty());
@@ -97,6 +101,55 @@ TEST_CASE("trainer: N steps straight and N/2 + save + load + N/2 give the same b
 
 TEST_CASE("trainer: N steps straight and N/2 + save + load + N/2 give the same bits in fp16 [resume]") {
   check_resume<half>(amp::ScaleMode::dynamic, "resume_fp16");
+}
+
+TEST_CASE("trainer: resume is bit-identical without masters (--master off and sr) [resume]") {
+  check_resume<half>(amp::ScaleMode::dynamic, "resume_fp16_none", optim::MasterMode::none);
+  check_resume<bfloat16>(amp::ScaleMode::off, "resume_bf16_sr", optim::MasterMode::stochastic);
+}
+
+TEST_CASE("trainer: without masters the store keeps none and the weights are the working copies [resume]") {
+  TrainerOptions o = tiny(4, amp::ScaleMode::dynamic);
+  o.master = optim::MasterMode::none;
+  Trainer<half> t(o);
+  t.step();
+  CHECK(t.store_bytes().masters == 0);
+  CHECK(t.store_bytes().working > 0);
+  CHECK(error_of([&] { t.masters_host(); }).find("a store built without them") != std::string::npos);
+  // The weights are 16-bit values: widening them and rounding back changes nothing.
+  for (float w : t.weights_host()) CHECK(layers::ld(layers::st<half>(w)) == w);
+  // A run with masters starts from the same 16-bit weights: the masters rounded.
+  TrainerOptions with = o;
+  with.master = optim::MasterMode::master;
+  Trainer<half> m(with), none(o);
+  const auto masters = m.masters_host(), weights = none.weights_host();
+  REQUIRE(masters.size() == weights.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < masters.size(); ++i) differ += layers::ld(layers::st<half>(masters[i])) != weights[i];
+  CHECK(differ == 0);
+}
+
+TEST_CASE("checkpoint: a resume in another master mode is refused with one line and changes nothing [checkpoint]") {
+  const std::string dir = fresh_dir("checkpoint_master_mode");
+  for (const auto [saved, resumed] : {std::pair{optim::MasterMode::none, optim::MasterMode::master},
+                                      std::pair{optim::MasterMode::master, optim::MasterMode::stochastic}}) {
+    TrainerOptions o = tiny(4, amp::ScaleMode::dynamic);
+    o.master = saved;
+    {
+      Trainer<half> t(o);
+      t.step();
+      t.save(dir);
+    }
+    o.master = resumed;
+    Trainer<half> t(o);
+    const auto before = t.weights_host();
+    const std::string want = "trained with --master " + optim::to_string(saved) + " (this run: " +
+                             optim::to_string(resumed) + "): resume with --master " + optim::to_string(saved);
+    CHECK(error_of([&] { t.load(dir); }).find(want) != std::string::npos);
+    CHECK(t.steps_done() == 0);
+    CHECK(same_bits(t.weights_host(), before));
+    std::filesystem::remove_all(dir);
+  }
 }
 
 TEST_CASE("trainer: an injected inf or NaN skips the step with masters and moments bit-unchanged [fault]") {
