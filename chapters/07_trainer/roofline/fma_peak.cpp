@@ -1,0 +1,61 @@
+// The fp32 multiply-add peak of ONE core: independent fused multiply-adds in registers, no
+// memory. With AVX-512 (where the CPU has it) that is 16 lanes x 2 flops per FMA, on as
+// many FMA units as the core has; otherwise the plain loop, which the compiler keeps scalar
+// or vectorises with the baseline instruction set. It is the ceiling for any GEMM on this
+// core: roofline.py divides a training step's GEMM flops by it.
+#include <chrono>
+#include <cstdio>
+
+#include "common/host_simd.hpp"
+
+#if HALFWAY_HOST_SIMD
+#include <immintrin.h>
+
+namespace {
+// 12 accumulators: enough independent chains to cover the FMA latency (4 cycles) on two
+// units. The result is printed so the loop cannot be optimised away.
+__attribute__((target("avx512f"))) double avx512_gflops(long iterations) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i));
+  const __m512 mul = _mm512_set1_ps(1.0000001f), add = _mm512_set1_ps(1e-8f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long k = 0; k < iterations; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  float sum = 0;
+  for (int i = 0; i < 12; ++i) sum += _mm512_reduce_add_ps(acc[i]);
+  std::printf("(checksum %g) ", double(sum));
+  return 12.0 * 16 * 2 * double(iterations) / s / 1e9;
+}
+}  // namespace
+#endif
+
+namespace {
+double plain_gflops(long iterations) {
+  float acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = float(i);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long k = 0; k < iterations; ++k)
+    for (float& a : acc) a = a * 1.0000001f + 1e-8f;
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  float sum = 0;
+  for (float a : acc) sum += a;
+  std::printf("(checksum %g) ", double(sum));
+  return 12.0 * 2 * double(iterations) / s / 1e9;
+}
+}  // namespace
+
+int main() {
+#if HALFWAY_HOST_SIMD
+  if (__builtin_cpu_supports("avx512f")) {
+    std::printf("fma_peak: AVX-512, one core: ");
+    const double g = avx512_gflops(100000000);
+    std::printf("%.1f GFLOP/s\n", g);
+    return 0;
+  }
+#endif
+  std::printf("fma_peak: plain C++ (no AVX-512 on this CPU or in this build), one core: ");
+  const double g = plain_gflops(100000000);
+  std::printf("%.1f GFLOP/s\n", g);
+}
