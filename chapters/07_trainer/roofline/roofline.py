@@ -3,12 +3,14 @@
 GEMM, and the shortest step any program could take on this core.
 
     OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 chapters/07_trainer/roofline/roofline.py \\
-        [--bin-dir build/default/bin] [--steps 50,150] [--threads 1]
+        [--bin-dir build/default/bin] [--steps 50,150] [--rounds 3]
 
 Runs halfway-train (fp32, cpu backend) and pytorch_reference.py (fp32) under the
 ch07_sgemm_counter LD_PRELOAD wrapper, each at two step counts, and takes the difference:
 one training step's GEMM calls, flops and seconds, and its cpu time (the children's
-rusage), with start-up and the final evaluation cancelled out. Then ch07_fma_peak gives
+rusage), with start-up and the final evaluation cancelled out; the median of --rounds such
+pairs (the two programs alternate, so a change in the machine's load falls on both). One
+thread: the floor below is per core. Then ch07_fma_peak gives
 the core's fp32 multiply-add peak, and the GEMM flops of a step divided by it are the
 floor under the step of ANY program that computes this model's GEMMs in fp32 on this core.
 Issue 15 asked for a step at most 0.25x PyTorch's; the last lines compare that target
@@ -18,6 +20,7 @@ import argparse
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 
@@ -48,11 +51,16 @@ def per_step(cmd_of, steps, env):
     return [(b - a) / n for a, b in zip(short, long_)]
 
 
+def medians(samples):
+    """The median of each quantity over the rounds."""
+    return [statistics.median(column) for column in zip(*samples)]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "default", "bin"))
     p.add_argument("--steps", default="50,150", help="the two step counts (short,long)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3, help="pairs of runs per program; the median is kept")
     a = p.parse_args()
     try:
         steps = [int(s) for s in a.steps.split(",")]
@@ -67,16 +75,22 @@ def main():
             sys.exit(f"roofline: expected {path}: cmake --build <build> --target halfway-train ch07_sgemm_counter "
                      "ch07_fma_peak, and --bin-dir <build>/bin")
 
-    env = dict(os.environ, LD_PRELOAD=counter, OMP_NUM_THREADS=str(a.threads),
-               OPENBLAS_NUM_THREADS=str(a.threads), OMP_WAIT_POLICY="PASSIVE")
-    print(f"roofline: fp32, {a.threads} thread(s), steps {steps[1]} - {steps[0]}, "
+    if a.rounds < 1:
+        sys.exit(f"roofline: --rounds: expected at least 1, found {a.rounds}")
+    env = dict(os.environ, LD_PRELOAD=counter, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               OMP_WAIT_POLICY="PASSIVE")
+    print(f"roofline: fp32, 1 thread, steps {steps[1]} - {steps[0]}, median of {a.rounds} round(s), "
           f"OPENBLAS_CORETYPE={env.get('OPENBLAS_CORETYPE', '(unset)')}", flush=True)
-    rows = {
-        "halfway-train": per_step(lambda n: [train, "--precision", "fp32", "--backend", "cpu", "--threads",
-                                             str(a.threads), "--eval-every", "0", "--steps", str(n)], steps, env),
-        "PyTorch": per_step(lambda n: [sys.executable, REFERENCE, "--precision", "fp32", "--threads",
-                                       str(a.threads), "--steps", str(n)], steps, env),
+    commands = {
+        "halfway-train": lambda n: [train, "--precision", "fp32", "--backend", "cpu", "--threads", "1",
+                                    "--eval-every", "0", "--steps", str(n)],
+        "PyTorch": lambda n: [sys.executable, REFERENCE, "--precision", "fp32", "--threads", "1", "--steps", str(n)],
     }
+    samples = {name: [] for name in commands}
+    for _ in range(a.rounds):
+        for name, cmd_of in commands.items():
+            samples[name].append(per_step(cmd_of, steps, env))
+    rows = {name: medians(s) for name, s in samples.items()}
     out = subprocess.run([peak], stdout=subprocess.PIPE, text=True, check=True).stdout
     gflops_peak = float(re.search(r"([\d.]+) GFLOP/s", out).group(1))
 
