@@ -426,16 +426,40 @@ class MultiheadAttention {
 /// for_ranges for why they are functions of their own).
 template <class T>
 void relu_range(const T* h, T* a, std::int64_t begin, std::int64_t end) {
-  for (std::int64_t i = begin; i < end; ++i) a[i] = h[i] > T(0) ? h[i] : T(0);
+  if constexpr (is_16bit_v<T>) {
+    // On the bits: x > 0 exactly for the words 1 .. +inf (the positive subnormals, normals
+    // and +inf; not +-0, negatives or NaNs), so no conversion is needed at all.
+    constexpr std::uint16_t inf = std::is_same_v<T, half> ? 0x7C00 : 0x7F80;
+    for (std::int64_t i = begin; i < end; ++i) {
+      const auto x = std::bit_cast<std::uint16_t>(h[i]);
+      a[i] = std::bit_cast<T>(std::uint16_t(std::uint16_t(x - 1u) < inf ? x : 0u));
+    }
+  } else {
+    for (std::int64_t i = begin; i < end; ++i) a[i] = h[i] > T(0) ? h[i] : T(0);
+  }
 }
-template <class T>
-void relu_grad_range(const T* a, T* da, T scale, std::int64_t begin, std::int64_t end) {
-  // The select is done on the bits (d or +0): a float select would leave the multiply
-  // under a branch, which the compiler may not vectorise (it could trap, -ftrapping-math).
-  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  for (std::int64_t i = begin; i < end; ++i) {
-    const U keep = a[i] > T(0) ? ~U(0) : U(0);
-    da[i] = std::bit_cast<T>(std::bit_cast<U>(T(da[i] * scale)) & keep);
+template <class T, class A>
+void relu_grad_range(const T* a, T* da, A scale, std::int64_t begin, std::int64_t end) {
+  if constexpr (is_16bit_v<T>) {
+    // Widened and rounded back in chunks by chapter 02's bulk conversion (F16C where
+    // present): the same bits as ld/st element by element, as dropout_inplace does.
+    constexpr std::int64_t kChunk = 256;
+    alignas(64) float wide[kChunk], keep[kChunk];
+    for (std::int64_t at = begin; at < end; at += kChunk) {
+      const std::int64_t count = std::min(kChunk, end - at);
+      convert_to_f32(dtype_of<T>(), reinterpret_cast<const std::uint16_t*>(a + at), keep, count);
+      convert_to_f32(dtype_of<T>(), reinterpret_cast<const std::uint16_t*>(da + at), wide, count);
+      relu_grad_range(keep, wide, float(scale), 0, count);
+      convert_from_f32(dtype_of<T>(), wide, reinterpret_cast<std::uint16_t*>(da + at), count);
+    }
+  } else {
+    // The select is done on the bits (d or +0): a float select would leave the multiply
+    // under a branch, which the compiler may not vectorise (it could trap, -ftrapping-math).
+    using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    for (std::int64_t i = begin; i < end; ++i) {
+      const U keep = a[i] > T(0) ? ~U(0) : U(0);
+      da[i] = std::bit_cast<T>(std::bit_cast<U>(T(da[i] * scale)) & keep);
+    }
   }
 }
 
@@ -469,20 +493,10 @@ class FeedForward {
         return linear2.forward(a, rows);
       }
     }
-    if constexpr (std::is_floating_point_v<S>) {
-      if (act_ == Activation::relu) {
-        // Branch-free, so it vectorises: the signs are random, a branch would mispredict
-        // half the time (this loop and backward's took 11% of an fp32 step before).
-        for_ranges(n, [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
-        if (drop_) dropout_inplace(a, n, p_, seed_);
-        return linear2.forward(a, rows);
-      }
-    }
     if (act_ == Activation::relu) {
-      ParallelErrors errors;  // st<half> runs exercise 01.1
-#pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i) errors.run([&] { a[i] = ld(h[i]) > 0 ? h[i] : st<S>(A(0)); });
-      errors.rethrow();
+      // Branch-free, so it vectorises: the signs are random, a branch would mispredict half
+      // the time (this loop and backward's took 11% of an fp32 step, 17% of an fp16 one).
+      for_ranges(n, [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
     } else {
       ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
@@ -513,15 +527,7 @@ class FeedForward {
       // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to
       // recompute the dropout mask.
       const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
-      if constexpr (std::is_floating_point_v<S>) {  // branch-free, as in forward
-        for_ranges(n, [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });
-        return linear1.backward(da);
-      }
-      ParallelErrors errors;
-#pragma omp parallel for schedule(static) if (worth_threads(n))
-      for (std::int64_t i = 0; i < n; ++i)
-        errors.run([&] { da[i] = ld(a[i]) > 0 ? st<S>(ld(da[i]) * scale) : st<S>(A(0)); });
-      errors.rethrow();
+      for_ranges(n, [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });
     } else {
       if (drop_) dropout_inplace(da, n, p_, seed_);
       const S* h = h_;

@@ -4,6 +4,7 @@
 // against dropout_keep, the rule every backend follows, element by element.
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "common/host_simd.hpp"
 #include "common/rng.hpp"
 #include "kernels/layers/dropout_simd.hpp"
+#include "kernels/layers/modules.hpp"
 #include "kernels/layers/ops.hpp"
 
 using namespace halfway;
@@ -131,4 +133,36 @@ TEST_CASE_TEMPLATE("dropout: the plain cpu path gives the fast path's bits", T, 
                                                                           : st<T>(A(0));
       REQUIRE(same_bits(plain, expect));
     }
+}
+
+// The feed-forward block's cpu ReLU (kernels/layers/modules.hpp) works on the 16-bit words
+// directly (forward) and through chapter 02's bulk conversion (backward): both must give
+// the element rule's bits, "ld(x) > 0 ? x : +0" and "ld(a) > 0 ? st(ld(da) * scale) : +0",
+// for every one of the 65536 words (zeros of both signs, subnormals, infinities, NaNs).
+TEST_CASE_TEMPLATE("ReLU on the cpu: every 16-bit word, forward and backward, gives the element rule's bits", T,
+                   half, bfloat16) {
+  constexpr std::int64_t n = 65536;
+  std::vector<T> words(n), da0(n);
+  for (std::int64_t w = 0; w < n; ++w) {
+    words[w] = std::bit_cast<T>(std::uint16_t(w));
+    da0[w] = std::bit_cast<T>(std::uint16_t(std::uint32_t(w) * 40503u));  // every word again, in another order
+  }
+  std::vector<T> a(n);
+  relu_range(words.data(), a.data(), 0, n);
+  std::int64_t wrong = 0;
+  for (std::int64_t w = 0; w < n; ++w) {
+    const T expect = ld(words[w]) > 0 ? words[w] : st<T>(0.0f);
+    wrong += std::bit_cast<std::uint16_t>(a[w]) != std::bit_cast<std::uint16_t>(expect);
+  }
+  CHECK(wrong == 0);
+
+  const float scale = 1.0f / (1.0f - 0.1f);  // dropout 0.1's
+  std::vector<T> da = da0;
+  relu_grad_range(words.data(), da.data(), scale, 0, n);
+  wrong = 0;
+  for (std::int64_t w = 0; w < n; ++w) {
+    const T expect = ld(words[w]) > 0 ? st<T>(ld(da0[w]) * scale) : st<T>(0.0f);
+    wrong += std::bit_cast<std::uint16_t>(da[w]) != std::bit_cast<std::uint16_t>(expect);
+  }
+  CHECK(wrong == 0);
 }
