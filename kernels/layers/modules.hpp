@@ -423,7 +423,7 @@ class MultiheadAttention {
 };
 
 /// a = max(h, 0) and da = (a > 0 ? da * scale : 0) on [begin, end), branch-free (see
-/// for_ranges for why they are functions of their own).
+/// common/parallel_ranges.hpp for why they are functions of their own).
 template <class T>
 void relu_range(const T* h, T* a, std::int64_t begin, std::int64_t end) {
   if constexpr (is_16bit_v<T>) {
@@ -496,7 +496,7 @@ class FeedForward {
     if (act_ == Activation::relu) {
       // Branch-free, so it vectorises: the signs are random, a branch would mispredict half
       // the time (this loop and backward's took 11% of an fp32 step, 17% of an fp16 one).
-      for_ranges(n, [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
+      for_ranges(n, worth_threads(n), [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
     } else {
       ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
@@ -527,7 +527,8 @@ class FeedForward {
       // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to
       // recompute the dropout mask.
       const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
-      for_ranges(n, [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });
+      for_ranges(n, worth_threads(n),
+                 [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });
     } else {
       if (drop_) dropout_inplace(da, n, p_, seed_);
       const S* h = h_;

@@ -21,6 +21,7 @@
 #include "kernels/layers/row_ops.hpp"
 #include "common/dispatch.hpp"
 #include "common/parallel_errors.hpp"
+#include "common/parallel_ranges.hpp"
 #include "kernels/layers/dropout_simd.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
@@ -32,19 +33,6 @@ namespace halfway::layers {
 /// threads, which spin for a while after each parallel region, would steal the cores from
 /// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
 inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
-
-/// Runs body(begin, end) over [0, n) in chunks, on threads when worth_threads(n). A loop that
-/// should vectorise belongs in a function taking its scalars by value, called from here: in
-/// an OpenMP-outlined loop body, scalars are read through a pointer that stores to the
-/// arrays might alias, and the loop stays scalar.
-template <class Body>
-void for_ranges(std::int64_t n, Body body) {
-  if (!worth_threads(n)) return body(std::int64_t(0), n);
-  constexpr std::int64_t chunk = 1 << 16;
-  const std::int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static)
-  for (std::int64_t k = 0; k < chunks; ++k) body(k * chunk, std::min(n, (k + 1) * chunk));
-}
 
 /// `HALFWAY_LAYERS_DEVICE(call)`: when `on_device<S>()` (the op's storage type S must be in
 /// scope), runs the kernel wrapper on the layers' backend (common/dispatch.hpp) and returns;

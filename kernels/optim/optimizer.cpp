@@ -2,11 +2,11 @@
 // the dispatch to the kernel on emu and cuda.
 #include "kernels/optim/optimizer.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
 #include "common/rng.hpp"
 #include "kernels/gemm/gemm.hpp"
 #include "kernels/optim/update_element.hpp"
@@ -17,11 +17,8 @@ namespace {
 // Elementwise and memory-bound: threads pay off only on large stores (see
 // kernels/layers/ops.hpp's worth_threads for the measurement behind the threshold).
 // The update kind is a template constant here, so that the loop has no branch and the
-// compiler vectorises it (sqrt and division included). The loop lives in its own function,
-// outside the OpenMP region, with the constants passed by value: inside an outlined OpenMP
-// body they were read through a pointer on every element (stores through the float
-// pointers might alias them), the weight-decay test stayed in the loop, and the loop ran
-// scalar, at a fifth of an fp32 step.
+// compiler vectorises it (sqrt and division included); the loop is a function of its own
+// with the constants by value (common/parallel_ranges.hpp says why).
 template <bool Sgd, class S, class G>
 void update_range(std::int64_t begin, std::int64_t end, float* master, S* working, const G* grad, float* m,
                   float* v, const AdamConstants c, int mode, std::uint64_t sr_seed) {
@@ -31,11 +28,9 @@ void update_range(std::int64_t begin, std::int64_t end, float* master, S* workin
 template <bool Sgd, class S, class G>
 void host_loop_of(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
                   const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  constexpr std::int64_t chunk = 1 << 16;
-  const std::int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= (1 << 22))
-  for (std::int64_t k = 0; k < chunks; ++k)
-    update_range<Sgd>(k * chunk, std::min(n, (k + 1) * chunk), master, working, grad, m, v, c, mode, sr_seed);
+  for_ranges(n, n >= (1 << 22), [&](std::int64_t begin, std::int64_t end) {
+    update_range<Sgd>(begin, end, master, working, grad, m, v, c, mode, sr_seed);
+  });
 }
 
 template <class S, class G>
