@@ -30,6 +30,7 @@ import exercises as exercise_tool  # noqa: E402
 
 ROOT = exercise_tool.ROOT
 STATUS_FILE = "exercise_status.txt"  # "ID yours|reference" per line, read by the test binaries
+MAX_EXERCISES = 64                   # ExerciseRuns::kMax in common/exercise.hpp
 
 
 def with_bodies(solution_text: str, bodies: dict[str, list[str]], where: str = "solutions") -> str:
@@ -70,6 +71,9 @@ def compose(solutions: pathlib.Path, student: pathlib.Path, out: pathlib.Path,
     """The composed folder's files (to be written into `out`)."""
     exercises, generated = exercise_tool.generate(solutions)
     known = {e.id for e in exercises}
+    index = {e.id: k for k, e in enumerate(exercises)}  # HALFWAY_EXERCISE_RAN(k), the status file's line k
+    if len(index) > MAX_EXERCISES:
+        raise exercise_tool.MarkerError(f"expected at most {MAX_EXERCISES} exercises (common/exercise.hpp), found {len(index)}")
     unknown = sorted(set(reference_for) - known)
     if unknown:
         raise exercise_tool.MarkerError(f"--reference-for: expected exercise ids of solutions/, found {', '.join(unknown)}")
@@ -112,17 +116,18 @@ def compose(solutions: pathlib.Path, student: pathlib.Path, out: pathlib.Path,
                 body = lines[block.begin + 1:block.end]
                 if ex_id in reference_for or meaningful(body) == meaningful(stub[ex_id]):
                     continue
-                # The student's lines keep their file and numbers; then back to the composed file's.
-                mine[ex_id] = [f"#line {block.begin + 2} {c_string(path.resolve())}\n"] + body + ["#line 0 \n"]
+                # Records that the body ran (a failing test of another exercise names it); the
+                # student's lines keep their file and numbers; then back to the composed file's.
+                mine[ex_id] = [f"{block.indent}HALFWAY_EXERCISE_RAN({index[ex_id]});\n",
+                               f"#line {block.begin + 2} {c_string(path.resolve())}\n"] + body + ["#line 0 \n"]
         text = with_bodies(solution_text, mine, f"solutions/{rel}")
         result.files[rel] = restore_lines(text, c_string((out / rel).resolve()))
         result.yours += [i for i in ids if i in mine]
         result.reference += [i for i in ids if i not in mine]
-    order = [e.id for e in exercises]
-    result.yours.sort(key=order.index)
-    result.reference.sort(key=order.index)
-    result.files[STATUS_FILE] = "".join(f"{e} yours\n" for e in result.yours) + "".join(
-        f"{e} reference\n" for e in result.reference)
+    result.yours.sort(key=index.get)
+    result.reference.sort(key=index.get)
+    result.files[STATUS_FILE] = "".join(f"{e.id} {'yours' if e.id in result.yours else 'reference'}\n"
+                                        for e in exercises)
     return result
 
 

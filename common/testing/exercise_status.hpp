@@ -7,7 +7,9 @@
 /// exercise 04.2 do not fail because 01.1 is still a stub. The reference must not earn a
 /// green test, though: each test tagged with such an exercise fails with one line
 /// instead of running. And since a test of 04.2 may also run the student's 01.1, a failing
-/// test names the student's exercises of its chapter and earlier as possible causes.
+/// test names the student's other exercises that ran during it (HALFWAY_EXERCISE_RAN,
+/// common/exercise.hpp) as possible causes; on a GPU, where runs are not recorded, the
+/// student's exercises of its chapter and earlier.
 /// Included once, by common/testing/test_main.cpp (after doctest's implementation).
 #pragma once
 
@@ -22,10 +24,13 @@
 #include <string>
 #include <vector>
 
+#include "common/exercise.hpp"
+
 namespace halfway::testing {
 
 struct ExerciseStatus {
   std::set<std::string> yours, reference;  // exercise ids ("04.2")
+  std::vector<std::string> order;          // line k: the exercise HALFWAY_EXERCISE_RAN(k) records
 };
 
 /// The status file tools/implementation.py writes: "ID yours" or "ID reference" per line.
@@ -33,7 +38,10 @@ inline ExerciseStatus read_exercise_status(const char* path) {
   ExerciseStatus status;
   std::ifstream in(path);
   std::string id, kind;
-  while (in >> id >> kind) (kind == "yours" ? status.yours : status.reference).insert(id);
+  while (in >> id >> kind) {
+    (kind == "yours" ? status.yours : status.reference).insert(id);
+    status.order.push_back(id);
+  }
   return status;
 }
 
@@ -63,28 +71,52 @@ inline void refuse_reference_test() {
                                "so the exercises that build on it can be tested)");
 }
 
-inline bool is_earlier_or_same_chapter(const std::string& id, const std::string& chapter) {
-  return id.substr(0, 2) <= chapter;
+/// The student's exercises other than `own` that ran since the test started.
+inline std::string others_that_ran(const std::vector<std::string>& own) {
+  const ExerciseStatus& status = exercise_status();
+  const unsigned now = exercise_runs.epoch.load();
+  std::string ran;
+  for (std::size_t k = 0; k < status.order.size() && k < std::size_t(ExerciseRuns::kMax); ++k) {
+    const std::string& id = status.order[k];
+    if (exercise_runs.seen[k].load() == now && std::find(own.begin(), own.end(), id) == own.end())
+      ran += (ran.empty() ? "" : ", ") + id;
+  }
+  return ran;
 }
 
-/// Records the running test's name; after a failing test, names the student's other
-/// exercises of its chapter and earlier (the ones it may have run) as possible causes.
+/// The student's exercises of a chapter and earlier, other than `own`: the ones a test of
+/// that chapter may run where runs are not recorded (on a GPU).
+inline std::string others_up_to(const std::string& chapter, const std::vector<std::string>& own) {
+  std::string may;
+  for (const std::string& id : exercise_status().yours)
+    if (id.substr(0, 2) <= chapter && std::find(own.begin(), own.end(), id) == own.end())
+      may += (may.empty() ? "" : ", ") + id;
+  return may;
+}
+
+/// Records the running test's name and starts a new epoch of exercise runs; after a
+/// failing test, names the student's other exercises it ran as possible causes.
 struct ExerciseStatusListener : doctest::IReporter {
   explicit ExerciseStatusListener(const doctest::ContextOptions&) {}
-  void test_case_start(const doctest::TestCaseData& tc) override { current_test_name() = tc.m_name; }
+  void test_case_start(const doctest::TestCaseData& tc) override {
+    current_test_name() = tc.m_name;
+    exercise_runs.epoch.fetch_add(1);
+  }
   void test_case_end(const doctest::CurrentTestCaseStats& stats) override {
     if (stats.testCaseSuccess) return;
     const std::vector<std::string> own = exercise_tags(current_test_name());
     for (const std::string& id : own)
       if (exercise_status().reference.count(id)) return;  // refused: its line says why
-    const std::string chapter = own.empty() ? HALFWAY_TEST_CHAPTER_NUMBER : own.front().substr(0, 2);
-    std::string others;
-    for (const std::string& id : exercise_status().yours)
-      if (is_earlier_or_same_chapter(id, chapter) && std::find(own.begin(), own.end(), id) == own.end())
-        others += (others.empty() ? "" : ", ") + id;
-    if (!others.empty())
-      std::printf("note: this test may also run your exercise(s) %s: a mistake there fails it too "
-                  "(run their tests: ctest -L ex<ID>)\n", others.c_str());
+    const std::string ran = others_that_ran(own);
+    if (!ran.empty())
+      std::printf("note: this test also ran your exercise(s) %s: a mistake there fails it too "
+                  "(their own tests: ctest -L ex<ID>)\n", ran.c_str());
+#if defined(HALFWAY_TEST_NEEDS_GPU)
+    const std::string may = others_up_to(own.empty() ? HALFWAY_TEST_CHAPTER_NUMBER : own.front().substr(0, 2), own);
+    if (!may.empty())
+      std::printf("note: what ran on the GPU is not recorded; this test may also run your exercise(s) %s: "
+                  "a mistake there fails it too\n", may.c_str());
+#endif
   }
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
