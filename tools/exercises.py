@@ -181,8 +181,8 @@ Build and test your code with the `student` preset, and grade it with `tools/gra
 
 The `student` preset (`HALFWAY_IMPL=mixed`) does not compile this folder as it is. At
 every build, `tools/implementation.py` composes `build/student/implementation/` from it
-and `solutions/`: for each exercise, your body if you have written it (the lines between
-its markers differ from the stub's), else the reference body. So `ctest -L ex04.2` tests
+and `solutions/`: for each exercise, your body if you have written it (anything between
+its markers besides the stub's not-implemented line and hints), else the reference body. So `ctest -L ex04.2` tests
 your 04.2 even while chapter 01's exercises are still stubs, and a mistake in 04.1 cannot
 stop chapter 06's tests compiling. The build prints which exercises are yours.
 

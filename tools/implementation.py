@@ -5,7 +5,7 @@ A local student build (preset `student`, HALFWAY_IMPL=mixed) compiles a folder t
 tool writes into the build folder: every file of solutions/, where each exercise's body is
 
   - the student's, from exercises/, when the student has written it (the body between the
-    markers differs from the generated stub's), or
+    markers holds more than the stub's not-implemented line and hints), or
   - the reference body from solutions/ otherwise, so that the exercises built on it can be
     tested before it is done. The tests of such an exercise fail on purpose
     (common/testing/exercise_status.hpp reads the status file written here).
@@ -49,9 +49,16 @@ def with_bodies(solution_text: str, bodies: dict[str, list[str]], where: str = "
     return "".join(out + lines[at:])
 
 
-def meaningful(body: list[str]) -> list[str]:
-    """A body's lines without blank ones and trailing spaces: what tells written from stub."""
-    return [line.rstrip() for line in body if line.strip()]
+def meaningful(lines: list[str]) -> list[str]:
+    """Lines without blank ones and trailing spaces."""
+    return [line.rstrip() for line in lines if line.strip()]
+
+
+def written(body: list[str], ex_id: str) -> bool:
+    """A body is the student's unless it is the stub: the not-implemented line, hint lines
+    (a hint that changed in solutions/ since the student's copy was made is still a stub)."""
+    code = [line.strip() for line in body if line.strip() and not exercise_tool.HINT.match(line)]
+    return code != [f'HALFWAY_EXERCISE_NOT_IMPLEMENTED("{ex_id}");']
 
 
 def c_string(path: pathlib.Path) -> str:
@@ -89,7 +96,6 @@ def compose(solutions: pathlib.Path, student: pathlib.Path, out: pathlib.Path,
             continue
         ids = [b.id for b in sol_blocks]
         stub_lines = generated[rel].splitlines(keepends=True)
-        stub = {b.id: stub_lines[b.begin + 1:b.end] for b in exercise_tool.find_blocks(stub_lines, rel)}
         mine: dict[str, list[str]] = {}
         path = student / rel
         if not path.is_file():
@@ -114,7 +120,7 @@ def compose(solutions: pathlib.Path, student: pathlib.Path, out: pathlib.Path,
                         result.warnings.append(f"{path}: the markers of exercise {ex_id} are missing; the reference runs for it")
                     continue
                 body = lines[block.begin + 1:block.end]
-                if ex_id in reference_for or meaningful(body) == meaningful(stub[ex_id]):
+                if ex_id in reference_for or not written(body, ex_id):
                     continue
                 # Records that the body ran (a failing test of another exercise names it); the
                 # student's lines keep their file and numbers; then back to the composed file's.

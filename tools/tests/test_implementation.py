@@ -47,10 +47,13 @@ class Compose(unittest.TestCase):
         self.assertEqual(composed.files[implementation.STATUS_FILE], "09.1 reference\n09.2 reference\n")
         self.assertEqual(composed.warnings, [])
 
-    def test_blank_lines_and_spaces_do_not_make_a_body_written(self):
+    def test_blank_lines_spaces_and_hints_do_not_make_a_body_written(self):
         sol, student, out = folders()
-        write_body(student, "09.1", '  HALFWAY_EXERCISE_NOT_IMPLEMENTED("09.1");   \n\n')
+        write_body(student, "09.1", '  // HINT: a hint changed in solutions/ since the copy was made\n'
+                                    '  HALFWAY_EXERCISE_NOT_IMPLEMENTED("09.1");   \n\n')
         self.assertEqual(implementation.compose(sol, student, out).yours, [])
+        write_body(student, "09.2", '  // started: 3 * x\n  HALFWAY_EXERCISE_NOT_IMPLEMENTED("09.2");\n')
+        self.assertEqual(implementation.compose(sol, student, out).yours, ["09.2"])
 
     def test_a_written_body_keeps_its_file_and_lines_and_records_its_runs(self):
         sol, student, out = folders()
