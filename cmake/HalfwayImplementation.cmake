@@ -21,7 +21,8 @@ string(REPLACE ";" "," reference_for "${HALFWAY_REFERENCE_FOR}")
 set(compose_command "${Python3_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/tools/implementation.py"
     --exercises "${HALFWAY_STUDENT_DIR}" --solutions "${PROJECT_SOURCE_DIR}/solutions"
     --out "${HALFWAY_IMPL_DIR}" "--reference-for=${reference_for}")
-execute_process(COMMAND ${compose_command} RESULT_VARIABLE failed OUTPUT_VARIABLE said ERROR_VARIABLE error)
+execute_process(COMMAND ${compose_command} RESULT_VARIABLE failed OUTPUT_VARIABLE said ERROR_VARIABLE error
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(failed)
   message(FATAL_ERROR "halfway: composing the implementation failed: ${error}${said}")
 endif()

@@ -109,8 +109,10 @@ def compose(solutions: pathlib.Path, student: pathlib.Path, out: pathlib.Path,
                 result.warnings.append(f"{err}; the reference runs for {', '.join(ids)}")
             inside = {i for b in blocks.values() for i in range(b.begin + 1, b.end)}
             stub_inside = {i for b in exercise_tool.find_blocks(stub_lines, rel) for i in range(b.begin + 1, b.end)}
-            if blocks and (meaningful([l for i, l in enumerate(lines) if i not in inside]) !=
-                           meaningful([l for i, l in enumerate(stub_lines) if i not in stub_inside])):
+            banner = exercise_tool.banner(rel).splitlines(keepends=True)  # a copy may lack it (solutions/)
+            unbannered = lambda ls: ls[len(banner):] if ls[:len(banner)] == banner else ls  # noqa: E731
+            if blocks and (meaningful(unbannered([l for i, l in enumerate(lines) if i not in inside])) !=
+                           meaningful(unbannered([l for i, l in enumerate(stub_lines) if i not in stub_inside]))):
                 result.warnings.append(f"{path}: text changed outside the exercise markers is not built "
                                        "(only the bodies between the markers are; tools/grade.py ignores it too)")
             for ex_id in ids:

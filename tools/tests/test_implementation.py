@@ -93,6 +93,11 @@ class Compose(unittest.TestCase):
         self.assertEqual(composed.yours, [])
         self.assertTrue(any("expected END EXERCISE 09.2" in w for w in composed.warnings), composed.warnings)
 
+    def test_a_copy_of_solutions_is_all_written_without_warnings(self):
+        sol, student, out = folders()
+        composed = implementation.compose(sol, sol, out)
+        self.assertEqual((composed.yours, composed.warnings), (["09.1", "09.2"], []))
+
     def test_write_touches_only_changed_files(self):
         sol, student, out = folders()
         files = implementation.compose(sol, student, out).files
