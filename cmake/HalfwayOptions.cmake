@@ -5,21 +5,32 @@ set_property(CACHE HALFWAY_CUDA PROPERTY STRINGS AUTO GPU ON OFF)
 
 # Which implementation of the exercised functions is linked into programs and tests.
 #   solutions  the canonical code in solutions/ (default)
-#   exercises  the student's copy: exercises/ of this checkout, or HALFWAY_EXERCISES_DIR
-set(HALFWAY_IMPL solutions CACHE STRING "Implementation of the exercises to link: solutions or exercises")
-set_property(CACHE HALFWAY_IMPL PROPERTY STRINGS solutions exercises)
+#   exercises  the student's copy as it is: exercises/ of this checkout, or HALFWAY_EXERCISES_DIR
+#              (tools/grade.py's build: an unwritten exercise throws "not implemented yet")
+#   mixed      the student build: each exercise's body from HALFWAY_EXERCISES_DIR where the
+#              student wrote it, else the reference from solutions/ (whose tests then fail
+#              on purpose), composed into <build>/implementation by tools/implementation.py
+#              (cmake/HalfwayImplementation.cmake), so the tests of an exercise depend on it only
+set(HALFWAY_IMPL solutions CACHE STRING "Implementation of the exercises to link: solutions, exercises or mixed")
+set_property(CACHE HALFWAY_IMPL PROPERTY STRINGS solutions exercises mixed)
 set(HALFWAY_EXERCISES_DIR "${PROJECT_SOURCE_DIR}/exercises" CACHE PATH
-    "Folder holding the student's exercises (used when HALFWAY_IMPL=exercises)")
+    "Folder holding the student's exercises (used when HALFWAY_IMPL=exercises or mixed)")
+set(HALFWAY_REFERENCE_FOR "" CACHE STRING
+    "HALFWAY_IMPL=mixed: exercises (e.g. 01.1;01.2) to run on the reference even where written")
 
 if(HALFWAY_IMPL STREQUAL "solutions")
   set(HALFWAY_IMPL_DIR "${PROJECT_SOURCE_DIR}/solutions")
-elseif(HALFWAY_IMPL STREQUAL "exercises")
-  get_filename_component(HALFWAY_IMPL_DIR "${HALFWAY_EXERCISES_DIR}" ABSOLUTE)
-  if(NOT IS_DIRECTORY "${HALFWAY_IMPL_DIR}")
-    message(FATAL_ERROR "HALFWAY_EXERCISES_DIR: expected a folder of exercises, found nothing at '${HALFWAY_IMPL_DIR}'")
+elseif(HALFWAY_IMPL MATCHES "^(exercises|mixed)$")
+  get_filename_component(HALFWAY_STUDENT_DIR "${HALFWAY_EXERCISES_DIR}" ABSOLUTE)
+  if(NOT IS_DIRECTORY "${HALFWAY_STUDENT_DIR}")
+    message(FATAL_ERROR "HALFWAY_EXERCISES_DIR: expected a folder of exercises, found nothing at '${HALFWAY_STUDENT_DIR}'")
+  endif()
+  set(HALFWAY_IMPL_DIR "${HALFWAY_STUDENT_DIR}")
+  if(HALFWAY_IMPL STREQUAL "mixed")
+    set(HALFWAY_IMPL_DIR "${PROJECT_BINARY_DIR}/implementation")
   endif()
 else()
-  message(FATAL_ERROR "HALFWAY_IMPL: expected 'solutions' or 'exercises', found '${HALFWAY_IMPL}'")
+  message(FATAL_ERROR "HALFWAY_IMPL: expected 'solutions', 'exercises' or 'mixed', found '${HALFWAY_IMPL}'")
 endif()
 
 # Host SIMD. OFF (default): the hand-vectorised host paths (F16C conversions, the AVX-512

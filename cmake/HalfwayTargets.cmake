@@ -98,6 +98,11 @@ function(halfway_test name)
   if(T_BACKEND STREQUAL "gpu")
     target_compile_definitions(${name} PRIVATE HALFWAY_TEST_NEEDS_GPU=1)
   endif()
+  if(HALFWAY_EXERCISE_STATUS)  # a student build: common/testing/exercise_status.hpp
+    string(REGEX REPLACE "^ch([0-9][0-9])$" "\\1" number "${T_CHAPTER}")
+    target_compile_definitions(${name} PRIVATE HALFWAY_EXERCISE_STATUS_FILE="${HALFWAY_EXERCISE_STATUS}"
+                                               HALFWAY_TEST_CHAPTER_NUMBER="${number}")
+  endif()
   doctest_discover_tests(${name} TEST_SUFFIX "${T_TEST_SUFFIX}" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} ENVIRONMENT ${HALFWAY_RUN_ENV})
   # doctest_discover_tests sets one label at most; ours are added by a ctest include file
   # that runs after doctest's and reads the tags in each test's name.

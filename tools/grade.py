@@ -46,6 +46,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import exercises as exercise_tool  # noqa: E402
+import implementation  # noqa: E402
 
 ROOT = exercise_tool.ROOT
 TAG = re.compile(r"\[ex(\d\d\.\d+)\]")
@@ -133,11 +134,7 @@ def read_student(folder: pathlib.Path, rel: str, stub_text: str, ids: list[str])
 
 def variant(solution_text: str, ex_id: str, body: list[str]) -> str:
     """The solution file with exercise ex_id's body replaced by `body`."""
-    lines = solution_text.splitlines(keepends=True)
-    block = next(b for b in exercise_tool.find_blocks(lines, "solutions") if b.id == ex_id)
-    if body and not body[-1].endswith("\n"):
-        body = body[:-1] + [body[-1] + "\n"]
-    return "".join(lines[:block.begin + 1] + body + lines[block.end:])
+    return implementation.with_bodies(solution_text, {ex_id: body})
 
 
 # ---- the grading tree and its build --------------------------------------------------------

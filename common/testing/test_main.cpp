@@ -8,6 +8,9 @@
 #include <cstring>
 
 #include "common/backend.hpp"
+#if defined(HALFWAY_EXERCISE_STATUS_FILE)  // a student build (HALFWAY_IMPL=mixed)
+#include "common/testing/exercise_status.hpp"
+#endif
 
 namespace {
 bool only_lists(int argc, char** argv) {
@@ -24,6 +27,9 @@ bool only_lists(int argc, char** argv) {
 int main(int argc, char** argv) {
   doctest::Context context;
   context.applyCommandLine(argc, argv);
+#if defined(HALFWAY_EXERCISE_STATUS_FILE)
+  if (!halfway::testing::apply_exercise_status(HALFWAY_EXERCISE_STATUS_FILE)) return 2;
+#endif
 #if defined(HALFWAY_TEST_NEEDS_GPU)
   if (!only_lists(argc, argv) && !halfway::gpu_usable()) {
     std::printf("skipped: %s\n", halfway::gpu_description().c_str());

@@ -52,6 +52,10 @@ inline void update_scale(ScaleState& s, bool found_inf, const ScaleRule& r) {
   // BEGIN EXERCISE 04.1 (3 points): The loss scale's update rule
   // HINT: products in double, rounded to float: float(double(s.scale) * r.growth_factor).
   // HINT: a growth is kept only when the grown scale is finite; the tracker restarts anyway.
+  // HINT: hysteresis: an overflow takes one from s.hysteresis_left and backs off only when
+  // HINT: that reaches 0 or less (a backoff does not refill it: the next overflow backs off
+  // HINT: too). Every growth attempt refills it to r.hysteresis, also one refused as not
+  // HINT: finite (the scale stays) or capped at max_scale.
   if (found_inf) {
     s.growth_tracker = 0;
     s.hysteresis_left -= 1;

@@ -37,6 +37,10 @@ HALFWAY_HD_INLINE T stochastic_round(float x, std::uint32_t r) {
   // BEGIN EXERCISE 05.2 (3 points): Stochastic rounding to bf16 and fp16
   // HINT: float_to_bits / bits_to_float are in kernels/fp16/bits.hpp; set `.bits` of a
   // HINT: bfloat16 or half to build a value from its bits.
+  // HINT: r's top bits are the random fraction: bf16 adds r >> 16 (16 bits) to |x|'s
+  // HINT: pattern, an fp16 normal adds r >> 19 (13 bits), then the dropped bits are cut.
+  // HINT: Below 2^-14 (fp16 subnormals) use all 32 bits: with k = |x| * 2^24 units, round
+  // HINT: up to floor(k) + 1 exactly when (k - floor(k)) * 2^32 > r (in double: exact).
   const std::uint32_t b = float_to_bits(x);
   if ((b & 0x7f800000u) == 0x7f800000u) return T(x);  // inf, NaN: round to nearest
   T out;
