@@ -1,6 +1,13 @@
 /// @file parallel_ranges.hpp
-/// @brief for_ranges: a host loop over [0, n) cut into chunks, run on OpenMP threads when
-/// the caller says the work is worth it.
+/// @brief The host's parallel loops: worth_threads, the one rule for when a loop runs on
+/// OpenMP threads, and for_ranges, a loop over [0, n) cut into chunks.
+///
+/// worth_threads: only from 2^23 elements (8M, 32 MB of floats). At the trainer's shapes
+/// (a few MB per op) the loops are memory-bound and short, and OpenMP's worker threads,
+/// which spin for a while after each parallel region, steal the cores from OpenBLAS's own
+/// threads in the next GEMM: measured 3x slower layers on 2 cores, and a bulk conversion
+/// after an sgemm at 0.27 ms on one thread against 16 ms on two. A loop whose element costs
+/// several memory-bound ones (dropout's Philox rounds) passes its work weighted by that cost.
 ///
 /// A loop that should vectorise belongs in a function of its own that takes its scalars by
 /// value, called as body(begin, end): in an OpenMP-outlined loop body the scalars are read
@@ -8,11 +15,20 @@
 /// (Adam's host loop and ReLU's ran at a fifth and a tenth of an fp32 step that way).
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
 
 namespace halfway {
 
+/// Whether a host loop over `work` (memory-bound) elements should run on OpenMP threads.
+inline bool worth_threads(std::int64_t work) {
+  return work >= (std::int64_t(1) << 23) && omp_get_max_threads() > 1;
+}
+
+/// body(begin, end) over [0, n): on the calling thread, or in chunks of 64K elements on
+/// OpenMP threads when `threads` (usually worth_threads(n)).
 template <class Body>
 void for_ranges(std::int64_t n, bool threads, Body body) {
   if (!threads) return body(std::int64_t(0), n);

@@ -6,7 +6,9 @@ chapter uses lives in kernels/<topic>/ or common/. So:
   1. no file under chapters/NN_x includes a file of another chapter's folder;
   2. nothing under kernels/ or common/ includes a file under chapters/;
   3. no chapter's CMakeLists.txt defines a library (add_library): targets that others
-     link are defined under kernels/ or common/.
+     link are defined under kernels/ or common/;
+  4. nothing under common/ includes a file under kernels/: common/ is the infrastructure
+     below the course's library, so its arrows point down only.
 Prints one line per violation (file:line: what) and exits 1 when there is any.
 """
 import pathlib
@@ -33,6 +35,9 @@ def violations(root=ROOT):
             own = CHAPTER.match(rel)
             for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
                 m = INCLUDE.match(line)
+                if m and folder == "common" and m.group(1).startswith("kernels/"):
+                    found.append(f"{rel}:{number}: common/ includes the course's library '{m.group(1)}' "
+                                 f"(common/ sits below kernels/: move what it needs down)")
                 if not m or not m.group(1).startswith("chapters/"):
                     continue
                 target = CHAPTER.match(m.group(1))
@@ -56,7 +61,7 @@ def main():
     if found:
         print(f"check_layout: {len(found)} violation(s) of the layout rule (CONTRIBUTING.md, Layout)", file=sys.stderr)
         return 1
-    print("check_layout: every chapter includes only its own folder, kernels/ and common/")
+    print("check_layout: every chapter includes only its own folder, kernels/ and common/; common/ includes no kernels/")
     return 0
 
 

@@ -1,5 +1,6 @@
 #include "common/safetensors.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -7,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "kernels/fp16/half.hpp"
 
 namespace halfway::layers {
 
@@ -24,6 +24,23 @@ T load(const std::uint8_t* p) {  // the file is little-endian, as is every machi
   std::memcpy(&v, p, sizeof(T));
   return v;
 }
+
+// The exact value of a 16-bit word, read from its fields. The reader decodes the two
+// formats itself: chapter 01's conversions are the course's library (and a student's
+// exercise), which infrastructure below it must not need.
+double f16_value(std::uint16_t h) {  // sign 1, exponent 5 (bias 15), mantissa 10
+  const double sign = h & 0x8000u ? -1.0 : 1.0;
+  const int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  if (exponent == 0x1f) return mantissa ? NAN : sign * INFINITY;
+  if (exponent == 0) return sign * std::ldexp(mantissa, -24);  // subnormal: mantissa 2^-24
+  return sign * std::ldexp(mantissa + 1024, exponent - 25);
+}
+double bf16_value(std::uint16_t b) {  // the top half of a float
+  const std::uint32_t bits = std::uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
 }  // namespace
 
 std::vector<double> SafeTensor::as_double() const {
@@ -36,8 +53,8 @@ std::vector<double> SafeTensor::as_double() const {
     else if (dtype == "I64") out[i] = double(load<std::int64_t>(p + 8 * i));
     else if (dtype == "I32") out[i] = load<std::int32_t>(p + 4 * i);
     else if (dtype == "U8" || dtype == "BOOL") out[i] = p[i];
-    else if (dtype == "F16") out[i] = float(half::from_bits(load<std::uint16_t>(p + 2 * i)));
-    else if (dtype == "BF16") out[i] = float(bfloat16::from_bits(load<std::uint16_t>(p + 2 * i)));
+    else if (dtype == "F16") out[i] = f16_value(load<std::uint16_t>(p + 2 * i));
+    else if (dtype == "BF16") out[i] = bf16_value(load<std::uint16_t>(p + 2 * i));
     else throw Error("safetensors: expected a dtype F32, F64, I64, I32, U8, BOOL, F16 or BF16, found " + dtype);
   }
   return out;

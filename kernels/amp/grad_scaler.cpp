@@ -20,10 +20,23 @@ void check_rule(const ScaleRule& r) {
                  "min_scale " + std::to_string(r.min_scale) + ", max_scale " + std::to_string(r.max_scale));
 }
 
-void check_scale(float s, const ScaleRule& r) {
-  HALFWAY_EXPECT(std::isfinite(s) && s > 0.0f, "a positive finite loss scale", std::to_string(s));
+void check_bounds(float s, const ScaleRule& r) {
   HALFWAY_EXPECT(s >= r.min_scale && s <= r.max_scale, "a loss scale within [min_scale, max_scale]",
                  std::to_string(s));
+}
+
+/// A scale to start from: positive and finite.
+void check_scale(float s, const ScaleRule& r) {
+  HALFWAY_EXPECT(std::isfinite(s) && s > 0.0f, "a positive finite loss scale", std::to_string(s));
+  check_bounds(s, r);
+}
+
+/// A scale the rule can reach: also 0, where repeated backoffs end when min_scale is 0
+/// (float underflow after about 150 halvings). Such a run has collapsed, but its state is
+/// a true one, and a checkpoint of it must load.
+void check_reachable_scale(float s, const ScaleRule& r) {
+  HALFWAY_EXPECT(std::isfinite(s) && s >= 0.0f, "a finite loss scale >= 0", std::to_string(s));
+  check_bounds(s, r);
 }
 
 }  // namespace
@@ -73,8 +86,13 @@ void GradScaler::update() {
   stage_ = Stage::ready;
 }
 
+void GradScaler::abandon_step() {
+  stage_ = Stage::ready;
+  found_inf_ = false;
+}
+
 void GradScaler::load(const ScaleState& s) {
-  check_scale(s.scale, options_.rule);
+  check_reachable_scale(s.scale, options_.rule);
   HALFWAY_EXPECT(s.growth_tracker >= 0 && s.growth_tracker < options_.rule.growth_interval,
                  "a growth tracker in [0, growth_interval)", std::to_string(s.growth_tracker));
   HALFWAY_EXPECT(s.hysteresis_left <= options_.rule.hysteresis,

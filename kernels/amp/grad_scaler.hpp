@@ -73,6 +73,10 @@ class GradScaler {
   bool step();
   /// The end of a step: the scale moves by the rule (dynamic mode).
   void update();
+  /// Gives up the step in progress (after an Error between unscale() and update(), such as
+  /// the clip refusing a non-finite norm): back to the start of a step, with the scale and
+  /// its counters unchanged (update() did not run). The caller discards the gradients.
+  void abandon_step();
 
   /// The last unscale's verdict.
   bool found_inf() const { return found_inf_; }
@@ -82,7 +86,8 @@ class GradScaler {
 
   /// Saved with a checkpoint: the scale, the growth tracker, the hysteresis allowance.
   const ScaleState& state() const { return state_; }
-  /// Restores a saved state (checked like the options).
+  /// Restores a saved state: any state the rule can reach from valid options, a scale that
+  /// collapsed to 0 included.
   void load(const ScaleState& s);
 
  private:

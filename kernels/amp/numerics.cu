@@ -1,7 +1,7 @@
 // Numerics telemetry on the device (API: numerics.hpp): the six range classes of a tensor
 // stored in fp16 or bf16 at a loss scale, counted in one launch.
 //
-// Mapping: a grid-stride loop (element i -> thread i mod (256 G), G <= 1024 blocks), each
+// Mapping: a grid-stride loop (element i -> thread i mod (256 G), G = grid_blocks(n, 256)), each
 // thread keeps six private counts; the block sums each count with the course's block
 // reduction (common/block_reduce.cuh, six calls sharing one scratch), then thread 0 adds
 // the block's six totals to the global counters with atomicAdd. Integer sums are exact in
@@ -10,6 +10,7 @@
 
 #include "common/block_reduce.cuh"
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "kernels/amp/numerics.hpp"
 #include "kernels/amp/range_class.hpp"
 #include "kernels/layers/scalar.hpp"
@@ -36,8 +37,7 @@ __global__ void count_ranges_kernel(const T* x, std::int64_t n, bool to_bf16, fl
 template <class T>
 void launch(const T* x, std::int64_t n, bool to_bf16, float scale, unsigned long long* counts) {
   if (n <= 0) return;
-  const auto blocks = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 1024));
-  HALFWAY_LAUNCH(count_ranges_kernel<T>, blocks, kThreads, 0, 0)(x, n, to_bf16, scale, counts);
+  HALFWAY_LAUNCH(count_ranges_kernel<T>, grid_blocks(n, kThreads), kThreads, 0, 0)(x, n, to_bf16, scale, counts);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
 

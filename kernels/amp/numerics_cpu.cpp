@@ -5,7 +5,9 @@
 #include "common/device_memory.hpp"
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
 #include "kernels/amp/range_class.hpp"
+#include "kernels/fp16/dtype_switch.hpp"
 #include "kernels/layers/scalar.hpp"
 
 namespace halfway::amp {
@@ -14,7 +16,7 @@ namespace {
 template <class T>
 RangeCounts count_host(const T* x, std::int64_t n, bool to_bf16, float scale) {
   std::int64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-#pragma omp parallel for schedule(static) reduction(+ : c0, c1, c2, c3, c4, c5) if (n >= (1 << 20))
+#pragma omp parallel for schedule(static) reduction(+ : c0, c1, c2, c3, c4, c5) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) {
     switch (range_class(layers::ld(x[i]), to_bf16, scale)) {
       case 0: ++c0; break;
@@ -77,12 +79,9 @@ RangeCounts count_ranges(Backend b, DType in, const void* x, std::int64_t n, DTy
   if (n == 0) return {};
   HALFWAY_EXPECT(x != nullptr, "a tensor", "a null pointer");
   const bool to_bf16 = format == DType::bf16;
-  switch (in) {
-    case DType::f32: return count_typed<float>(b, x, n, to_bf16, scale, device_counts);
-    case DType::f16: return count_typed<half>(b, x, n, to_bf16, scale, device_counts);
-    case DType::bf16: return count_typed<bfloat16>(b, x, n, to_bf16, scale, device_counts);
-  }
-  throw Error("count_ranges: unknown input type");
+  return with_dtype(in, [&](auto type) {
+    return count_typed<typename decltype(type)::type>(b, x, n, to_bf16, scale, device_counts);
+  });
 }
 
 }  // namespace halfway::amp

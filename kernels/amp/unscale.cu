@@ -12,12 +12,13 @@
 //   | block 0: 0..255 | block 1: 256..511 | ... | block G-1 | block 0 again: 256 G ... |
 //   per block: flags of 256 threads --block_max--> 1 flag --(thread 0, if set)--> atomicOr(*flag)
 //
-// Consecutive threads touch consecutive elements (coalesced); G is capped at 1024 blocks
-// so that large buffers loop instead of launching millions of blocks; the global flag is
-// written at most once per block.
+// Consecutive threads touch consecutive elements (coalesced); G = grid_blocks(n, 256) is
+// capped (common/grid.hpp) so that large buffers loop instead of launching millions of
+// blocks; the global flag is written at most once per block.
 #include <algorithm>
 
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "04_loss_scaling/unscale_block.cuh"
 #include "kernels/amp/unscale.hpp"
 
@@ -35,8 +36,7 @@ __global__ void unscale_kernel(G* g, std::int64_t n, float inv_scale, unsigned* 
 template <class G>
 void launch(G* g, std::int64_t n, float inv_scale, unsigned* flag) {
   if (n <= 0) return;
-  const auto blocks = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 1024));
-  HALFWAY_LAUNCH(unscale_kernel<G>, blocks, kThreads, 0, 0)(g, n, inv_scale, flag);
+  HALFWAY_LAUNCH(unscale_kernel<G>, grid_blocks(n, kThreads), kThreads, 0, 0)(g, n, inv_scale, flag);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -5,8 +5,10 @@
 #include "common/device_memory.hpp"
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
 #include "kernels/amp/grad_scaler.hpp"
 #include "kernels/amp/unscale.hpp"
+#include "kernels/fp16/dtype_switch.hpp"
 #include "kernels/fp16/bits.hpp"
 #include "kernels/layers/scalar.hpp"
 
@@ -18,7 +20,7 @@ namespace {
 template <class G>
 bool unscale_host(G* g, std::int64_t n, float inv_scale) {
   unsigned bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n >= (1 << 22))
+#pragma omp parallel for schedule(static) reduction(| : bad) if (worth_threads(n))
   for (std::int64_t i = 0; i < n; ++i) {
     const float v = layers::ld(g[i]);
     bad |= unsigned((float_to_bits(v) & 0x7f800000u) == 0x7f800000u);
@@ -30,22 +32,13 @@ bool unscale_host(G* g, std::int64_t n, float inv_scale) {
 template <class G>
 bool unscale_device(Backend b, G* g, std::int64_t n, float inv_scale, unsigned* flag) {
   HALFWAY_EXPECT(flag != nullptr, "a device flag for unscale-and-check", "a null pointer");
+  // The same path on emu as on cuda: the flag is device memory, reset and read by copies.
   const unsigned zero = 0;
   unsigned found = 0;
-  const bool cuda = b == Backend::cuda;
-  if (cuda) gpu::copy_to_device(flag, &zero, sizeof zero);
-  else *flag = 0;  // emu: device memory is host memory
+  copy_in(b, flag, &zero, sizeof zero);
   HALFWAY_KERNEL(b, unscale_and_check(g, n, inv_scale, flag));
-  if (cuda) gpu::copy_to_host(&found, flag, sizeof found);  // waits for the kernel
-  else found = *flag;
+  copy_out(b, &found, flag, sizeof found);  // on cuda: waits for the kernel
   return found != 0;
-}
-
-template <class G>
-bool unscale_typed(const GradBuffer& grads, float inv_scale, unsigned* flag) {
-  G* g = static_cast<G*>(grads.data);
-  if (grads.backend == Backend::cpu) return unscale_host(g, grads.count, inv_scale);
-  return unscale_device(grads.backend, g, grads.count, inv_scale, flag);
 }
 
 }  // namespace
@@ -54,12 +47,10 @@ bool unscale_and_check(const GradBuffer& grads, float inv_scale, unsigned* devic
   HALFWAY_EXPECT(grads.count >= 0, "a gradient count >= 0", std::to_string(grads.count));
   if (grads.count == 0) return false;
   HALFWAY_EXPECT(grads.data != nullptr, "a gradient buffer", "a null pointer");
-  switch (grads.dtype) {
-    case DType::f32: return unscale_typed<float>(grads, inv_scale, device_flag);
-    case DType::f16: return unscale_typed<half>(grads, inv_scale, device_flag);
-    case DType::bf16: return unscale_typed<bfloat16>(grads, inv_scale, device_flag);
-  }
-  throw Error("unscale_and_check: unknown gradient type");
+  return with_typed(grads.dtype, grads.data, [&](auto* g) {
+    if (grads.backend == Backend::cpu) return unscale_host(g, grads.count, inv_scale);
+    return unscale_device(grads.backend, g, grads.count, inv_scale, device_flag);
+  });
 }
 
 }  // namespace halfway::amp

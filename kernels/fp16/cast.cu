@@ -15,6 +15,7 @@
 // cvt instructions): they agree on every value, and so the bits agree even for NaN.
 #include "common/block_reduce.cuh"
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "common/error.hpp"
 #include "kernels/fp16/cast.hpp"
 
@@ -22,7 +23,6 @@ namespace halfway::HALFWAY_KERNEL_NS {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr unsigned kMaxBlocks = 4096;
 
 struct alignas(8) Float2 {
   float x, y;
@@ -139,11 +139,8 @@ bool aligned_pairs(const void* wide, const void* narrow) {
          reinterpret_cast<std::uintptr_t>(narrow) % 4 == 0;
 }
 
-// Enough blocks for one value (or pair) per thread, at most kMaxBlocks.
-unsigned blocks_for(std::size_t items) {
-  const std::size_t blocks = (items + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < kMaxBlocks ? (blocks > 0 ? blocks : 1) : kMaxBlocks);
-}
+// One value (or pair) per thread, up to the grid cap (common/grid.hpp).
+unsigned blocks_for(std::size_t items) { return grid_blocks(std::int64_t(items), kThreads); }
 
 // One narrowing cast; `counts` (null or three zeroed counters in device memory) gets the
 // tallies.

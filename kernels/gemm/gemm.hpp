@@ -44,6 +44,7 @@
 #include "common/backend.hpp"
 #include "common/dtype.hpp"
 #include "common/hd.hpp"
+#include "kernels/fp16/convert_array.hpp"  // the cpu GEMM's conversions (the benchmark and tests call them too)
 
 namespace halfway {
 
@@ -127,12 +128,6 @@ void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* st
 inline double gemm_flops(const GemmArgs& g) {
   return 2.0 * g.m * double(g.n) * double(g.k) * g.batch;
 }
-
-/// Bulk conversions used by the cpu GEMM (exposed for the benchmark and tests).
-/// `n` 16-bit values (f16 or bf16 bit patterns) to float, exactly.
-void convert_to_f32(DType in, const std::uint16_t* src, float* dst, std::int64_t n);
-/// `n` floats to f16 or bf16, round to nearest even.
-void convert_from_f32(DType out, const float* src, std::uint16_t* dst, std::int64_t n);
 
 }  // namespace halfway
 

@@ -43,6 +43,7 @@
 
 #include "common/block_reduce.cuh"
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "03_layers/rows.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/row_ops.hpp"
@@ -55,11 +56,11 @@ using ::halfway::layers::LayerNormRow;
 using ::halfway::layers::Pass;
 
 constexpr int kThreads = 128;          // threads per block, row kernels and elementwise ones
-constexpr int kMaxRowBlocks = 4096;    // row kernels: at most this many blocks, grid-stride beyond
 static_assert(kThreads % 32 == 0 && kThreads <= 32 * kBlockReduceSlots, "BlockTeam needs whole warps");
 
 unsigned blocks_for(std::int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
-unsigned row_blocks(std::int64_t rows, int cap = kMaxRowBlocks) { return unsigned(std::min<std::int64_t>(rows, cap)); }
+// Row kernels: a block per row, kThreads threads each, grid-stride over rows beyond the cap.
+unsigned row_blocks(std::int64_t rows) { return grid_blocks(rows * kThreads, kThreads); }
 
 // After every launch: a bad launch is an Error here; the kernel runs on without a wait.
 void finish() { HALFWAY_CUDA_CHECK(cudaGetLastError()); }
@@ -254,8 +255,7 @@ __global__ void elementwise_kernel(int op, const S* a, const S* b, S* out, std::
 template <class S>
 void elementwise(int op, const S* a, const S* b, S* out, std::int64_t n, float scale) {
   if (n <= 0) return;
-  const unsigned grid = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096));
-  HALFWAY_LAUNCH(elementwise_kernel<S>, grid, kThreads, 0, 0)(op, a, b, out, n, scale);
+  HALFWAY_LAUNCH(elementwise_kernel<S>, grid_blocks(n, kThreads), kThreads, 0, 0)(op, a, b, out, n, scale);
   finish();
 }
 
@@ -272,7 +272,8 @@ template <class S>
 void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const float* rstd, const S* dy, S* dx,
                           float* dgamma, float* dbeta, int rows, int d, float* workspace) {
   if (rows <= 0) return;
-  const unsigned blocks = row_blocks(rows, ::halfway::layers::kLayerNormGradBlocks);
+  // A fixed partition of the rows, not the launch rule: the blocks' partial sums fix the bits.
+  const unsigned blocks = unsigned(std::min<std::int64_t>(rows, ::halfway::layers::kLayerNormGradBlocks));
   HALFWAY_LAUNCH(layernorm_backward_kernel<S>, blocks, kThreads, 0, 0)(x, gamma, mean, rstd, dy, dx, workspace,
                                                                        rows, d);
   finish();
@@ -315,8 +316,7 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
   void dropout(S* v, std::int64_t n, float p, std::uint64_t seed) {                                      \
     if (n <= 0 || p <= 0.0f) return;                                                                     \
     const std::int64_t blocks = (n + 3) / 4;                                                             \
-    const unsigned grid = unsigned(blocks < 4096 * kThreads ? blocks_for(blocks) : 4096);                \
-    HALFWAY_LAUNCH(dropout_kernel<S>, grid, kThreads, 0, 0)(v, n, p, seed);                              \
+    HALFWAY_LAUNCH(dropout_kernel<S>, grid_blocks(blocks, kThreads), kThreads, 0, 0)(v, n, p, seed);     \
     finish();                                                                                            \
   }                                                                                                      \
   void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int d,        \

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "kernels/layers/layout.hpp"
 #include "kernels/layers/scalar.hpp"
 
@@ -19,9 +20,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(std::int64_t n) {
-  return unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096));
-}
+unsigned grid_for(std::int64_t n) { return grid_blocks(n, kThreads); }
 
 // After every launch: a bad launch is an Error here; no wait (the host waits where it
 // reads a result, in its copy).

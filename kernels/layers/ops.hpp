@@ -28,20 +28,6 @@
 
 namespace halfway::layers {
 
-/// Parallelise an elementwise loop only when there is a lot of work. At the trainer's
-/// shapes (a few MB per op) the loops are memory-bound and short, and OpenMP's worker
-/// threads, which spin for a while after each parallel region, would steal the cores from
-/// OpenBLAS's own threads in the next GEMM: measured 3x slower layers on 2 cores.
-inline bool worth_threads(std::int64_t work) { return work >= (1 << 23) && omp_get_max_threads() > 1; }
-
-/// `HALFWAY_LAYERS_DEVICE(call)`: when `on_device<S>()` (the op's storage type S must be in
-/// scope), runs the kernel wrapper on the layers' backend (common/dispatch.hpp) and returns;
-/// on the cpu it does nothing and the host code after it runs.
-#define HALFWAY_LAYERS_DEVICE(...)                          \
-  if (on_device<S>()) {                                     \
-    return HALFWAY_KERNEL(layers_backend(), __VA_ARGS__);   \
-  }
-
 /// dst[i] = st(src[i]): the rounding of an fp32 (or fp64) result to the storage type.
 template <class S>
 void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
@@ -49,7 +35,7 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
     if (static_cast<const void*>(src) == static_cast<const void*>(dst)) return;
   }
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(round_to(src, dst, n))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), round_to(src, dst, n));
   }
   if constexpr (is_16bit_v<S>) {  // chapter 02's bulk conversion (F16C): the same bits as st<S>
     convert_from_f32(dtype_of<S>(), src, reinterpret_cast<std::uint16_t*>(dst), n);
@@ -63,7 +49,7 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
 template <class S>
 void add(const S* a, const S* b, S* out, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(residual_add(a, b, out, n))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), residual_add(a, b, out, n));
   }
   ParallelErrors errors;  // st<half> runs exercise 01.1: its exception must leave the region
 #pragma omp parallel for schedule(static) if (worth_threads(n))
@@ -84,8 +70,7 @@ void copy_values(const T* src, T* dst, std::int64_t n) {
 template <class T>
 void zero_values(T* p, std::int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
-    using S = T;
-    HALFWAY_LAYERS_DEVICE(fill_zero(p, n))
+    if (on_device<T>()) return HALFWAY_KERNEL(layers_backend(), fill_zero(p, n));
   }
   std::fill(p, p + n, T(0));
 }
@@ -94,7 +79,7 @@ void zero_values(T* p, std::int64_t n) {
 template <class S>
 void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(accumulate(src, acc, n))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), accumulate(src, acc, n));
   }
   for (std::int64_t i = 0; i < n; ++i) acc[i] += ld(src[i]);
 }
@@ -104,7 +89,7 @@ void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
 template <class S>
 void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int H, int L, int dh) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(split_heads(src, ld, c0, dst, B, H, L, dh))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), split_heads(src, ld, c0, dst, B, H, L, dh));
   }
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
@@ -118,7 +103,7 @@ void split_heads(const S* src, std::int64_t ld, int c0, S* dst, int B, int H, in
 template <class S>
 void merge_heads(const S* src, S* dst, std::int64_t ld, int c0, int B, int H, int L, int dh) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(merge_heads(src, dst, ld, c0, B, H, L, dh))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), merge_heads(src, dst, ld, c0, B, H, L, dh));
   }
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
@@ -157,7 +142,8 @@ void embedding_forward(const std::int32_t* tokens, int rows, int length, const S
                        int d_model, const acc_t<S>* pe, S* y) {
   using A = acc_t<S>;
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(embedding_forward(tokens, rows, length, table, d_model, pe, y))
+    if (on_device<S>())
+      return HALFWAY_KERNEL(layers_backend(), embedding_forward(tokens, rows, length, table, d_model, pe, y));
   }
   check_tokens(tokens, rows, vocab);
   const A scale = std::sqrt(A(d_model));
@@ -177,7 +163,8 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
   using A = acc_t<S>;
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(vocab > 0 || !on_device<S>(), "the vocabulary size on the device", "none given");
-    HALFWAY_LAYERS_DEVICE(embedding_backward(tokens, rows, dy, vocab, d_model, dtable))
+    if (on_device<S>())
+      return HALFWAY_KERNEL(layers_backend(), embedding_backward(tokens, rows, dy, vocab, d_model, dtable));
   }
   const A scale = std::sqrt(A(d_model));
   for (int r = 0; r < rows; ++r) {
@@ -210,7 +197,7 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(ldy == out || !on_device<S>(), "a dense output (ldy == out) on the device",
                    "ldy " + std::to_string(ldy));
-    HALFWAY_LAYERS_DEVICE(bias_add(acc, b, y, rows, out))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), bias_add(acc, b, y, rows, out));
   }
   if constexpr (is_16bit_v<S>) {  // acc is our workspace: add the bias in place, then one bulk rounding
     for (int r = 0; r < rows; ++r)
@@ -242,7 +229,7 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(lddy == out || !on_device<S>(), "a dense gradient (lddy == out) on the device",
                    "lddy " + std::to_string(lddy));
-    HALFWAY_LAYERS_DEVICE(column_sum(dy, db, rows, out))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), column_sum(dy, db, rows, out));
   }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
@@ -259,7 +246,8 @@ template <class S>
 void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, int Lk,
                             const std::uint8_t* key_pad, bool causal) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal))
+    if (on_device<S>())
+      return HALFWAY_KERNEL(layers_backend(), masked_softmax_forward(scores, p, B, H, Lq, Lk, key_pad, causal));
   }
   const std::int64_t rows = std::int64_t(B) * H * Lq;
   ParallelErrors errors;
@@ -277,7 +265,7 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
 template <class S>
 void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, int n) {
   if constexpr (!std::is_same_v<S, double>) {
-    HALFWAY_LAYERS_DEVICE(softmax_backward(y, dy, ds, int(rows), n))
+    if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), softmax_backward(y, dy, ds, int(rows), n));
   }
   ParallelErrors errors;  // exercise 03.2, maybe a stub
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
@@ -299,8 +287,7 @@ template <class T>
 void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   if (p <= 0.0f) return;
   if constexpr (!std::is_same_v<T, double>) {
-    using S = T;
-    HALFWAY_LAYERS_DEVICE(dropout(v, n, p, seed))
+    if (on_device<T>()) return HALFWAY_KERNEL(layers_backend(), dropout(v, n, p, seed));
   }
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
   const A scale = p >= 1.0f ? A(0) : A(1) / (A(1) - A(p));
@@ -322,8 +309,8 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
     // rounding being what made fp16 dropout slow).
     constexpr std::int64_t kChunk = 64;
     const std::int64_t chunks = (groups + kChunk - 1) / kChunk;
-    // Philox is compute-bound: worth two threads earlier than the memory-bound loops.
-#pragma omp parallel for schedule(static) if (n >= (1 << 20) && omp_get_max_threads() > 1)
+    // Philox is compute-bound: an element costs about 8 memory-bound ones (threads from 1M).
+#pragma omp parallel for schedule(static) if (worth_threads(8 * n))
     for (std::int64_t c = 0; c < chunks; ++c) {
       const std::int64_t g0 = c * kChunk, g1 = std::min(groups, g0 + kChunk);
       const std::int64_t first = g0 * 64, count = std::min(g1 * 64, n) - first;

@@ -8,7 +8,7 @@
 //   store_accumulate: g[i] = st<S>(ld(g[i]) + p[i])   an fp32 partial gradient p added into
 //                gradients kept in S (GradType::storage), one rounding per element
 //
-// Thread mapping: a grid-stride loop, at most 4096 blocks of 256 threads. Thread t of the
+// Thread mapping: a grid-stride loop, at most grid_blocks(n, 256) blocks of 256 threads (common/grid.hpp). Thread t of the
 // grid handles elements t, t + T, t + 2T, ... (T = gridDim.x * blockDim.x), so the 32
 // threads of a warp touch 32 consecutive elements (coalesced loads and stores), and the
 // grid covers a model of any size with one launch:
@@ -21,6 +21,7 @@
 #include <algorithm>
 
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "kernels/layers/param_store_kernels.hpp"
 #include "kernels/layers/scalar.hpp"
 
@@ -29,9 +30,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(std::int64_t n) {
-  return unsigned(std::max<std::int64_t>(1, std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096)));
-}
+unsigned grid_for(std::int64_t n) { return grid_blocks(n, kThreads); }
 
 __global__ void store_zero_kernel(std::uint32_t* p, std::int64_t n) {
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;

@@ -7,6 +7,8 @@
 
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
+#include "kernels/fp16/dtype_switch.hpp"
 #include "kernels/optim/clip_element.hpp"
 
 namespace halfway::optim {
@@ -28,25 +30,26 @@ void check_nonfinite(float norm, const ClipOptions& o) {
 }
 
 template <class G>
+void scale_range(G* g, std::int64_t begin, std::int64_t end, float coef) {
+  for (std::int64_t i = begin; i < end; ++i) g[i] = scaled(g[i], coef);
+}
+template <class G>
+void clamp_range(G* g, std::int64_t begin, std::int64_t end, float v) {
+  for (std::int64_t i = begin; i < end; ++i) g[i] = clamped(g[i], v);
+}
+template <class G>
 void scale_host(G* g, std::int64_t n, float coef) {
-#pragma omp parallel for schedule(static) if (n >= (1 << 22))
-  for (std::int64_t i = 0; i < n; ++i) g[i] = scaled(g[i], coef);
+  for_ranges(n, worth_threads(n), [g, coef](std::int64_t b, std::int64_t e) { scale_range(g, b, e, coef); });
 }
 template <class G>
 void clamp_host(G* g, std::int64_t n, float v) {
-#pragma omp parallel for schedule(static) if (n >= (1 << 22))
-  for (std::int64_t i = 0; i < n; ++i) g[i] = clamped(g[i], v);
+  for_ranges(n, worth_threads(n), [g, v](std::int64_t b, std::int64_t e) { clamp_range(g, b, e, v); });
 }
 
 // f(typed pointer) for the buffer's element type.
 template <class F>
 void typed(const GradBuffer& grads, F&& f) {
-  switch (grads.dtype) {
-    case DType::f32: return f(static_cast<float*>(grads.data));
-    case DType::f16: return f(static_cast<half*>(grads.data));
-    case DType::bf16: return f(static_cast<bfloat16*>(grads.data));
-  }
-  throw Error("clip: unknown gradient type");
+  with_typed(grads.dtype, grads.data, f);
 }
 
 }  // namespace

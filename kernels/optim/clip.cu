@@ -1,12 +1,13 @@
 // Clipping on the device (API and semantics: clip.hpp): one grid-stride launch each.
 //
-//   grid of min(ceil(n / 256), 1024) blocks x 256 threads:  element i -> thread i mod (256 B)
+//   grid of B = grid_blocks(n, 256) blocks x 256 threads:  element i -> thread i mod (256 B)
 //
 // clip_scale reads the norm the norm's second pass left in device memory, so the host
 // never has to read it in between (every thread reads the same 4 bytes: one broadcast).
 #include <algorithm>
 
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "kernels/optim/clip.hpp"
 #include "kernels/optim/clip_element.hpp"
 
@@ -15,9 +16,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-unsigned blocks_for(std::int64_t n) {
-  return unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 1024));
-}
+unsigned blocks_for(std::int64_t n) { return grid_blocks(n, kThreads); }
 
 template <class G>
 __global__ void scale_kernel(G* g, std::int64_t n, const float* norm, float max_norm) {

@@ -44,6 +44,7 @@
 #include <cstdint>
 
 #include "common/device_memory.hpp"
+#include "common/grid.hpp"
 #include "common/hd.hpp"
 #include "kernels/amp/grad_scaler.hpp"
 #include "kernels/fp16/half.hpp"
@@ -53,12 +54,11 @@ namespace halfway::optim {
 using amp::GradBuffer;
 
 /// The shape of the two passes (shared by the kernels and the host's copy of their order).
-constexpr int kNormThreads = 256;     ///< threads per block, both passes
-constexpr int kNormMaxBlocks = 1024;  ///< blocks of pass 1 at most (large buffers loop)
-/// The number of blocks of pass 1 for n gradients: depends on n only.
-constexpr int norm_blocks(std::int64_t n) {
-  return n <= 0 ? 0 : int(std::min<std::int64_t>((n + kNormThreads - 1) / kNormThreads, kNormMaxBlocks));
-}
+constexpr int kNormThreads = 256;  ///< threads per block, both passes
+constexpr int kNormMaxBlocks = int(kMaxGridThreads / kNormThreads);  ///< blocks of pass 1 at most (1024)
+/// The number of blocks of pass 1 for n gradients (the launch rule of common/grid.hpp: at
+/// most 1024, large buffers loop): depends on n only, and fixes the order of the sum.
+constexpr int norm_blocks(std::int64_t n) { return n <= 0 ? 0 : int(grid_blocks(n, kNormThreads)); }
 
 /// Device memory the norm needs, allocated on first use and reused: the partials and the
 /// result. One per gradient buffer user (a trainer keeps one).

@@ -5,6 +5,8 @@
 
 #include "common/dispatch.hpp"
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
+#include "kernels/fp16/dtype_switch.hpp"
 #include "kernels/optim/grad_norm.hpp"
 #include "kernels/layers/scalar.hpp"
 
@@ -54,7 +56,7 @@ float norm_host(const G* g, std::int64_t n) {
   const int blocks = norm_blocks(n);
   std::vector<double> partials(std::size_t(blocks), 0.0);
   // Blocks are independent: any number of OpenMP threads gives the same partials.
-#pragma omp parallel for schedule(static) if (n >= (1 << 22))
+#pragma omp parallel for schedule(static) if (worth_threads(n))
   for (int b = 0; b < blocks; ++b) partials[std::size_t(b)] = block_host<true>(g, n, blocks, b);
   return float(std::sqrt(block_host<false>(partials.data(), blocks, 1, 0)));
 }
@@ -64,12 +66,8 @@ float norm_host(const G* g, std::int64_t n) {
 namespace detail {
 
 float global_norm_host(const GradBuffer& grads) {
-  switch (grads.dtype) {
-    case DType::f32: return norm_host(static_cast<const float*>(grads.data), grads.count);
-    case DType::f16: return norm_host(static_cast<const half*>(grads.data), grads.count);
-    case DType::bf16: return norm_host(static_cast<const bfloat16*>(grads.data), grads.count);
-  }
-  throw Error("global_norm: unknown gradient type");
+  return with_typed(grads.dtype, static_cast<const void*>(grads.data),
+                    [&](const auto* g) { return norm_host(g, grads.count); });
 }
 
 void launch_global_norm(const GradBuffer& grads, NormWorkspace& ws) {
@@ -77,13 +75,8 @@ void launch_global_norm(const GradBuffer& grads, NormWorkspace& ws) {
   const std::int64_t n = grads.count;
   double* partials = ws.partials.get(kNormMaxBlocks, b);
   float* norm = ws.norm.get(1, b);
-  switch (grads.dtype) {
-    case DType::f32: HALFWAY_KERNEL(b, grad_norm_partials(static_cast<const float*>(grads.data), n, partials)); break;
-    case DType::f16: HALFWAY_KERNEL(b, grad_norm_partials(static_cast<const half*>(grads.data), n, partials)); break;
-    case DType::bf16:
-      HALFWAY_KERNEL(b, grad_norm_partials(static_cast<const bfloat16*>(grads.data), n, partials));
-      break;
-  }
+  with_typed(grads.dtype, static_cast<const void*>(grads.data),
+             [&](const auto* g) { HALFWAY_KERNEL(b, grad_norm_partials(g, n, partials)); });
   HALFWAY_KERNEL(b, grad_norm_combine(partials, norm_blocks(n), norm));
 }
 

@@ -8,14 +8,15 @@
 #include "common/error.hpp"
 #include "common/parallel_ranges.hpp"
 #include "common/rng.hpp"
-#include "kernels/gemm/gemm.hpp"
+#include "kernels/fp16/convert_array.hpp"
+#include "kernels/fp16/dtype_switch.hpp"
 #include "kernels/optim/update_element.hpp"
 
 namespace halfway::optim {
 namespace {
 
-// Elementwise and memory-bound: threads pay off only on large stores (see
-// kernels/layers/ops.hpp's worth_threads for the measurement behind the threshold).
+// Elementwise and memory-bound: threads pay off only on large stores (worth_threads,
+// common/parallel_ranges.hpp).
 // The update kind is a template constant here, so that the loop has no branch and the
 // compiler vectorises it (sqrt and division included); the loop is a function of its own
 // with the constants by value (common/parallel_ranges.hpp says why).
@@ -28,7 +29,7 @@ void update_range(std::int64_t begin, std::int64_t end, float* master, S* workin
 template <bool Sgd, class S, class G>
 void host_loop_of(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
                   const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  for_ranges(n, n >= (1 << 22), [&](std::int64_t begin, std::int64_t end) {
+  for_ranges(n, worth_threads(n), [&](std::int64_t begin, std::int64_t end) {
     update_range<Sgd>(begin, end, master, working, grad, m, v, c, mode, sr_seed);
   });
 }
@@ -83,11 +84,8 @@ void step(bool sgd, const ParamBuffers& b, const AdamConstants& c, MasterMode mo
   HALFWAY_EXPECT(mode != MasterMode::master || b.master, "fp32 masters in mode 'master'", "none");
   const std::uint64_t sr_seed = rng::derive_seed(seed, std::uint64_t(step));
   const int m = int(mode);
-  switch (b.working_type) {
-    case DType::f32: return run_grad<float>(sgd, b, c, m, sr_seed);
-    case DType::f16: return run_grad<half>(sgd, b, c, m, sr_seed);
-    case DType::bf16: return run_grad<bfloat16>(sgd, b, c, m, sr_seed);
-  }
+  with_dtype(b.working_type,
+             [&](auto type) { run_grad<typename decltype(type)::type>(sgd, b, c, m, sr_seed); });
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <algorithm>
 
 #include "common/device.cuh"
+#include "common/grid.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/update_element.hpp"
 
@@ -35,9 +36,8 @@ template <class S, class G>
 void launch(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
             const ::halfway::optim::AdamConstants& c, int mode, std::uint64_t sr_seed) {
   if (n <= 0) return;
-  const auto blocks = unsigned(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 4096));
   constexpr auto kernel = update_kernel<S, G>;
-  HALFWAY_LAUNCH(kernel, blocks, kThreads, 0, 0)(sgd, master, working, grad, m, v, n, c, mode, sr_seed);
+  HALFWAY_LAUNCH(kernel, grid_blocks(n, kThreads), kThreads, 0, 0)(sgd, master, working, grad, m, v, n, c, mode, sr_seed);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -15,7 +15,12 @@ StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const Tr
     r.found_inf = scaler.unscale(grads);
   } else {
     r.found_inf = scaler.unscale(grads);
-    r.grad_norm = o.clip && !r.found_inf ? clip_grad_norm(grads, o.clip_options, ws) : global_norm(grads, ws);
+    try {
+      r.grad_norm = o.clip && !r.found_inf ? clip_grad_norm(grads, o.clip_options, ws) : global_norm(grads, ws);
+    } catch (...) {  // the clip refused a non-finite norm: no step, and the scaler ready for the next
+      scaler.abandon_step();
+      throw;
+    }
   }
   const bool step = scaler.step();
   if (step) optimizer(r.lr);

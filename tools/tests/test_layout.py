@@ -1,5 +1,6 @@
 """tools/check_layout.py finds what it must: a chapter including another chapter's file,
-library code including a chapter, a chapter defining a library; and passes a clean tree."""
+library code including a chapter, a chapter defining a library, common/ including kernels/;
+and passes a clean tree."""
 import pathlib
 import sys
 import tempfile
@@ -21,7 +22,8 @@ class LayoutRule(unittest.TestCase):
     def test_clean_tree_passes(self):
         root = tree({"chapters/03_x/a.cpp": '#include "chapters/03_x/b.hpp"\n#include "kernels/l/m.hpp"\n',
                      "chapters/03_x/CMakeLists.txt": "halfway_program(p)\n",
-                     "kernels/l/m.hpp": '#include "common/e.hpp"\n'})
+                     "kernels/l/m.hpp": '#include "common/e.hpp"\n',
+                     "common/e.hpp": '#include "common/f.hpp"\n'})
         self.assertEqual(check_layout.violations(root), [])
 
     def test_chapter_including_another_chapter_fails(self):
@@ -33,6 +35,13 @@ class LayoutRule(unittest.TestCase):
     def test_library_including_a_chapter_fails(self):
         root = tree({"kernels/l/m.hpp": '\n#include "chapters/03_x/b.hpp"\n'})
         self.assertIn("kernels/l/m.hpp:2", check_layout.violations(root)[0])
+
+    def test_common_including_kernels_fails(self):
+        root = tree({"common/host/r.cpp": '#include "common/e.hpp"\n#include "kernels/fp16/half.hpp"\n'})
+        found = check_layout.violations(root)
+        self.assertEqual(len(found), 1)
+        self.assertIn("common/host/r.cpp:2", found[0])
+        self.assertIn("common/ includes the course's library", found[0])
 
     def test_chapter_defining_a_library_fails(self):
         root = tree({"chapters/02_g/CMakeLists.txt": "add_library(halfway_gemm STATIC g.cpp)\n"})

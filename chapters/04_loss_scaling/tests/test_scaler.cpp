@@ -292,3 +292,26 @@ TEST_CASE("scaler: state saved and loaded continues the same trajectory") {
   bad.scale = NAN;
   CHECK_THROWS_AS(b.load(bad), Error);
 }
+
+TEST_CASE("scaler: a scale that collapsed to 0 is saved and loaded like any other state") {
+  GradScaler a;  // PyTorch's defaults: min_scale 0, so the backoffs end at 0
+  int backoffs = 0;
+  while (a.state().scale > 0.0f) {
+    REQUIRE(backoffs < 200);  // 2^16 -> the smallest subnormal 2^-149 -> 0: 166 halvings
+    one_step(a, true);
+    ++backoffs;
+  }
+  CHECK(backoffs == 166);
+  GradScaler b;
+  b.load(a.state());
+  CHECK(b.state().scale == 0.0f);
+  CHECK(b.state().growth_tracker == a.state().growth_tracker);
+  CHECK(b.state().hysteresis_left == a.state().hysteresis_left);
+  one_step(a, false);
+  one_step(b, false);
+  CHECK(b.state().scale == a.state().scale);
+  CHECK(b.state().growth_tracker == a.state().growth_tracker);
+  ScaleState negative = a.state();
+  negative.scale = -1.0f;
+  CHECK_THROWS_WITH_AS(b.load(negative), doctest::Contains("a finite loss scale >= 0"), Error);
+}

@@ -113,6 +113,32 @@ TEST_CASE("train step: an overflow skips the optimizer and the schedule") {
   CHECK(run(g, o).schedule_steps == 1);
 }
 
+TEST_CASE("train step: a clip that refuses a non-finite norm leaves the scaler ready for the next step") {
+  // The trainer's setting without loss scaling: nothing skips, so the clip refuses.
+  amp::ScalerOptions so;
+  so.mode = amp::ScaleMode::off;
+  amp::GradScaler scaler(so);
+  Schedule schedule(noam400());
+  NormWorkspace ws;
+  TrainStepOptions o;
+  o.clip_options = ClipOptions{1.0f, true};
+  auto g = scaled_grads();
+  g[5] = std::numeric_limits<float>::quiet_NaN();
+  DeviceGrads<float> bad(g);
+  bool stepped = false;
+  const auto optimizer = [&](double) { stepped = true; };
+  CHECK_THROWS_AS(train_step(scaler, bad.grads(), o, ws, optimizer, schedule), halfway::Error);
+  CHECK_FALSE(stepped);
+  CHECK(schedule.steps() == 0);
+  // The next step runs from the start: unscale() is not refused as a second unscale.
+  DeviceGrads<float> good(scaled_grads());
+  const StepReport r = train_step(scaler, good.grads(), o, ws, optimizer, schedule);
+  CHECK(stepped);
+  CHECK_FALSE(r.skipped);
+  CHECK(schedule.steps() == 1);
+  CHECK(scaler.skipped_steps() == 0);
+}
+
 TEST_CASE("train step: without clipping the norm is still measured") {
   TrainStepOptions o;
   o.clip = false;
