@@ -21,19 +21,19 @@ __global__ void partials_kernel(const G* g, std::int64_t n, const float* inv_sca
   __shared__ unsigned flags[kBlockReduceSlots];
   const float inv = *inv_scale;  // a device word: one broadcast read
   double s = 0.0;
-  unsigned bad = 0;
-  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
-  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const float v = layers::ld(g[i]);
-    if ((float_to_bits(v) & 0x7f800000u) == 0x7f800000u) bad = 1;
-    const double u = double(v * inv);  // rounded to fp32 first, as the in-place unscale stores it
+  unsigned nonfinite_seen = 0;    // OR of the elements' exponent tests
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const float stored = layers::ld(g[i]);
+    nonfinite_seen |= unsigned((float_to_bits(stored) & 0x7f800000u) == 0x7f800000u);
+    const double u = double(stored * inv);  // rounded to fp32 first, as the in-place unscale stores it
     s += u * u;
   }
   s = block_sum(s, sums);
-  bad = block_max(bad, flags);
+  nonfinite_seen = block_max(nonfinite_seen, flags);
   if (threadIdx.x == 0) {
     partials[blockIdx.x] = s;
-    if (bad != 0) atomicOr(found_inf, 1u);
+    if (nonfinite_seen != 0) atomicOr(found_inf, 1u);
   }
 }
 
