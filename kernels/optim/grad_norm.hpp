@@ -34,7 +34,7 @@
 /// every GPU and under every emulator thread order. The second pass is a launch, not a
 /// host loop: the host reads one float, never the partials.
 ///
-/// The cpu backend runs the very same order on the host (grad_norm_cpu.cpp): 256 * B
+/// The cpu backend runs the very same order on the host (norm_order_host.hpp): 256 * B
 /// per-thread sums, the butterfly and the left-to-right warp combination, twice. So cpu,
 /// emu and cuda give the same bits (the squares are exact, so a fused multiply-add
 /// cannot change them either).

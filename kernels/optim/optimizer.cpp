@@ -22,23 +22,23 @@ namespace {
 // with the constants by value (common/parallel_ranges.hpp says why).
 template <bool Sgd, class S, class G>
 void update_range(std::int64_t begin, std::int64_t end, float* master, S* working, const G* grad, float* m,
-                  float* v, const AdamConstants c, int mode, std::uint64_t sr_seed) {
-  for (std::int64_t i = begin; i < end; ++i) update_element(i, Sgd, master, working, grad, m, v, c, mode, sr_seed);
+                  float* v, const AdamConstants c, int mode, std::uint64_t sr_seed, const GradFactors f) {
+  for (std::int64_t i = begin; i < end; ++i) update_element(i, Sgd, master, working, grad, m, v, c, mode, sr_seed, f);
 }
 
 template <bool Sgd, class S, class G>
 void host_loop_of(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
-                  const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+                  const AdamConstants& c, int mode, std::uint64_t sr_seed, GradFactors f) {
   for_ranges(n, worth_threads(n), [&](std::int64_t begin, std::int64_t end) {
-    update_range<Sgd>(begin, end, master, working, grad, m, v, c, mode, sr_seed);
+    update_range<Sgd>(begin, end, master, working, grad, m, v, c, mode, sr_seed, f);
   });
 }
 
 template <class S, class G>
 void host_loop(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
-               const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  if (sgd) return host_loop_of<true>(master, working, grad, m, v, n, c, mode, sr_seed);
-  host_loop_of<false>(master, working, grad, m, v, n, c, mode, sr_seed);
+               const AdamConstants& c, int mode, std::uint64_t sr_seed, GradFactors f) {
+  if (sgd) return host_loop_of<true>(master, working, grad, m, v, n, c, mode, sr_seed, f);
+  host_loop_of<false>(master, working, grad, m, v, n, c, mode, sr_seed, f);
 }
 
 template <class S, class G>
@@ -46,19 +46,21 @@ void run(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std:
   S* working = static_cast<S*>(b.working);
   const G* grad = static_cast<const G*>(b.grad);
   if (b.backend == Backend::cpu) {
+    if (skipped(b.fold)) return;  // the cpu's device memory is the host's: the same word
+    const GradFactors f = factors(b.fold);
     if constexpr (!std::is_same_v<S, float>) {
       if (mode == int(MasterMode::master)) {
         // On the host, one scalar rounding to 16 bits per element is the slow part (fp16
         // has no bit trick); chapter 02's bulk conversion (F16C where present, a plain twin
         // elsewhere) gives the same bits as st<S>, so: update the masters, then round them
         // all at once. Two passes over memory instead of one, 5x faster for fp16 here.
-        host_loop<float, G>(sgd, b.master, b.master, grad, b.m, b.v, b.count, c, mode, sr_seed);
+        host_loop<float, G>(sgd, b.master, b.master, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
         return convert_from_f32(b.working_type, b.master, reinterpret_cast<std::uint16_t*>(working), b.count);
       }
     }
-    return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed);
+    return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
   }
-  HALFWAY_KERNEL(b.backend, optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed));
+  HALFWAY_KERNEL(b.backend, optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed, b.fold));
 }
 
 template <class S>

@@ -26,18 +26,22 @@ constexpr int kThreads = 256;
 
 template <class S, class G>
 __global__ void update_kernel(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
-                              ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {
+                              ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed,
+                              ::halfway::optim::GradFold fold) {
+  if (::halfway::optim::skipped(fold)) return;  // a word on the device: the host never decided
+  const ::halfway::optim::GradFactors f = ::halfway::optim::factors(fold);
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    ::halfway::optim::update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed);
+    ::halfway::optim::update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed, f);
 }
 
 template <class S, class G>
 void launch(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
-            const ::halfway::optim::AdamConstants& c, int mode, std::uint64_t sr_seed) {
+            const ::halfway::optim::AdamConstants& c, int mode, std::uint64_t sr_seed,
+            const ::halfway::optim::GradFold& fold) {
   if (n <= 0) return;
   constexpr auto kernel = update_kernel<S, G>;
-  HALFWAY_LAUNCH(kernel, grid_blocks(n, kThreads), kThreads, 0, 0)(sgd, master, working, grad, m, v, n, c, mode, sr_seed);
+  HALFWAY_LAUNCH(kernel, grid_blocks(n, kThreads), kThreads, 0, 0)(sgd, master, working, grad, m, v, n, c, mode, sr_seed, fold);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -45,8 +49,9 @@ void launch(bool sgd, float* master, S* working, const G* grad, float* m, float*
 
 #define HALFWAY_ADAM_DEFINE(S, G)                                                                        \
   void optimizer_step(bool sgd, float* master, S* working, const G* grad, float* m, float* v, std::int64_t n, \
-                      ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed) {                \
-    launch(sgd, master, working, grad, m, v, n, c, mode, sr_seed);                                         \
+                      ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed,                  \
+                      ::halfway::optim::GradFold fold) {                                                     \
+    launch(sgd, master, working, grad, m, v, n, c, mode, sr_seed, fold);                                   \
   }
 HALFWAY_ADAM_DEFINE(float, float)
 HALFWAY_ADAM_DEFINE(::halfway::half, float)

@@ -20,7 +20,8 @@
 /// In fp32 training (S = float) the working copy is the master: mode `master` only.
 ///
 /// A step the loss scaler skipped is simply not run: masters, moments, working copies
-/// and the step count stay bit-unchanged (AdamState::step counts steps taken).
+/// and the step count stay bit-unchanged (AdamState::step counts steps taken). In the
+/// fused step (grad_fold.hpp) the kernel itself reads the skip word and returns.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@
 #include "common/dtype.hpp"
 #include "common/hd.hpp"
 #include "kernels/fp16/half.hpp"
+#include "kernels/optim/grad_fold.hpp"
 
 namespace halfway::optim {
 
@@ -70,6 +72,7 @@ struct ParamBuffers {
   DType grad_type = DType::f32;   ///< f32, or working_type (16-bit gradients)
   float* m = nullptr;
   float* v = nullptr;
+  GradFold fold{};  ///< the fused step's device words (grad_fold.hpp); none: gradients as stored
 };
 
 /// One Adam step over every element. `seed` and `step` pick the random words of stochastic
@@ -83,10 +86,12 @@ void sgd_step(const ParamBuffers& b, float lr, MasterMode mode, std::uint64_t se
 }  // namespace halfway::optim
 
 /// The kernels: one launch over n elements; Adam, or SGD with lr in c.step_size; `mode` is
-/// MasterMode as an int; `sr_seed` the step's derived seed. Return after the launch.
+/// MasterMode as an int; `sr_seed` the step's derived seed; `fold` device words (or none).
+/// Return after the launch.
 #define HALFWAY_ADAM_KERNEL_FOR(S, G)                                                                   \
   void optimizer_step(bool sgd, float* master, S* working, const G* grad, float* m, float* v,          \
-                      std::int64_t n, ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed);
+                      std::int64_t n, ::halfway::optim::AdamConstants c, int mode, std::uint64_t sr_seed, \
+                      ::halfway::optim::GradFold fold);
 HALFWAY_KERNEL_API(
   HALFWAY_ADAM_KERNEL_FOR(float, float)
   HALFWAY_ADAM_KERNEL_FOR(::halfway::half, float)

@@ -1,5 +1,10 @@
 #include "kernels/optim/train_step.hpp"
 
+#include <cmath>
+#include <string>
+
+#include "common/error.hpp"
+
 namespace halfway::optim {
 
 StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const TrainStepOptions& o,
@@ -27,6 +32,33 @@ StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const Tr
   scaler.update();
   r.skipped = !step;
   if (step || o.schedule_on_skipped) schedule.step();
+  return r;
+}
+
+StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& o,
+                            CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule) {
+  HALFWAY_EXPECT(!o.clip_before_unscale, "clipping after the unscale in the fused step",
+                 "clip_before_unscale (the ablation runs on train_step)");
+  StepReport r;
+  r.lr = schedule.lr();
+  StepRule rule;
+  rule.clip = o.clip;
+  rule.max_norm = o.clip_options.max_norm;
+  rule.skip_on_inf = scaler.options().mode != amp::ScaleMode::off;
+  rule.skip_nonfinite_norm = o.clip && o.clip_options.error_if_nonfinite;
+  amp::ScalerWords* sw = scaler.words(grads.backend);
+  StepWords* w = check_and_norm(grads, sw, rule, ws);
+  optimizer(r.lr, GradFold{&sw->inv_scale, &w->clip_coef, &w->skip});
+  scaler.update();
+  StepWords seen;
+  copy_out(grads.backend, &seen, w, sizeof seen);  // the step's one read-back: waits for its launches
+  r.found_inf = rule.skip_on_inf && seen.found_inf != 0u;
+  r.grad_norm = seen.grad_norm;
+  r.skipped = seen.skip != 0u;
+  if (rule.skip_nonfinite_norm && !r.found_inf && !std::isfinite(r.grad_norm))
+    throw Error("fused step: the total gradient norm is " + std::to_string(r.grad_norm) +
+                ", so the gradients cannot be clipped (error_if_nonfinite is set; the step was not taken)");
+  if (!r.skipped || o.schedule_on_skipped) schedule.step();
   return r;
 }
 

@@ -22,12 +22,34 @@
 /// only repeat what the scaler found), the norm is still measured (inf or NaN) for the log.
 /// The schedule does not advance on a skipped step unless `schedule_on_skipped` (PyTorch's
 /// LambdaLR does: it counts calls, not updates).
+///
+/// fused_train_step is the same step as chapter 07's trainer runs it, with the control on
+/// the device and the gradients never rewritten (PyTorch's fused Adam with a GradScaler,
+/// Apex O2's fp32 unscale):
+///
+/// @code
+///   check_and_norm(grads)                  one read-only pass: found_inf, the norm of the
+///                                          unscaled gradients, clip_coef, skip (device words)
+///   optimizer(lr, fold)                    reads g * inv_scale * clip_coef in fp32 registers,
+///                                          does nothing when the skip word is set
+///   scaler.update()                        exercise 04.1's rule in a one-thread kernel
+///   one read-back of the step's words      the report; the schedule counts a taken step
+/// @endcode
+///
+/// The optimizer is called on every step: the host does not know yet whether the step is
+/// skipped (the kernel does). A caller that counts optimizer steps (Adam's bias correction)
+/// gives it the constants of step t + 1 and counts the step once the report says it was
+/// taken. For fp32 gradients every product is the in-place path's, so the bits are the
+/// same; 16-bit gradients no longer lose what the unscale would flush (grad_fold.hpp).
 #pragma once
 
 #include <functional>
 
+#include "kernels/amp/device_scaler.hpp"
 #include "kernels/amp/grad_scaler.hpp"
+#include "kernels/optim/check_norm.hpp"
 #include "kernels/optim/clip.hpp"
+#include "kernels/optim/grad_fold.hpp"
 #include "kernels/optim/schedule.hpp"
 
 namespace halfway::optim {
@@ -54,5 +76,15 @@ using OptimizerStep = std::function<void(double lr)>;
 /// scaler.scale().
 StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
                       NormWorkspace& ws, const OptimizerStep& optimizer, Schedule& schedule);
+
+/// The fused step's optimizer: rate lr, and the device words it folds into its read of
+/// the gradients (ParamBuffers::fold).
+using FusedOptimizerStep = std::function<void(double lr, const GradFold& fold)>;
+
+/// The same step, fused (above). With error_if_nonfinite an inf/NaN norm (no inf found
+/// by the scaler) skips the step on the device and is then an Error, the gradients and
+/// weights as they were. clip_before_unscale is the in-place path's ablation only.
+StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
+                            CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule);
 
 }  // namespace halfway::optim

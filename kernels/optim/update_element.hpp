@@ -10,6 +10,7 @@
 #include "05_master_weights/stochastic_round.hpp"
 #include "common/hd.hpp"
 #include "common/rng.hpp"
+#include "kernels/optim/grad_fold.hpp"
 #include "kernels/layers/scalar.hpp"
 
 namespace halfway::optim {
@@ -26,12 +27,15 @@ HALFWAY_HD_INLINE float updated(bool sgd, float w, float g, float* m, float* v, 
   return out;
 }
 
-/// Element i: the weight from the master (mode 0) or from the working copy (modes 1, 2),
-/// the update in fp32, then the master and/or the working copy written.
+/// Element i: the gradient read in fp32 and multiplied by 1/scale, then by the clip
+/// coefficient (grad_fold.hpp; both 1 when nothing is folded: x * 1 is x, bit for bit), the
+/// weight from the master (mode 0) or from the working copy (modes 1, 2), the update in
+/// fp32, then the master and/or the working copy written.
 template <class S, class G>
 HALFWAY_HD_INLINE void update_element(std::int64_t i, bool sgd, float* master, S* working, const G* grad, float* m,
-                                      float* v, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
-  const float g = layers::ld(grad[i]);
+                                      float* v, const AdamConstants& c, int mode, std::uint64_t sr_seed,
+                                      GradFactors f) {
+  const float g = layers::ld(grad[i]) * f.inv_scale * f.clip_coef;
   if constexpr (std::is_same_v<S, float>) {
     master[i] = updated(sgd, master[i], g, m, v, i, c);  // fp32: the working copy is the master
   } else if (mode == 0) {

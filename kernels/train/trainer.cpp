@@ -163,10 +163,10 @@ struct Trainer<S>::Impl {
   layers::Seq2Seq<S> model;
   task::Split split;
   DataOrder order;
-  amp::GradScaler scaler;
+  amp::DeviceScaler scaler;
   optim::Schedule schedule;
   optim::AdamState adam;
-  optim::NormWorkspace ws;
+  optim::CheckNormWorkspace ws;
   std::int64_t step = 0, micro = 0;
   int skipped_in_row = 0;
   std::uint64_t dropout_seed, sr_seed;
@@ -195,17 +195,18 @@ struct Trainer<S>::Impl {
     return {st.backend(), DType::f32, st.grads(), st.size()};
   }
 
-  void optimizer_step(double lr) {
+  void optimizer_step(double lr, const optim::GradFold& fold) {
     auto& st = model.store;
     const amp::GradBuffer g = grads();
     optim::ParamBuffers b{st.backend(), st.size(), st.masters(), st.working(), layers::dtype_of<S>(),
-                          g.data, g.dtype, nullptr, nullptr};
+                          g.data, g.dtype, nullptr, nullptr, fold};
     if (o.optimizer == OptimizerKind::sgd) return optim::sgd_step(b, float(lr), o.master, sr_seed, step);
     st.ensure_moments();
     b.m = st.moment_m();
     b.v = st.moment_v();
-    ++adam.step;
-    optim::adam_step(b, optim::adam_constants(o.adam, lr, adam.step), o.master, sr_seed, adam.step);
+    // The kernel may skip (a device word): the step counts once the report says it was taken.
+    const std::int64_t t = adam.step + 1;
+    optim::adam_step(b, optim::adam_constants(o.adam, lr, t), o.master, sr_seed, t);
   }
 
   /// The first parameter whose gradient holds an inf or NaN (host copies, one per view).
@@ -253,7 +254,9 @@ struct Trainer<S>::Impl {
     ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
     optim::StepReport rep;
     try {
-      rep = optim::train_step(scaler, grads(), ts, ws, [&](double lr) { optimizer_step(lr); }, schedule);
+      rep = optim::fused_train_step(
+          scaler, grads(), ts, ws, [&](double lr, const optim::GradFold& f) { optimizer_step(lr, f); }, schedule);
+      if (!rep.skipped && o.optimizer == OptimizerKind::adam) ++adam.step;
     } catch (const Error&) {
       if (!ts.clip_options.error_if_nonfinite) throw;
       rep.grad_norm = NAN;  // the clip's refusal: report it as the divergence below

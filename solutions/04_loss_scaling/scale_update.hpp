@@ -26,6 +26,7 @@
 #include <cmath>
 
 #include "common/exercise.hpp"
+#include "common/hd.hpp"
 
 namespace halfway::amp {
 
@@ -47,8 +48,9 @@ struct ScaleState {
 };
 
 /// One step of the rule: `s` after a step whose gradients were (found_inf) or were not
-/// all finite.
-inline void update_scale(ScaleState& s, bool found_inf, const ScaleRule& r) {
+/// all finite. Host and device code: the trainer's scaler runs it in a one-thread kernel
+/// (kernels/amp/device_scaler.cu), so the scale never has to visit the host.
+HALFWAY_HD_INLINE void update_scale(ScaleState& s, bool found_inf, const ScaleRule& r) {
   // BEGIN EXERCISE 04.1 (3 points): The loss scale's update rule
   // HINT: products in double, rounded to float: float(double(s.scale) * r.growth_factor).
   // HINT: a growth is kept only when the grown scale is finite; the tracker restarts anyway.
