@@ -1,6 +1,6 @@
 /// @file number_words.hpp
 /// @brief The course's task: a number 0..999 written in digits, to its digits as words
-/// ("407" -> "four zero seven"). The seed's task, with its bugs fixed (shared/seed/README.md):
+/// ("407" -> "four zero seven"). The seed's task, with its bugs fixed (chapter 07's lesson lists them):
 /// all ten digit words, the source tokenised in the same 13-token vocabulary, targets of
 /// different lengths padded, and a held-out set of numbers never seen in training.
 ///

@@ -138,8 +138,9 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("(u / ulp(1) is against fp16's ulp at 1, 2^-10; bf16's is 2^-7. Rounding to nearest keeps nothing\n"
-                " below half an ulp; above it, every update becomes a whole ulp until the weight reaches the next\n"
-                " binade (2), where the ulp doubles and the same u is lost again: hence the partial shares.)\n");
+                " below half an ulp; above it, each update rounds to whole ulps until the weight reaches a binade\n"
+                " where u is half an ulp or less (2 for u = 0.71 ulp, 4 for 2 ulps, 8 for 4; a tie keeps the even\n"
+                " weight), and from there every update is lost: hence the partial shares.)\n");
     if (model_steps > 0) {
       std::printf("\n(b) the seed's model, Adam lr %g, %d steps: share of nonzero updates that left the persisting weight unchanged\n",
                   lr, model_steps);

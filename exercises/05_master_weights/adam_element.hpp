@@ -11,7 +11,7 @@
 ///     m <- beta1 * m + (1 - beta1) * g
 ///     v <- beta2 * v + (1 - beta2) * g * g
 ///     denom = sqrt(v) / sqrt(1 - beta2^t) + eps          (eps after the bias correction)
-///     w <- w - (lr / (1 - beta1^t)) * m / denom
+///     w <- w + (-(lr / (1 - beta1^t)) * m) / denom      (addcdiv_'s order: scale m, then divide)
 ///
 /// The host computes everything that does not depend on the element once per step, in
 /// double like PyTorch's Python floats, and passes it rounded to float (AdamConstants):

@@ -352,8 +352,9 @@ class Seq2Seq {
   void sync() { store.round_to_working(); }
 
   /// nn.Transformer's initialisation (Xavier-uniform for every matrix, zero biases, LayerNorm
-  /// 1 and 0) with the embedding drawn from N(0, 1/sqrt(D)) as in Vaswani et al. (see
-  /// REFERENCE.md: N(0, 1) times sqrt(D) drowns the positions). Counter-based: the same
+  /// 1 and 0) with the embedding drawn from N(0, 1/sqrt(D)), as tensor2tensor and fairseq do
+  /// (Vaswani et al. give only the sqrt(D) factor; N(0, 1) times sqrt(D) drowns the
+  /// positions: chapter 03's lesson). Counter-based: the same
   /// weights for the same seed everywhere. Drawn on the host, uploaded once.
   /// `embedding_sd` > 0 replaces the embedding's standard deviation (1: the seed's N(0, 1)).
   void init(std::uint64_t seed, double embedding_sd = 0) {

@@ -9,7 +9,7 @@
 ///     m <- beta1 * m + (1 - beta1) * g
 ///     v <- beta2 * v + (1 - beta2) * g * g
 ///     denom = sqrt(v) / sqrt(1 - beta2^t) + eps          (eps after the bias correction)
-///     w <- w - (lr / (1 - beta1^t)) * m / denom
+///     w <- w + (-(lr / (1 - beta1^t)) * m) / denom      (addcdiv_'s order: scale m, then divide)
 ///
 /// The host computes everything that does not depend on the element once per step, in
 /// double like PyTorch's Python floats, and passes it rounded to float (AdamConstants):
@@ -47,7 +47,7 @@ HALFWAY_HD_INLINE float adam_element(float w, float g, float& m, float& v, const
   m = m * c.beta1 + c.one_minus_beta1 * g;
   v = v * c.beta2 + c.one_minus_beta2 * g * g;
   const float denom = sqrtf(v) / c.bc2_sqrt + c.eps;
-  return w - c.step_size * (m / denom);
+  return w + (-c.step_size * m) / denom;
   // END EXERCISE 05.1
 }
 
