@@ -14,7 +14,7 @@
 ///   nonfinite    x is already inf or NaN
 ///
 /// (fp16: smallest subnormal 2^-24, smallest normal 2^-14, largest 65504; bf16: 2^-133,
-/// 2^-126, ~3.39e38. REFERENCE.md.)
+/// 2^-126, ~3.39e38; chapter 01 derives them.)
 #pragma once
 
 #include <array>

@@ -5,7 +5,7 @@
 /// Both hold raw bits and nothing else: trivially copyable, standard layout, 2 bytes,
 /// bit-compatible with CUDA's `__half` and `__nv_bfloat16`, so a buffer of halfway::half
 /// can be handed to a kernel that reads `__half`. They are storage types: the course
-/// computes in float (see the precision policy in DESIGN.md), so converting is explicit:
+/// computes in float (see the precision policy in CONTRIBUTING.md), so converting is explicit:
 ///
 /// ```
 /// halfway::half h(0.1f);         // round to nearest even: bits 0x2E66

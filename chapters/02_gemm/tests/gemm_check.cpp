@@ -153,7 +153,7 @@ Verdict run_and_check(Backend backend, GemmKernel kernel, const Problem& p) {
 
   // The reference and the bound, element by element.
   //
-  // Error bound for random inputs (REFERENCE.md, "Tolerances used by others"):
+  // Error bound for random inputs (derived here; chapter 02's lesson states it):
   // - The reference uses the very fp16/bf16 values the kernel reads, so there is no input
   //   error to account for.
   // - Each product a*b is exact in fp32: 11 x 11 significant bits (8 x 8 for bf16) fit in

@@ -1,5 +1,5 @@
 // Exercise 05.1: Adam's element update against an independent fp64 transcription of
-// PyTorch 1.13's formulas (REFERENCE.md), over 300 steps of Adam and AdamW with and without
+// PyTorch 1.13's formulas (torch/optim/adam.py, _single_tensor_adam), over 300 steps of Adam and AdamW with and without
 // weight decay. Every [ex05.1] case runs every variant (Adam, Adam with L2 decay, AdamW), so a
 // slip in one branch fails each case; the cases differ in the gradients: of order 1, and of
 // order eps, where v is tiny and eps added after the square root (not inside it) decides the
