@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -23,16 +22,37 @@ constexpr int kVersion = 1;
 
 const char* st_dtype(DType t) { return t == DType::f32 ? "F32" : t == DType::f16 ? "F16" : "BF16"; }
 
-std::string hex64(std::uint64_t v) {
-  std::ostringstream s;
-  s << std::hex << v;
-  return s.str();
-}
 
 nlohmann::json model_json(const layers::Config& c) {
   return {{"vocab", c.vocab}, {"d_model", c.d_model}, {"heads", c.heads}, {"d_ff", c.d_ff},
           {"encoder_layers", c.encoder_layers}, {"decoder_layers", c.decoder_layers},
           {"pre_ln", c.pre_ln}, {"max_length", c.max_length}};
+}
+
+// The counters a run continues from, each in its range and consistent with the others: a
+// damaged or edited value ("step": -5) is refused before it reaches the data order, the
+// schedule or a progress count.
+void check_counters(const nlohmann::json& j, const std::string& dir) {
+  const auto bad = [&](const std::string& what) { throw Error("checkpoint " + dir + ": trainer.json " + what); };
+  const auto integer = [&](const char* key, std::int64_t lo) -> std::int64_t {
+    const auto it = j.find(key);
+    if (it == j.end()) bad(std::string("lacks \"") + key + "\"");
+    const bool fits = it->is_number_integer() && !(it->is_number_unsigned() && it->get<std::uint64_t>() > INT64_MAX);
+    if (!fits || it->get<std::int64_t>() < lo)
+      bad(std::string("has \"") + key + "\": " + it->dump() + ", expected an integer >= " + std::to_string(lo));
+    return it->get<std::int64_t>();
+  };
+  for (const char* key : {"seed", "split_seed"}) integer(key, 0);
+  const std::int64_t step = integer("step", 0), accumulate = integer("accumulate", 1);
+  integer("batch", 1), integer("train_limit", 0), integer("steps_planned", 1), integer("warmup", 1);
+  if (const std::int64_t micro = integer("micro_batches", 0); step > INT64_MAX / accumulate || micro != step * accumulate)
+    bad("has \"micro_batches\": " + std::to_string(micro) + ", expected step x accumulate = " + std::to_string(step) +
+        " x " + std::to_string(accumulate));
+  for (const char* key : {"adam_step", "schedule_step", "skipped_in_row"})
+    if (const std::int64_t k = integer(key, 0); k > step)
+      bad(std::string("has \"") + key + "\": " + std::to_string(k) + ", more than its \"step\" " + std::to_string(step));
+  if (const auto f = j.find("lr_factor"); f == j.end() || !f->is_number() || !(f->get<double>() > 0))
+    bad("has no \"lr_factor\" > 0");
 }
 
 nlohmann::json read_checkpoint_json(const std::string& dir) {
@@ -41,13 +61,15 @@ nlohmann::json read_checkpoint_json(const std::string& dir) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_whole_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint " + dir + ": trainer.json is damaged (" + e.what() + ")");
+  } catch (const nlohmann::json::parse_error& e) {
+    // Where, not what: the parser's message quotes the bytes it read, which may be anything.
+    throw Error("checkpoint " + dir + ": trainer.json is damaged (not JSON at byte " + std::to_string(e.byte) + ")");
   }
   if (!j.is_object() || j.value("format", "") != kFormat || j.value("version", 0) != kVersion ||
       !j.contains("model") || !j.contains("scaler"))
     throw Error("checkpoint " + dir + ": trainer.json is not a halfway trainer checkpoint (version " +
                 std::to_string(kVersion) + ")");
+  check_counters(j, dir);
   return j;
 }
 }  // namespace
@@ -117,12 +139,12 @@ void Trainer<S>::save(const std::string& dir) {
       {"model", model_json(o.model)}, {"seed", o.seed}, {"split_seed", o.split_seed}, {"batch", o.batch},
       {"accumulate", o.accumulate}, {"train_limit", o.train_limit}, {"steps_planned", o.steps},
       {"warmup", o.schedule.warmup}, {"lr_factor", o.schedule.factor},
-      {"master", optim::to_string(o.master)}, {"grad_storage", to_string(o.grad_storage)}, {"optimizer", o.optimizer == OptimizerKind::adam ? "adam" : "sgd"},
+      {"master", optim::to_string(o.master)}, {"grad_storage", to_string(o.grad_storage)}, {"optimizer", to_string(o.optimizer)},
       {"step", t.step}, {"micro_batches", t.micro}, {"adam_step", t.adam.step}, {"schedule_step", t.schedule.steps()},
       {"skipped_in_row", t.skipped_in_row},
       {"scaler", {{"mode", amp::to_string(o.scaler.mode)}, {"scale", sc.scale}, {"scale_bits", scale_bits},
                   {"growth_tracker", sc.growth_tracker}, {"hysteresis_left", sc.hysteresis_left}}},
-      {"tensors", name}, {"bytes", bytes.size()}, {"fnv1a64", hex64(sum)}};
+      {"tensors", name}, {"bytes", bytes.size()}, {"fnv1a64", checksum_text(sum)}};
   write_file_atomic(dir, "trainer.json", j.dump(2) + "\n", false, o.checkpoint_pause_ms);
   // The previous tensor files are no longer referenced: remove them (and stray temporaries).
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -163,8 +185,12 @@ void Trainer<S>::load(const std::string& dir) {
          "): resume with --grad-storage " + g);
   // Likewise the master mode: it decides what the update reads, and a run without masters
   // saved none (its weights are its 16-bit working copies).
-  if (const std::string m = j.value("master", "master"); m != optim::to_string(o.master))
-    fail("trained with --master " + m + " (this run: " + optim::to_string(o.master) + "): resume with --master " + m);
+  if (const std::string m = j.value("master", "master"); m != optim::to_string(o.master)) {
+    const std::string saved = master_option(optim::parse_master_mode(m));
+    fail("trained with --master " + saved + " (this run: " + master_option(o.master) + "): resume with --master " + saved);
+  }
+  if (const std::string k = j.value("optimizer", "adam"); k != to_string(o.optimizer))
+    fail("trained with --optimizer " + k + " (this run: " + to_string(o.optimizer) + "): resume with --optimizer " + k);
   const std::string path = dir + "/" + j.value("tensors", "");
   std::string bytes;
   try {
@@ -175,8 +201,9 @@ void Trainer<S>::load(const std::string& dir) {
   if (bytes.size() != j.value("bytes", std::size_t(0)))
     fail(path + " is truncated or altered: " + std::to_string(bytes.size()) + " bytes, expected " +
          std::to_string(j.value("bytes", std::size_t(0))));
-  if (hex64(fnv1a64(bytes)) != j.value("fnv1a64", ""))
-    fail(path + " is damaged: its checksum is " + hex64(fnv1a64(bytes)) + ", expected " + j.value("fnv1a64", ""));
+  const std::uint64_t sum = fnv1a64(bytes);
+  if (std::uint64_t want = 0; !parse_checksum(j.value("fnv1a64", ""), want) || sum != want)
+    fail(path + " is damaged: its checksum is " + checksum_text(sum) + ", expected " + j.value("fnv1a64", "?"));
   const auto tensors = layers::read_safetensors(path);
 
   auto& st = t.model.store;
@@ -193,7 +220,10 @@ void Trainer<S>::load(const std::string& dir) {
   const std::size_t n = std::size_t(st.size());
   std::vector<A> masters(st.has_masters() ? n : 0, A(0)), m, v;
   std::vector<S> working(st.has_masters() ? 0 : n, layers::st<S>(A(0)));
-  const bool has_m = tensors.count("adam.m." + st.params().front()->name) > 0;
+  // Adam's moments exist from its first step on, and then every parameter's are needed: a
+  // missing one would resume from zero moments, silently another run.
+  const std::int64_t adam_steps = j.value("adam_step", std::int64_t(0));
+  const bool has_m = adam_steps > 0;
   if (has_m) m.assign(n, A(0)), v.assign(n, A(0));
   for (auto* p : st.params()) {
     const auto* w = find(p->name, st_dtype(layers::dtype_of<S>()), *p);
@@ -208,11 +238,14 @@ void Trainer<S>::load(const std::string& dir) {
       fail("tensor master." + p->name + " is missing");
     }
     if (has_m) {
-      const auto* mt = find("adam.m." + p->name, "F32", *p);
-      const auto* vt = find("adam.v." + p->name, "F32", *p);
-      if (!mt || !vt) fail("the Adam moments of " + p->name + " are missing");
-      std::memcpy(m.data() + p->offset, mt->bytes.data(), mt->bytes.size());
-      std::memcpy(v.data() + p->offset, vt->bytes.data(), vt->bytes.size());
+      for (auto [prefix, all] : {std::pair{"adam.m.", &m}, std::pair{"adam.v.", &v}}) {
+        const std::string name = prefix + p->name;
+        const auto* mt = find(name, "F32", *p);
+        if (!mt)
+          fail("tensor " + name + " is missing (Adam's moments, after " + std::to_string(adam_steps) +
+               " Adam steps)");
+        std::memcpy(all->data() + p->offset, mt->bytes.data(), mt->bytes.size());
+      }
     }
   }
   amp::ScaleState sc;

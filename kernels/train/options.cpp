@@ -90,6 +90,8 @@ layers::Config model_preset(const std::string& name) {
 
 std::int64_t default_warmup(std::int64_t steps) { return std::max<std::int64_t>(1, steps / 2); }
 
+std::string to_string(OptimizerKind k) { return k == OptimizerKind::adam ? "adam" : "sgd"; }
+
 std::string master_option(optim::MasterMode m) {
   switch (m) {
     case optim::MasterMode::master: return "on";

@@ -22,6 +22,8 @@
 namespace halfway::train {
 
 enum class OptimizerKind { adam, sgd };
+/// "adam" or "sgd": the option's spelling.
+std::string to_string(OptimizerKind k);
 /// The embedding's initialisation: the course's N(0, d^-1/2) or the seed's N(0, 1).
 enum class InitKind { course, seed };
 

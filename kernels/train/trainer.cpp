@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "common/device_memory.hpp"
 #include "common/error.hpp"
@@ -19,6 +20,14 @@ std::uint64_t tag(const char* what) { return layers::name_tag(what); }
 // working copies (kernels/optim/update_element.hpp), so their store keeps no fp32 copy.
 layers::Masters store_masters(optim::MasterMode m) {
   return m == optim::MasterMode::master ? layers::Masters::kept : layers::Masters::none;
+}
+
+// 6 significant digits ("1e+30", "0.0625", "nan"): std::to_string's %f prints a large
+// scale with all its 31 integer digits and a small one as 0.000000.
+std::string short_number(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
 }
 
 std::vector<int> training_numbers(const task::Split& split, std::int64_t limit) {
@@ -123,11 +132,11 @@ StepResult Trainer<S>::Impl::run_step() {
   skipped_in_row = r.skipped ? skipped_in_row + 1 : 0;
   if (skipped_in_row >= o.collapse_after)
     throw Error("training collapsed: " + std::to_string(skipped_in_row) + " skipped steps in a row (step " +
-                std::to_string(r.step) + ", loss scale now " + std::to_string(scaler.scale()) + ", loss " +
-                std::to_string(r.loss) + "); " + first_nonfinite());
+                std::to_string(r.step) + ", loss scale now " + short_number(scaler.scale()) + ", loss " +
+                short_number(r.loss) + "); " + first_nonfinite());
   if (!r.skipped && (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)))
-    throw Error("training diverged at step " + std::to_string(r.step) + " (loss " + std::to_string(r.loss) +
-                ", gradient norm " + std::to_string(r.grad_norm) + ", loss scaling " +
+    throw Error("training diverged at step " + std::to_string(r.step) + " (loss " + short_number(r.loss) +
+                ", gradient norm " + short_number(r.grad_norm) + ", loss scaling " +
                 amp::to_string(o.scaler.mode) + ": nothing skipped the step); " + first_nonfinite());
   return r;
 }
