@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
       o.seed = seed;
       o.steps = steps;
       o.schedule.warmup = train::default_warmup(steps);
+      o.schedule.factor = 0.5;  // this chapter's runs (the trainer's default is 0.25)
       if (!r.warmup) {  // Noam's peak rate from the first step
         const double peak = optim::lr_at(o.schedule, o.schedule.warmup);
         o.schedule.kind = optim::ScheduleKind::constant;

@@ -19,6 +19,7 @@
 #include "common/number_words.hpp"
 #include "common/progress.hpp"
 #include "common/timer.hpp"
+#include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
 #include "kernels/train/telemetry.hpp"
 #include "kernels/train/trainer.hpp"
@@ -30,14 +31,17 @@ using namespace halfway::train;
 
 namespace {
 
+const TrainerOptions kDefaults;  // the trainer's defaults are the program's (0: the trainer picks)
+
 struct Settings {
   std::string precision = "fp16", backend = "auto", size = "seed", optimizer = "adam";
-  std::string loss_scaling = "auto", master = "on", init = "course", grad_storage = "fp32";
+  std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32";
   std::string checkpoint, resume, log, fault;
-  std::int64_t steps = 0, epochs = 0, warmup = 0, checkpoint_every = 0, eval_every = 200, train_limit = 0;
-  int batch = 32, accumulate = 1, threads = 0;
-  std::uint64_t seed = 1;
-  double lr_factor = 0.25, lr = 0, clip = 1.0, dropout = 0.1;
+  std::int64_t steps = kDefaults.steps, epochs = 0, warmup = kDefaults.schedule.warmup, checkpoint_every = 0,
+               eval_every = 200, train_limit = kDefaults.train_limit;
+  int batch = kDefaults.batch, accumulate = kDefaults.accumulate, threads = 0;
+  std::uint64_t seed = kDefaults.seed;
+  double lr_factor = kDefaults.schedule.factor, lr = 0, clip = kDefaults.max_norm, dropout = kDefaults.model.dropout;
   bool seed_warmup = false, quiet = false, held_out = false;
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
@@ -95,8 +99,9 @@ void print_eval(const char* what, const EvalResult& e, bool details) {
 }
 
 template <class S>
-void train(const Settings& s, TrainerOptions o) {
-  Trainer<S> t(o);
+void train(const Settings& s, const TrainerOptions& options) {
+  Trainer<S> t(options);
+  const TrainerOptions& o = t.options();  // with the defaults filled in
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
   std::unique_ptr<Telemetry> telemetry;
@@ -113,11 +118,14 @@ void train(const Settings& s, TrainerOptions o) {
                     ? "Noam (factor " + fmt("%g", o.schedule.factor) + ", warmup " + std::to_string(o.schedule.warmup) + ")"
                     : "constant rate " + fmt("%g", o.schedule.peak))
             << ", clip " << (o.clip ? fmt("%g", o.max_norm) : std::string("off")) << ", loss scaling "
-            << amp::to_string(o.scaler.mode) << ", masters " << optim::to_string(o.master) << ", gradients " << s.grad_storage
+            << amp::to_string(o.scaler.mode) << ", masters " << master_option(o.master) << ", gradients " << s.grad_storage
             << ", init " << s.init
             << ", seed " << o.seed;
   if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
   std::cout << "\n";
+  if (t.steps_done() >= o.steps) std::cout << "nothing to train: the run ended at step " << t.steps_done() << "\n";
+  // Before step 1: a folder that cannot take the checkpoint must not cost a whole run.
+  if (!s.checkpoint.empty()) check_writable_folder(s.checkpoint);
   std::cout << "task: " << t.train_numbers().size() << " training numbers, " << t.held_out_numbers().size()
             << " held out (never trained on)\n";
 
@@ -187,52 +195,54 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))->capture_default_str();
   app.add_option("--size", s.size, "model: tiny, seed (d 128, 2+2 layers) or base (d 512, 6+6)")
       ->check(CLI::IsMember({"tiny", "seed", "base"}))->capture_default_str();
-  auto* steps = app.add_option("--steps", s.steps, "optimizer steps (default: 48 epochs, 1200 steps at batch 32)")->check(CLI::PositiveNumber);
+  auto* steps = app.add_option("--steps", s.steps, "optimizer steps (default: " + std::to_string(kDefaultEpochs) + " epochs, " +
+                                           std::to_string(steps_for_epochs(kDefaultEpochs, kDefaults.batch, 1, 0)) +
+                                           " steps at batch " + std::to_string(kDefaults.batch) + ")")->check(whole_number<std::int64_t>(1));
   app.add_option("--epochs", s.epochs, "passes over the training numbers instead of --steps")
-      ->check(CLI::PositiveNumber)->excludes(steps);
-  app.add_option("--batch", s.batch, "numbers per micro-batch")->check(CLI::Range(1, 800))->capture_default_str();
+      ->check(whole_number<std::int64_t>(1))->excludes(steps);
+  app.add_option("--batch", s.batch, "numbers per micro-batch")->check(whole_number(1, 800))->capture_default_str();
   app.add_option("--accumulate", s.accumulate, "micro-batches per optimizer step (gradient accumulation)")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
-  app.add_option("--seed", s.seed, "weights, data order, dropout")->capture_default_str();
+      ->check(whole_number(1, 1024))->capture_default_str();
+  app.add_option("--seed", s.seed, "weights, data order, dropout")->check(whole_number<std::uint64_t>(0))->capture_default_str();
   app.add_option("--optimizer", s.optimizer, "adam (0.9, 0.98, eps 1e-9) or sgd")
       ->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
-  app.add_option("--warmup", s.warmup, "Noam warmup steps (default: half the run)")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", s.warmup, "Noam warmup steps (default: half the run)")->check(whole_number<std::int64_t>(1));
   app.add_flag("--seed-warmup", s.seed_warmup, "the seed's Noam warmup of 4000 steps");
   app.add_option("--lr-factor", s.lr_factor, "Noam's factor: peak rate factor / sqrt(d_model * warmup)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--lr", s.lr, "a constant learning rate instead of Noam's schedule")->check(CLI::PositiveNumber);
+      ->check(positive_number())->capture_default_str();
+  app.add_option("--lr", s.lr, "a constant learning rate instead of Noam's schedule")->check(positive_number());
   app.add_option("--clip", s.clip, "clip the gradients' global norm to this (0: off)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative_number())->capture_default_str();
   app.add_option("--grad-storage", s.grad_storage, "gradient storage: fp32, or 16 (the precision's 16-bit type: half "
                                                   "the bytes, one rounding per micro-batch; fp16 and bf16 only)")
       ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
   app.add_option("--loss-scaling", s.loss_scaling, "auto (dynamic in fp16, off otherwise), dynamic, static:S or off")
       ->capture_default_str();
   app.add_option("--master", s.master, "master weights: on (fp32 masters), off (16-bit weights only), sr (stochastic rounding)")
-      ->check(CLI::IsMember({"on", "off", "sr", "master", "none"}))->capture_default_str();
+      ->check(CLI::IsMember({"on", "off", "sr"}))->capture_default_str();
   app.add_option("--init", s.init, "embedding init: course (N(0, d^-1/2)) or seed (N(0, 1), drowns the positions)")
       ->check(CLI::IsMember({"course", "seed"}))->capture_default_str();
-  app.add_option("--dropout", s.dropout, "dropout probability")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  app.add_option("--dropout", s.dropout, "dropout probability")->check(number_in(0.0, 0.99))->capture_default_str();
   app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
-  app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(CLI::PositiveNumber);
+  app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(whole_number<std::int64_t>(1));
   app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
   add_log_option(app, s.log, "one row per step (.csv or .jsonl)");
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(whole_number<std::int64_t>(0))->capture_default_str();
   app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
                                             "(also HALFWAY_INJECT_FAULT)");
   app.add_option("--telemetry", s.telemetry, "write where the gradients would land in fp16 and bf16 at the run's loss "
                                             "scale, per layer, every --telemetry-every steps (.csv)");
   app.add_option("--telemetry-every", s.telemetry_every, "steps between telemetry measurements")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(CLI::NonNegativeNumber);
+      ->check(whole_number<std::int64_t>(1))->capture_default_str();
+  app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(whole_number<std::int64_t>(0));
   auto* tr = app.add_subcommand("translate", "translate numbers with a checkpoint: translate --resume DIR 407 12");
   tr->add_option("--resume", s.resume, "the checkpoint folder")->required();
   tr->add_option("numbers", s.numbers, "numbers 0..999");
   tr->add_flag("--held-out", s.held_out, "translate every held-out number instead (in the split's order)");
   for (auto* a : {&app, tr})
     a->add_option("--threads", s.threads, "OpenMP and OpenBLAS threads (default: their own, all cores)")
-        ->check(CLI::PositiveNumber);
+        ->check(whole_number(1));
   add_backend_option(*tr, s.backend);
 
   return run_program(argc, argv, app, [&] {
@@ -245,16 +255,19 @@ int main(int argc, char** argv) {
     TrainerOptions o;
     o.backend = select_backend(s.backend);
     o.model = model_preset(s.size);
+    std::int64_t resumed_at = 0;
     if (!s.resume.empty()) {
       // The checkpoint's run gives the defaults: what the user does not set is what it was.
       const CheckpointInfo c = read_checkpoint_info(s.resume);
+      resumed_at = c.step;
       const auto unset = [&](const char* name) { return *tr || app.count(name) == 0; };
       if (unset("--precision")) s.precision = c.precision;
-      else if (s.precision != c.precision)
-        throw UsageError("--resume " + s.resume + " holds a " + c.precision + " run, not " + s.precision);
+      else if (s.precision != c.precision)  // a conflict with the checkpoint, as in Trainer::load: exit code 1
+        throw Error("--resume " + s.resume + " holds a run in " + c.precision + ", not " + s.precision +
+                    " (resume with --precision " + c.precision + ")");
       if (unset("--size")) o.model = c.model;
       if (unset("--grad-storage")) s.grad_storage = c.grad_storage;
-      if (unset("--master")) s.master = c.master;
+      if (unset("--master")) s.master = master_option(optim::parse_master_mode(c.master));
       if (unset("--seed")) s.seed = c.seed;
       if (unset("--batch")) s.batch = c.batch;
       if (unset("--accumulate")) s.accumulate = c.accumulate;
@@ -268,10 +281,10 @@ int main(int argc, char** argv) {
     o.batch = s.batch;
     o.accumulate = s.accumulate;
     o.train_limit = s.train_limit;
-    const std::int64_t train_count = s.train_limit > 0 ? std::min<std::int64_t>(s.train_limit, 800) : 800;
-    const std::int64_t per_epoch = (train_count + s.batch - 1) / s.batch;
-    const std::int64_t epochs = s.epochs > 0 ? s.epochs : 48;  // the defaults reach >= 99% held-out (lesson)
-    o.steps = s.steps > 0 ? s.steps : (epochs * per_epoch + s.accumulate - 1) / s.accumulate;
+    o.steps = s.epochs > 0 ? steps_for_epochs(s.epochs, s.batch, s.accumulate, s.train_limit) : s.steps;
+    if (!*tr && o.steps > 0 && o.steps < resumed_at)
+      throw Error("--resume " + s.resume + " is at step " + std::to_string(resumed_at) + ", past the " +
+                  std::to_string(o.steps) + " steps asked for: nothing would be trained (ask for more --steps)");
     o.optimizer = s.optimizer == "sgd" ? OptimizerKind::sgd : OptimizerKind::adam;
     if (s.lr > 0) {
       o.schedule.kind = optim::ScheduleKind::constant;
@@ -279,7 +292,7 @@ int main(int argc, char** argv) {
     } else {
       if (s.optimizer == "sgd") throw UsageError("--optimizer sgd needs a --lr");
       o.schedule.factor = s.lr_factor;
-      o.schedule.warmup = s.seed_warmup ? 4000 : s.warmup > 0 ? s.warmup : default_warmup(o.steps);
+      o.schedule.warmup = s.seed_warmup ? 4000 : s.warmup;
     }
     o.clip = s.clip > 0;
     o.max_norm = float(s.clip);

@@ -1,7 +1,9 @@
 // run_program and the common options (common/cli.hpp).
 #include "common/cli.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -61,6 +63,10 @@ int run_program(int argc, char** argv, CLI::App& app, const std::function<void()
 
 int run_program(int argc, char** argv, CLI::App& app, const std::function<void()>& body,
                 std::ostream& out, std::ostream& err) {
+  // Line-buffered even into a pipe or a file (stdio's default there is a 4 KiB block): a
+  // killed run keeps every line it printed. Once, before the program writes anything.
+  static const bool line_buffered = std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ) == 0;
+  (void)line_buffered;
   const std::string program = program_name(argc, argv, app);
   app.name(program);  // the usage line shows "prog", not the build folder's path
   try {
@@ -85,6 +91,42 @@ int run_program(int argc, char** argv, CLI::App& app, const std::function<void()
   } catch (...) {
     return runtime_error(err, program, "unknown error (an exception that is not a std::exception)");
   }
+}
+
+namespace {
+// A number check: `ok(x)` for a finite x given as the whole text, else "expected a number
+// <range>, found ...". The help shows `range`.
+CLI::Validator real_number(const std::string& range, std::function<bool(double)> ok) {
+  const std::string what = "a number " + range;
+  return CLI::Validator(
+      [what, ok](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expected " + what + ", found '" + text + "'";
+        if (!std::isfinite(x) || !ok(x)) return "expected " + what + ", found " + text;
+        return {};
+      },
+      range);
+}
+
+std::string short_number(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+}  // namespace
+
+CLI::Validator positive_number() {
+  return real_number("> 0", [](double x) { return x > 0; });
+}
+
+CLI::Validator non_negative_number() {
+  return real_number(">= 0", [](double x) { return x >= 0; });
+}
+
+CLI::Validator number_in(double lo, double hi) {
+  return real_number("from " + short_number(lo) + " to " + short_number(hi),
+                     [lo, hi](double x) { return x >= lo && x <= hi; });
 }
 
 CLI::Option* add_backend_option(CLI::App& app, std::string& backend) {

@@ -244,8 +244,8 @@ __global__ void elementwise_kernel(int op, const S* a, const S* b, S* out, std::
        i += std::int64_t(gridDim.x) * blockDim.x) {
     switch (op) {
       case 0: out[i] = st<S>(ld(a[i]) + ld(b[i])); break;                                // residual
-      case 1: out[i] = ld(a[i]) > 0.0f ? a[i] : st<S>(0.0f); break;                      // relu
-      case 2: out[i] = ld(a[i]) > 0.0f ? st<S>(ld(out[i]) * scale) : st<S>(0.0f); break; // relu+dropout bwd
+      case 1: out[i] = ld(a[i]) < 0.0f ? st<S>(0.0f) : a[i]; break;                      // relu (NaN goes on)
+      case 2: out[i] = ld(a[i]) <= 0.0f ? st<S>(0.0f) : st<S>(ld(out[i]) * scale); break; // relu+dropout bwd
       case 3: out[i] = st<S>(::halfway::layers::gelu(ld(a[i]))); break;                  // gelu
       default: out[i] = st<S>(ld(out[i]) * ::halfway::layers::gelu_grad(ld(a[i]))); break;  // gelu bwd
     }

@@ -66,8 +66,9 @@ inline constexpr std::size_t layernorm_backward_workspace(int rows, int d) {
 /// embedding_backward and column_sum accumulate (+=) in fp32, deterministically: one
 /// thread per output element sums its rows in order (no atomics; for the embedding one
 /// thread per (token id, feature) scans the tokens, cheap for the seed's 13-token vocabulary);
-/// bias_add rounds the GEMM's fp32 result plus the bias once; relu_dropout_backward is
-/// "a > 0 ? da * scale : 0" (see FeedForward::backward).
+/// bias_add rounds the GEMM's fp32 result plus the bias once; relu_forward is torch.relu's
+/// "h < 0 ? 0 : h" (NaN goes on) and relu_dropout_backward "a <= 0 ? 0 : da * scale" (see
+/// relu_range and FeedForward::backward in modules.hpp).
 HALFWAY_KERNEL_API(
   HALFWAY_LAYERS_KERNELS_FOR(float)
   HALFWAY_LAYERS_KERNELS_FOR(::halfway::half)

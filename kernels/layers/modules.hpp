@@ -422,20 +422,24 @@ class MultiheadAttention {
   Buf<A> scores_, dxa_, ws_, gsum_;
 };
 
-/// a = max(h, 0) and da = (a > 0 ? da * scale : 0) on [begin, end), branch-free (see
-/// common/parallel_ranges.hpp for why they are functions of their own).
+/// ReLU as torch.relu computes it, a = (h < 0 ? +0 : h), so a NaN goes on (it must not hide
+/// in the forward pass) and -0 stays -0; and its backward with dropout's, as PyTorch's
+/// threshold_backward on the output, da = (a <= 0 ? +0 : da * scale), so a NaN output passes
+/// its gradient on. On [begin, end), branch-free (see common/parallel_ranges.hpp for why
+/// they are functions of their own).
 template <class T>
 void relu_range(const T* h, T* a, std::int64_t begin, std::int64_t end) {
   if constexpr (is_16bit_v<T>) {
-    // On the bits: x > 0 exactly for the words 1 .. +inf (the positive subnormals, normals
-    // and +inf; not +-0, negatives or NaNs), so no conversion is needed at all.
+    // On the bits: x < 0 exactly for the words 0x8001 .. -inf (the negative subnormals,
+    // normals and -inf; not -0 or the NaNs above -inf), a range of `inf` words, so no
+    // conversion is needed at all.
     constexpr std::uint16_t inf = std::is_same_v<T, half> ? 0x7C00 : 0x7F80;
     for (std::int64_t i = begin; i < end; ++i) {
       const auto x = std::bit_cast<std::uint16_t>(h[i]);
-      a[i] = std::bit_cast<T>(std::uint16_t(std::uint16_t(x - 1u) < inf ? x : 0u));
+      a[i] = std::bit_cast<T>(std::uint16_t(std::uint16_t(x - 0x8001u) < inf ? 0u : x));
     }
   } else {
-    for (std::int64_t i = begin; i < end; ++i) a[i] = h[i] > T(0) ? h[i] : T(0);
+    for (std::int64_t i = begin; i < end; ++i) a[i] = h[i] < T(0) ? T(0) : h[i];
   }
 }
 template <class T, class A>
@@ -457,7 +461,7 @@ void relu_grad_range(const T* a, T* da, A scale, std::int64_t begin, std::int64_
     // under a branch, which the compiler may not vectorise (it could trap, -ftrapping-math).
     using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
     for (std::int64_t i = begin; i < end; ++i) {
-      const U keep = a[i] > T(0) ? ~U(0) : U(0);
+      const U keep = a[i] <= T(0) ? U(0) : ~U(0);
       da[i] = std::bit_cast<T>(std::bit_cast<U>(T(da[i] * scale)) & keep);
     }
   }
@@ -523,9 +527,9 @@ class FeedForward {
       }
     }
     if (act_ == Activation::relu) {
-      // a = dropout(relu(h)) is > 0 exactly where h > 0 and the element was kept: ReLU's
-      // and dropout's backward together are "a > 0 ? da / (1 - p) : 0", with no need to
-      // recompute the dropout mask.
+      // a = dropout(relu(h)) is > 0 or NaN exactly where h is and the element was kept (a
+      // dropped element is +0): ReLU's and dropout's backward together are "a <= 0 ? 0 :
+      // da / (1 - p)", with no need to recompute the dropout mask.
       const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
       for_ranges(n, worth_threads(n),
                  [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });

@@ -1,6 +1,7 @@
 #include "kernels/train/checkpoint_io.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -41,9 +42,26 @@ std::uint64_t fnv1a64(std::string_view bytes) {
   return h;
 }
 
+std::string checksum_text(std::uint64_t sum) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(sum));
+  return text;
+}
+
+bool parse_checksum(std::string_view text, std::uint64_t& sum) {
+  if (text.empty() || text.size() > 16) return false;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), sum, 16);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
 namespace {
 [[noreturn]] void fail_io(const std::string& what, const std::string& path) {
   throw Error("cannot " + what + " " + path + ": " + std::strerror(errno));
+}
+void make_folder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error("cannot create the folder " + dir + ": " + ec.message());
 }
 void fsync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags);
@@ -56,9 +74,7 @@ void fsync_path(const std::string& path, int flags) {
 
 void write_file_atomic(const std::string& dir, const std::string& name, std::string_view bytes, bool crash_midway,
                        int pause_midway_ms) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error("cannot create the folder " + dir + ": " + ec.message());
+  make_folder(dir);
   const std::string path = dir + "/" + name, tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail_io("create", tmp);
@@ -95,6 +111,15 @@ void write_file_atomic(const std::string& dir, const std::string& name, std::str
   if (::close(fd) != 0) fail_io("close", tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail_io("rename " + tmp + " to", path);
   fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+void check_writable_folder(const std::string& dir) {
+  make_folder(dir);
+  const std::string probe = dir + "/.write-test-" + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw Error("cannot write into the folder " + dir + ": " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 std::string read_whole_file(const std::string& path) {

@@ -38,6 +38,11 @@ std::string safetensors_bytes(const std::vector<TensorOut>& tensors, const nlohm
 
 /// FNV-1a, 64 bits.
 std::uint64_t fnv1a64(std::string_view bytes);
+/// A checksum as trainer.json writes it: 16 lower-case hex digits, leading zeros included.
+std::string checksum_text(std::uint64_t sum);
+/// Reads checksum_text's form (or the shorter one of checkpoints written before it: 1 to 16
+/// hex digits); false for anything else.
+bool parse_checksum(std::string_view text, std::uint64_t& sum);
 
 /// Writes `bytes` to dir/name atomically (see the file's description); creates `dir` when
 /// missing. `crash_midway` simulates a crash: half the bytes reach the temporary file, then
@@ -47,6 +52,10 @@ std::uint64_t fnv1a64(std::string_view bytes);
 /// naming the path on any failure.
 void write_file_atomic(const std::string& dir, const std::string& name, std::string_view bytes,
                        bool crash_midway = false, int pause_midway_ms = 0);
+
+/// Creates `dir` when missing and writes (and removes) a small file in it: an Error naming
+/// the folder and the reason when it cannot take files. For a check before a long run.
+void check_writable_folder(const std::string& dir);
 
 /// The whole file; Error naming the path when it cannot be read.
 std::string read_whole_file(const std::string& path);

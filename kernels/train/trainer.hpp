@@ -25,89 +25,22 @@
 /// rounding are pure functions of the seed and the micro-batch or step counter, so a
 /// checkpoint (save()/load()) restores the run exactly: N steps straight and N/2 + save +
 /// load + N/2 give the same bits.
+///
+/// The code by concern: options.hpp (what a run is made of, its defaults and checks),
+/// trainer.cpp (the state and the step), evaluate.cpp (greedy decoding), checkpoint.hpp
+/// (save, load, what a checkpoint holds); trainer_state.hpp is the state they share.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "common/backend.hpp"
-#include "kernels/amp/grad_scaler.hpp"
 #include "kernels/layers/modules.hpp"
-#include "kernels/optim/optimizer.hpp"
-#include "kernels/optim/schedule.hpp"
+#include "kernels/train/checkpoint.hpp"
+#include "kernels/train/options.hpp"
 
 namespace halfway::train {
-
-enum class OptimizerKind { adam, sgd };
-/// The embedding's initialisation: the course's N(0, d^-1/2) or the seed's N(0, 1).
-enum class InitKind { course, seed };
-
-/// "inf@12" (an inf into one gradient at step 12), "nan@12+30" (NaN at steps 12..41),
-/// optionally ":<parameter name>" (default: the first decoder layer's linear1.weight).
-struct FaultInjection {
-  std::int64_t step = 0;   ///< first step (from 1) to inject at; 0: never
-  std::int64_t count = 1;  ///< steps in a row
-  float value = INFINITY;
-  std::string param;       ///< where; empty: the default above
-  bool active(std::int64_t k) const { return step > 0 && k >= step && k < step + count; }
-};
-/// Parses the text form above; UsageError on a bad one.
-FaultInjection parse_fault(const std::string& text);
-
-/// "auto" (dynamic in fp16, off in fp32 and bf16, whose range is fp32's), "dynamic",
-/// "static:S" (a fixed scale S > 0), "off". UsageError otherwise.
-amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
-
-/// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
-/// storage type, half the bytes: Apex O2's way). UsageError otherwise.
-layers::GradType parse_grad_storage(const std::string& text);
-/// "fp32" or "16": the option's spelling.
-std::string to_string(layers::GradType g);
-
-/// The model presets: "tiny" (d 32, 2 heads, 1+1 layers, ff 64: tests), "seed" (d 128,
-/// 4 heads, 2+2 layers, ff 2048: the seed's nn.Transformer), "base" (d 512, 8 heads, 6+6,
-/// ff 2048). UsageError otherwise.
-layers::Config model_preset(const std::string& name);
-
-/// Noam's warmup sized to a run of `steps` optimizer steps: half the run (the rate peaks
-/// halfway and has decayed by 1/sqrt(2) at the end), at least 1.
-std::int64_t default_warmup(std::int64_t steps);
-
-struct TrainerOptions {
-  layers::Config model{};
-  Backend backend = Backend::cpu;
-  std::uint64_t seed = 1;           ///< weights, data order, dropout, stochastic rounding
-  std::uint64_t split_seed = 0;     ///< the task's train/held-out split (the same for every run)
-  std::int64_t train_limit = 0;     ///< > 0: train on the first N training numbers only (tests)
-  int batch = 32;
-  int accumulate = 1;               ///< micro-batches per optimizer step
-  std::int64_t steps = 800;         ///< the run's length (the schedule's T; a resumed run continues to it)
-  OptimizerKind optimizer = OptimizerKind::adam;
-  optim::AdamOptions adam{1e-3, 0.9, 0.98, 1e-9, 0.0, false};  ///< lr unused: the schedule gives it
-  optim::ScheduleOptions schedule{optim::ScheduleKind::noam, 1e-3, 400, 0, 0.0, 0.5, 128};
-  bool clip = true;
-  float max_norm = 1.0f;
-  /// The gradients' type in the store: fp32, or the 16-bit S (16-bit precisions only): then
-  /// every micro-batch's backward adds into S with one rounding per element.
-  layers::GradType grad_storage = layers::GradType::fp32;
-  amp::ScalerOptions scaler{amp::ScaleMode::off};
-  optim::MasterMode master = optim::MasterMode::master;
-  InitKind init = InitKind::course;
-  FaultInjection fault{};
-  int collapse_after = 20;          ///< skipped steps in a row that stop the run
-  bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
-  /// Test hook (halfway-train reads HALFWAY_CHECKPOINT_PAUSE_MS): save() pauses this long
-  /// halfway through each file it writes, after a line on stderr, so that a test can kill
-  /// the process mid-write with SIGKILL. 0: no pause.
-  int checkpoint_pause_ms = 0;
-  /// The loss is multiplied by this before backward (the reported loss is not): < 1 gives
-  /// the smaller gradients of a mean over more tokens per batch (chapter 04's
-  /// demonstration; pair it with an SGD rate divided by the same factor).
-  double loss_weight = 1.0;
-};
 
 /// What one step did (host scalars).
 struct StepResult {
@@ -145,6 +78,7 @@ class Trainer {
   StepResult step();
   /// Steps taken so far (skipped ones count: they consumed their batches).
   std::int64_t steps_done() const;
+  /// The options as the trainer runs them (resolved(): the defaults filled in).
   const TrainerOptions& options() const;
 
   /// Greedy decoding, batched: exact match, token accuracy, up to `examples` examples and
@@ -189,20 +123,5 @@ class Trainer {
 extern template class Trainer<float>;
 extern template class Trainer<half>;
 extern template class Trainer<bfloat16>;
-
-/// What a checkpoint says about its run, read without loading it: a program resuming it
-/// (or translating with it) takes these as its defaults.
-struct CheckpointInfo {
-  std::string precision;        ///< "fp32", "fp16", "bf16"
-  std::string grad_storage = "fp32";  ///< "fp32" or "16" (a checkpoint without the field: fp32)
-  std::string master = "master";      ///< the master mode: "master", "none" or "sr"
-  layers::Config model{};       ///< the shape (dropout and the rest: the defaults)
-  std::uint64_t seed = 0, split_seed = 0;
-  int batch = 0, accumulate = 1;
-  std::int64_t train_limit = 0, step = 0, steps_planned = 0, warmup = 0;
-  double lr_factor = 0;
-};
-/// Error when dir holds no readable checkpoint.
-CheckpointInfo read_checkpoint_info(const std::string& dir);
 
 }  // namespace halfway::train

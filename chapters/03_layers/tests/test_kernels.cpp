@@ -39,9 +39,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -51,6 +53,7 @@
 #include "kernels/layers/ops.hpp"
 #include "chapters/03_layers/tests/gradcheck.hpp"
 #include "kernels/layers/layers.hpp"
+#include "kernels/layers/modules.hpp"
 
 using namespace halfway;
 using namespace halfway::layers;
@@ -551,7 +554,7 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   require_same(sume, sum, "residual add");
   // ReLU and GELU forward and backward, as FeedForward does them
   std::vector<S> r(n), re(n), g(n), ge(n);
-  for (std::int64_t i = 0; i < n; ++i) r[i] = ld(a[i]) > 0 ? a[i] : st<S>(0.0f);
+  for (std::int64_t i = 0; i < n; ++i) r[i] = ld(a[i]) < 0 ? st<S>(0.0f) : a[i];
   {
     DeviceCopy<S> r_d(re);
     HALFWAY_KERNEL(device(), relu_forward(a_d.ptr(), r_d.ptr(), n));
@@ -570,7 +573,7 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   if (math_u() == 0) require_same(ge, g, "gelu");
   else require_close<S>(ge, g, [&](std::size_t i) { return 4 * math_u() * std::fabs(dbl(a[i])); }, "gelu");
   std::vector<S> dr = b, dre = b, dg = b, dge = b;
-  for (std::int64_t i = 0; i < n; ++i) dr[i] = ld(r[i]) > 0 ? st<S>(ld(dr[i]) * 1.25f) : st<S>(0.0f);
+  for (std::int64_t i = 0; i < n; ++i) dr[i] = ld(r[i]) <= 0 ? st<S>(0.0f) : st<S>(ld(dr[i]) * 1.25f);
   {
     DeviceCopy<S> r_d(r), dr_d(dre);  // the cpu's ReLU output, as on the cpu side
     HALFWAY_KERNEL(device(), relu_dropout_backward(r_d.ptr(), dr_d.ptr(), n, 1.25f));
@@ -587,4 +590,41 @@ TEST_CASE_TEMPLATE("kernel: bias add column sum residual ReLU GELU equal the cpu
   // x phi(x) <= math_u / 4; the later roundings at most double it: 2 math_u |da| in all.
   if (math_u() == 0) require_same(dge, dg, "gelu backward");
   else require_close<S>(dge, dg, [&](std::size_t i) { return 2 * math_u() * std::fabs(dbl(b[i])); }, "gelu backward");
+}
+
+// ReLU's kernels on every value where the rule matters, against the cpu's loops
+// (relu_range, relu_grad_range: torch.relu's "h < 0 ? 0 : h", NaN and -0 go on, and
+// "a <= 0 ? 0 : da * scale"), bit for bit: all 65536 words of a 16-bit type, and fp32's
+// special values. require_same refuses NaN, so the words are compared here.
+template <class S>
+void relu_kernels_equal_the_cpu(const std::vector<S>& h) {
+  const auto n = std::int64_t(h.size());
+  std::vector<S> da0(h.size());
+  for (std::size_t i = 0; i < h.size(); ++i) da0[i] = st<S>(acc_t<S>(1.0f + float(i % 7)));
+  std::vector<S> a(h.size()), da = da0;
+  relu_range(h.data(), a.data(), 0, n);
+  relu_grad_range(a.data(), da.data(), 1.25f, 0, n);
+  DeviceCopy<S> h_d(h), a_d(std::vector<S>(h.size())), da_d(da0);
+  HALFWAY_KERNEL(device(), relu_forward(h_d.ptr(), a_d.ptr(), n));
+  HALFWAY_KERNEL(device(), relu_dropout_backward(a_d.ptr(), da_d.ptr(), n, 1.25f));
+  const std::vector<S> a_e = a_d.host(), da_e = da_d.host();
+  std::int64_t wrong = 0;
+  for (std::size_t i = 0; i < h.size(); ++i)
+    wrong += std::memcmp(&a_e[i], &a[i], sizeof(S)) != 0 || std::memcmp(&da_e[i], &da[i], sizeof(S)) != 0;
+  CHECK(wrong == 0);
+  std::int64_t nan_in = 0, nan_out = 0;
+  for (std::size_t i = 0; i < h.size(); ++i) nan_in += std::isnan(dbl(h[i])), nan_out += std::isnan(dbl(a_e[i]));
+  CHECK(nan_out == nan_in);  // every NaN goes on
+}
+
+TEST_CASE_TEMPLATE("kernel: ReLU on every 16-bit word equals the cpu and keeps NaN", S, half, bfloat16) {
+  std::vector<S> words(65536);
+  for (std::size_t w = 0; w < words.size(); ++w) words[w] = std::bit_cast<S>(std::uint16_t(w));
+  relu_kernels_equal_the_cpu(words);
+}
+
+TEST_CASE("kernel: ReLU in fp32 equals the cpu and keeps NaN") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  relu_kernels_equal_the_cpu(std::vector<float>{nan, -nan, 0.0f, -0.0f, inf, -inf, tiny, -tiny, 1.5f, -1.5f});
 }

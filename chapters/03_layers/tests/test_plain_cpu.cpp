@@ -137,8 +137,9 @@ TEST_CASE_TEMPLATE("dropout: the plain cpu path gives the fast path's bits", T, 
 
 // The feed-forward block's cpu ReLU (kernels/layers/modules.hpp) works on the 16-bit words
 // directly (forward) and through chapter 02's bulk conversion (backward): both must give
-// the element rule's bits, "ld(x) > 0 ? x : +0" and "ld(a) > 0 ? st(ld(da) * scale) : +0",
-// for every one of the 65536 words (zeros of both signs, subnormals, infinities, NaNs).
+// torch.relu's element rule's bits, "ld(x) < 0 ? +0 : x" (NaN and -0 go on) and "ld(a) <= 0
+// ? +0 : st(ld(da) * scale)" (PyTorch's threshold_backward: a NaN passes its gradient), for
+// every one of the 65536 words (zeros of both signs, subnormals, infinities, NaNs).
 TEST_CASE_TEMPLATE("ReLU on the cpu: every 16-bit word, forward and backward, gives the element rule's bits", T,
                    half, bfloat16) {
   constexpr std::int64_t n = 65536;
@@ -151,18 +152,45 @@ TEST_CASE_TEMPLATE("ReLU on the cpu: every 16-bit word, forward and backward, gi
   relu_range(words.data(), a.data(), 0, n);
   std::int64_t wrong = 0;
   for (std::int64_t w = 0; w < n; ++w) {
-    const T expect = ld(words[w]) > 0 ? words[w] : st<T>(0.0f);
+    const T expect = ld(words[w]) < 0 ? st<T>(0.0f) : words[w];
     wrong += std::bit_cast<std::uint16_t>(a[w]) != std::bit_cast<std::uint16_t>(expect);
   }
   CHECK(wrong == 0);
+  // The NaNs pass (torch.relu keeps them: a NaN must not hide in the forward pass).
+  const T nan = std::bit_cast<T>(std::uint16_t(std::is_same_v<T, half> ? 0x7E00 : 0x7FC0));
+  const T minus_nan = std::bit_cast<T>(std::uint16_t(std::bit_cast<std::uint16_t>(nan) | 0x8000u));
+  CHECK(std::bit_cast<std::uint16_t>(a[std::bit_cast<std::uint16_t>(nan)]) == std::bit_cast<std::uint16_t>(nan));
+  CHECK(std::bit_cast<std::uint16_t>(a[std::bit_cast<std::uint16_t>(minus_nan)]) == std::bit_cast<std::uint16_t>(minus_nan));
 
   const float scale = 1.0f / (1.0f - 0.1f);  // dropout 0.1's
   std::vector<T> da = da0;
   relu_grad_range(words.data(), da.data(), scale, 0, n);
   wrong = 0;
   for (std::int64_t w = 0; w < n; ++w) {
-    const T expect = ld(words[w]) > 0 ? st<T>(ld(da0[w]) * scale) : st<T>(0.0f);
+    const T expect = ld(words[w]) <= 0 ? st<T>(0.0f) : st<T>(ld(da0[w]) * scale);
     wrong += std::bit_cast<std::uint16_t>(da[w]) != std::bit_cast<std::uint16_t>(expect);
   }
   CHECK(wrong == 0);
+}
+
+// The fp32 loops of the same ReLU: torch.relu's rule on the values where it matters (NaNs
+// of both signs, zeros of both signs, infinities, subnormals), and its backward.
+TEST_CASE("ReLU on the cpu in fp32: NaN and -0 go on and a NaN output passes its gradient") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const std::vector<float> h = {nan, -nan, 0.0f, -0.0f, inf, -inf, tiny, -tiny, 1.5f, -1.5f};
+  std::vector<float> a(h.size());
+  relu_range(h.data(), a.data(), 0, std::int64_t(h.size()));
+  const std::vector<float> da0(h.size(), 3.0f);
+  std::vector<float> da = da0;
+  relu_grad_range(a.data(), da.data(), 0.5f, 0, std::int64_t(h.size()));
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    CAPTURE(h[i]);
+    const float expect = h[i] < 0 ? 0.0f : h[i];
+    CHECK(std::bit_cast<std::uint32_t>(a[i]) == std::bit_cast<std::uint32_t>(expect));
+    CHECK(da[i] == (a[i] <= 0 ? 0.0f : 1.5f));
+  }
+  CHECK(std::isnan(a[0]));
+  CHECK(std::signbit(a[3]));  // -0 stays -0, as torch.relu(-0.) is -0.
+  CHECK(da[0] == 1.5f);       // torch: relu's gradient at a NaN input passes
 }

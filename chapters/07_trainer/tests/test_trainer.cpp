@@ -21,48 +21,13 @@
 #include "common/error.hpp"
 #include "kernels/layers/scalar.hpp"
 #include "kernels/train/trainer.hpp"
+#include "chapters/07_trainer/tests/trainer_helpers.hpp"
 
 using namespace halfway;
 using namespace halfway::train;
+using namespace ch07test;
 
 namespace {
-
-Backend test_backend() { return select_backend(HALFWAY_TEST_BACKEND); }
-
-TrainerOptions tiny(int steps, amp::ScaleMode scaling = amp::ScaleMode::off) {
-  TrainerOptions o;
-  o.model = model_preset("tiny");
-  o.backend = test_backend();
-  o.seed = 7;
-  o.batch = 8;
-  o.train_limit = 24;  // 3 batches an epoch: the resumed run crosses an epoch boundary
-  o.steps = steps;
-  o.schedule.warmup = 4;
-  o.schedule.factor = 1.0;
-  o.scaler.mode = scaling;
-  return o;
-}
-
-/// A fresh folder in the system's temporary directory (never the source tree).
-std::string fresh_dir(const std::string& name) {
-  const auto p = std::filesystem::temp_directory_path() / ("halfway_ch07_test_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(p);
-  return p.string();
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 template <class S>
 void check_resume(amp::ScaleMode scaling, const std::string& dir_name,
@@ -143,8 +108,8 @@ TEST_CASE("checkpoint: a resume in another master mode is refused with one line 
     o.master = resumed;
     Trainer<half> t(o);
     const auto before = t.weights_host();
-    const std::string want = "trained with --master " + optim::to_string(saved) + " (this run: " +
-                             optim::to_string(resumed) + "): resume with --master " + optim::to_string(saved);
+    const std::string want = "trained with --master " + master_option(saved) + " (this run: " +
+                             master_option(resumed) + "): resume with --master " + master_option(saved);
     CHECK(error_of([&] { t.load(dir); }).find(want) != std::string::npos);
     CHECK(t.steps_done() == 0);
     CHECK(same_bits(t.weights_host(), before));
@@ -431,7 +396,26 @@ TEST_CASE("trainer: options are checked [options]") {
   TrainerOptions o = tiny(10);
   o.master = optim::MasterMode::none;
   CHECK_THROWS_AS(Trainer<float>{o}, UsageError);
+  // One name per mode, the option's: --master off, never "none".
+  CHECK(error_of([&] { Trainer<float>{o}; }).find("--master off needs a 16-bit precision") != std::string::npos);
+  CHECK(master_option(optim::MasterMode::master) == "on");
+  CHECK(master_option(optim::MasterMode::stochastic) == "sr");
   o = tiny(10);
   o.fault = parse_fault("inf@2:no.such.weight");
   CHECK_THROWS_AS(Trainer<half>{o}, UsageError);
+}
+
+TEST_CASE("trainer: the defaults are the course's recipe and live in TrainerOptions only [options]") {
+  // halfway-train starts from TrainerOptions{} (train_main.cpp): 48 epochs of the 800
+  // training numbers at batch 32, Noam with factor 0.25 and half the run as warmup.
+  const TrainerOptions d = resolved(TrainerOptions{}, false);
+  CHECK(d.steps == 1200);
+  CHECK(d.steps == steps_for_epochs(kDefaultEpochs, 32, 1, 0));
+  CHECK(d.schedule.warmup == 600);
+  CHECK(d.schedule.factor == 0.25);
+  CHECK(d.batch == 32);
+  CHECK(steps_for_epochs(2, 8, 4, 24) == 2);   // 3 micro-batches an epoch, 6 in all, 4 a step: 2 steps
+  CHECK(steps_for_epochs(48, 32, 1, 10) == 48);  // a limit of 10 numbers: one short batch an epoch
+  Trainer<float> t(tiny(0));
+  CHECK(t.options().steps == steps_for_epochs(kDefaultEpochs, 8, 1, 24));  // steps 0: the default at this batch
 }

@@ -1,0 +1,113 @@
+/// @file options.hpp
+/// @brief What a training run is made of (TrainerOptions), the course's defaults for it, and
+/// the text forms halfway-train's options take (fault, loss scaling, gradient storage,
+/// master mode, model size).
+///
+/// The defaults live here once: TrainerOptions{} is the course's recipe (48 epochs of batch
+/// 32, Adam + Noam with factor 0.25 and a warmup of half the run, clipping at 1, fp32
+/// masters), the one that reaches >= 99% held-out in chapter 07's lesson; halfway-train's
+/// options start from it.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "common/backend.hpp"
+#include "kernels/amp/grad_scaler.hpp"
+#include "kernels/layers/modules.hpp"
+#include "kernels/optim/optimizer.hpp"
+#include "kernels/optim/schedule.hpp"
+
+namespace halfway::train {
+
+enum class OptimizerKind { adam, sgd };
+/// "adam" or "sgd": the option's spelling.
+std::string to_string(OptimizerKind k);
+/// The embedding's initialisation: the course's N(0, d^-1/2) or the seed's N(0, 1).
+enum class InitKind { course, seed };
+
+/// "inf@12" (an inf into one gradient at step 12), "nan@12+30" (NaN at steps 12..41),
+/// optionally ":<parameter name>" (default: the first decoder layer's linear1.weight).
+struct FaultInjection {
+  std::int64_t step = 0;   ///< first step (from 1) to inject at; 0: never
+  std::int64_t count = 1;  ///< steps in a row
+  float value = INFINITY;
+  std::string param;       ///< where; empty: the default above
+  bool active(std::int64_t k) const { return step > 0 && k >= step && k < step + count; }
+};
+/// Parses the text form above; UsageError on a bad one.
+FaultInjection parse_fault(const std::string& text);
+
+/// "auto" (dynamic in fp16, off in fp32 and bf16, whose range is fp32's), "dynamic",
+/// "static:S" (a fixed scale S > 0), "off". UsageError otherwise.
+amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
+
+/// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
+/// storage type, half the bytes: Apex O2's way). UsageError otherwise.
+layers::GradType parse_grad_storage(const std::string& text);
+/// "fp32" or "16": the option's spelling.
+std::string to_string(layers::GradType g);
+
+/// The master mode as halfway-train's --master spells it: "on", "off" or "sr" (one name
+/// per mode in every message; checkpoints keep optim::to_string's "master"/"none"/"sr").
+std::string master_option(optim::MasterMode m);
+
+/// The model presets: "tiny" (d 32, 2 heads, 1+1 layers, ff 64: tests), "seed" (d 128,
+/// 4 heads, 2+2 layers, ff 2048: the seed's nn.Transformer), "base" (d 512, 8 heads, 6+6,
+/// ff 2048). UsageError otherwise.
+layers::Config model_preset(const std::string& name);
+
+/// Noam's warmup sized to a run of `steps` optimizer steps: half the run (the rate peaks
+/// halfway and has decayed by 1/sqrt(2) at the end), at least 1.
+std::int64_t default_warmup(std::int64_t steps);
+
+/// The default run's length in passes over the training numbers.
+inline constexpr std::int64_t kDefaultEpochs = 48;
+/// Optimizer steps of `epochs` passes over the training numbers (the first `train_limit`
+/// of them when > 0) in micro-batches of `batch`, `accumulate` micro-batches per step
+/// (rounded up). The default run: 48 epochs of 800 numbers at batch 32 = 1200 steps.
+std::int64_t steps_for_epochs(std::int64_t epochs, int batch, int accumulate, std::int64_t train_limit);
+
+struct TrainerOptions {
+  layers::Config model{};
+  Backend backend = Backend::cpu;
+  std::uint64_t seed = 1;           ///< weights, data order, dropout, stochastic rounding
+  std::uint64_t split_seed = 0;     ///< the task's train/held-out split (the same for every run)
+  std::int64_t train_limit = 0;     ///< > 0: train on the first N training numbers only (tests)
+  int batch = 32;
+  int accumulate = 1;               ///< micro-batches per optimizer step
+  /// The run's length (the schedule's T; a resumed run continues to it). 0: kDefaultEpochs
+  /// epochs at this batch (steps_for_epochs), 1200 steps at batch 32.
+  std::int64_t steps = 0;
+  OptimizerKind optimizer = OptimizerKind::adam;
+  optim::AdamOptions adam{1e-3, 0.9, 0.98, 1e-9, 0.0, false};  ///< lr unused: the schedule gives it
+  /// Noam with factor 0.25; warmup 0: default_warmup(steps), half the run.
+  optim::ScheduleOptions schedule{optim::ScheduleKind::noam, 1e-3, 0, 0, 0.0, 0.25, 128};
+  bool clip = true;
+  float max_norm = 1.0f;
+  /// The gradients' type in the store: fp32, or the 16-bit S (16-bit precisions only): then
+  /// every micro-batch's backward adds into S with one rounding per element.
+  layers::GradType grad_storage = layers::GradType::fp32;
+  amp::ScalerOptions scaler{amp::ScaleMode::off};
+  optim::MasterMode master = optim::MasterMode::master;
+  InitKind init = InitKind::course;
+  FaultInjection fault{};
+  int collapse_after = 20;          ///< skipped steps in a row that stop the run
+  bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
+  /// Test hook (halfway-train reads HALFWAY_CHECKPOINT_PAUSE_MS): save() pauses this long
+  /// halfway through each file it writes, after a line on stderr, so that a test can kill
+  /// the process mid-write with SIGKILL. 0: no pause.
+  int checkpoint_pause_ms = 0;
+  /// The loss is multiplied by this before backward (the reported loss is not): < 1 gives
+  /// the smaller gradients of a mean over more tokens per batch (chapter 04's
+  /// demonstration; pair it with an SGD rate divided by the same factor).
+  double loss_weight = 1.0;
+};
+
+/// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults
+/// filled in (steps 0, warmup 0) and the schedule sized to the run. UsageError naming the
+/// first bad value.
+TrainerOptions resolved(TrainerOptions o, bool fp32);
+
+}  // namespace halfway::train
