@@ -612,14 +612,19 @@ std::optional<std::pair<cudaError_t, std::string>> check_config(const LaunchSpec
 
 }  // namespace
 
-void launch(const LaunchSpec& spec) {
+bool launch_accepted(const LaunchSpec& spec) {
   if (auto bad = check_config(spec)) {
     record_launch_error(bad->first, bad->second.c_str());
-    return;
+    return false;
   }
   if (t_thread)
     throw KernelError("kernel '" + std::string(spec.kernel_name) + "' launched at " + where(spec.file, spec.line) +
                       " from inside a kernel: the emulator has no dynamic parallelism");
+  (void)thread_order();  // a bad HALFWAY_EMU_ORDER is reported at the launch
+  return true;
+}
+
+void run_launch(const LaunchSpec& spec) {
   const OrderSetting order = thread_order();  // may throw on a bad HALFWAY_EMU_ORDER
   const std::size_t static_smem = poison_shared() && __start_halfway_emu_shared
                                       ? static_cast<std::size_t>(__stop_halfway_emu_shared - __start_halfway_emu_shared)

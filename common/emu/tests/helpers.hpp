@@ -32,6 +32,13 @@ void for_each_order(F&& f) {
   simt::reset_thread_order();
 }
 
+/// Runs the work queued so far (kernels run at synchronisation points, queue.hpp): the
+/// error of a kernel comes out here. `launch(...), run_queued()` launches and runs.
+inline void run_queued() {
+  const simt::cudaError_t e = simt::cudaDeviceSynchronize();
+  if (e != simt::cudaSuccess) throw Error(std::string("cudaDeviceSynchronize: ") + simt::cudaGetErrorString(e));
+}
+
 /// A cudaMalloc'd array of n T, filled from `init` (or zeros).
 template <class T>
 class DeviceBuffer {

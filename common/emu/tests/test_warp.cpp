@@ -154,6 +154,7 @@ std::vector<int> run_shuffle(int mode, int arg, int width) {
 std::string launch_error(void (*launch)()) {
   try {
     launch();
+    run_queued();
   } catch (const simt::KernelError& e) {
     return e.what();
   }

@@ -136,6 +136,7 @@ std::string misuse(int mode, int threads = 32) {
   DeviceBuffer<simt::__half> a(host.size(), host);
   try {
     HALFWAY_LAUNCH(wmma_misuse, 1, threads, 0, 0)(a.get(), mode);
+    run_queued();
   } catch (const simt::KernelError& e) {
     return e.what();
   }
