@@ -32,12 +32,9 @@ bool unscale_device(Backend b, G* g, std::int64_t n, float inv_scale, unsigned* 
   HALFWAY_EXPECT(flag != nullptr, "a device flag for unscale-and-check", "a null pointer");
   const unsigned zero = 0;
   unsigned found = 0;
-  const bool cuda = b == Backend::cuda;
-  if (cuda) gpu::copy_to_device(flag, &zero, sizeof zero);
-  else *flag = 0;  // emu: device memory is host memory
+  copy_in(b, flag, &zero, sizeof zero);
   HALFWAY_KERNEL(b, unscale_and_check(g, n, inv_scale, flag));
-  if (cuda) gpu::copy_to_host(&found, flag, sizeof found);  // waits for the kernel
-  else found = *flag;
+  copy_out(b, &found, flag, sizeof found);  // waits for the kernel
   return found != 0;
 }
 
