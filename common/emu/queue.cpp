@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/emu/error.hpp"
 #include "common/error.hpp"
 
 namespace halfway::simt {
@@ -129,19 +130,7 @@ cudaError_t refuse_in_capture(cudaStream_t stream) {
 
 }  // namespace
 
-bool async_mode() {
-  int on = g_async.load();
-  if (on < 0) {
-    const char* env = std::getenv("HALFWAY_EMU_ASYNC");
-    const std::string_view text = env ? env : "";
-    if (!text.empty() && text != "0" && text != "1")
-      throw Error("HALFWAY_EMU_ASYNC: expected 1 or 0, found '" + std::string(text) + "'");
-    on = text != "0";
-    int unset = -1;
-    g_async.compare_exchange_strong(unset, on);
-  }
-  return on != 0;
-}
+bool async_mode() { return detail::env_switch(g_async, "HALFWAY_EMU_ASYNC"); }
 void set_async_mode(bool on) {
   if (!on) detail::drain(nullptr);  // what was queued runs before the switch
   g_async.store(on ? 1 : 0);

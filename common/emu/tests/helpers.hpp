@@ -39,6 +39,17 @@ inline void run_queued() {
   if (e != simt::cudaSuccess) throw Error(std::string("cudaDeviceSynchronize: ") + simt::cudaGetErrorString(e));
 }
 
+/// What `launch` (a launch, run by run_queued()) throws as a KernelError, or "no KernelError".
+inline std::string kernel_error(void (*launch)()) {
+  try {
+    launch();
+    run_queued();
+  } catch (const simt::KernelError& e) {
+    return e.what();
+  }
+  return "no KernelError";
+}
+
 /// A cudaMalloc'd array of n T, filled from `init` (or zeros).
 template <class T>
 class DeviceBuffer {

@@ -49,16 +49,6 @@ struct AsyncOn {
   ~AsyncOn() { simt::reset_async_mode(); }
 };
 
-std::string kernel_error(void (*launch)()) {
-  try {
-    launch();
-    run_queued();
-  } catch (const simt::KernelError& e) {
-    return e.what();
-  }
-  return "no KernelError";
-}
-
 std::string last_error_text() {
   const simt::cudaError_t e = simt::cudaGetLastError();
   return e == simt::cudaSuccess ? "no error" : simt::cudaGetErrorString(e);
