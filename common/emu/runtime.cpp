@@ -334,9 +334,11 @@ void check(cudaError_t e, const char* what, std::size_t bytes) {
     throw Error(std::string("emu backend: ") + what + " of " + std::to_string(bytes) + " bytes failed: " +
                 cudaGetErrorString(e));
 }
+// Rounded up to 256 bytes, as a Buf on the cpu backend is (device_memory.hpp): ASan sees
+// the same bounds for a Buf on cpu and on emu.
 void* buf_alloc(std::size_t bytes) {
   void* p = nullptr;
-  check(cudaMalloc(&p, bytes), "cudaMalloc", bytes);
+  check(cudaMalloc(&p, (bytes + 255) / 256 * 256), "cudaMalloc", bytes);
   return p;
 }
 void buf_free(void* p) noexcept { cudaFree(p); }
