@@ -55,6 +55,7 @@ std::atomic<int> g_async{-1};  // -1: not read from the environment yet
 struct Item {
   std::uint64_t ticket;
   detail::Work work;
+  void* release = nullptr;  // memory the work frees: freed even when the queue is dropped
 };
 
 struct Queue {
@@ -86,6 +87,7 @@ void run_to(std::uint64_t ticket) {
       item.work();
     } catch (...) {
       std::lock_guard lock(q.mutex);
+      for (const Item& dropped : q.items) std::free(dropped.release);
       q.items.clear();
       q.done = q.issued;
       throw;
@@ -128,6 +130,30 @@ cudaError_t refuse_in_capture(cudaStream_t stream) {
   return detail::record_error(cudaErrorStreamCaptureUnsupported);
 }
 
+// Queues, records or runs `work` (see detail::submit); `release`: the memory it frees.
+cudaError_t submit_item(cudaStream_t stream, detail::Work work, void* release) {
+  Queue& q = queue();
+  if (stream && stream->capture == cudaStreamCaptureStatusInvalidated)
+    return detail::record_error(cudaErrorStreamCaptureInvalidated);
+  if (capturing(stream)) {
+    std::lock_guard lock(q.mutex);
+    stream->graph->work.push_back(std::move(work));
+    return cudaSuccess;
+  }
+  {
+    std::unique_lock lock(q.mutex);
+    if (!stream && q.capturing) return detail::record_error(cudaErrorStreamCaptureImplicit);
+    const std::uint64_t ticket = ++q.issued;
+    if (stream) stream->last = ticket;
+    q.items.push_back(Item{ticket, std::move(work), release});
+    if (async_mode()) return cudaSuccess;
+    // At once: after anything queued before async mode was switched off.
+    lock.unlock();
+    run_to(ticket);
+  }
+  return cudaSuccess;
+}
+
 }  // namespace
 
 bool async_mode() { return detail::env_switch(g_async, "HALFWAY_EMU_ASYNC"); }
@@ -139,30 +165,10 @@ void reset_async_mode() { g_async.store(-1); }
 
 namespace detail {
 
-cudaError_t submit(cudaStream_t stream, Work work) {
-  Queue& q = queue();
-  if (stream && stream->capture == cudaStreamCaptureStatusInvalidated)
-    return record_error(cudaErrorStreamCaptureInvalidated);
-  if (capturing(stream)) {
-    std::lock_guard lock(q.mutex);
-    stream->graph->work.push_back(std::move(work));
-    return cudaSuccess;
-  }
-  {
-    std::unique_lock lock(q.mutex);
-    if (!stream && q.capturing) return record_error(cudaErrorStreamCaptureImplicit);
-    const std::uint64_t ticket = ++q.issued;
-    if (stream) stream->last = ticket;
-    if (async_mode()) {
-      q.items.push_back(Item{ticket, std::move(work)});
-      return cudaSuccess;
-    }
-    // At once: after anything queued before async mode was switched off.
-    q.items.push_back(Item{ticket, std::move(work)});
-    lock.unlock();
-    run_to(ticket);
-  }
-  return cudaSuccess;
+cudaError_t submit(cudaStream_t stream, Work work) { return submit_item(stream, std::move(work), nullptr); }
+
+cudaError_t release_after_queue(void* p) {
+  return submit_item(nullptr, [p] { std::free(p); }, p);
 }
 
 cudaError_t drain(cudaStream_t stream) {

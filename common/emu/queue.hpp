@@ -81,6 +81,10 @@ using Work = std::function<void()>;
 /// stream's capture, or (async mode off) runs it at once. Returns the capture errors above.
 cudaError_t submit(cudaStream_t stream, Work work);
 
+/// Frees `p` (std::free) once the work queued before has run, and also when a kernel's
+/// error drops the queue (cudaFree, cudaFreeHost).
+cudaError_t release_after_queue(void* p);
+
 /// Runs the queued work up to the last work submitted to `stream`; nullptr: all of it (the
 /// legacy default stream waits for every stream). Returns the capture errors above;
 /// rethrows the error of a kernel it runs.

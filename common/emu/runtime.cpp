@@ -83,7 +83,7 @@ cudaError_t release(detail::MemoryKind kind, void* ptr) {
       return detail::record_error(cudaErrorInvalidValue);
     r.ranges.erase(it);
   }
-  return detail::submit(nullptr, [ptr] { std::free(ptr); });
+  return detail::release_after_queue(ptr);
 }
 
 }  // namespace
