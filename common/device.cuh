@@ -9,8 +9,10 @@
 ///
 /// - `HALFWAY_LAUNCH(kernel, grid, block, smem_bytes, stream)(args...)` launches: it is
 ///   `kernel<<<grid, block, smem_bytes, stream>>>(args...)` under nvcc. Under the emulator
-///   it runs the whole grid before returning; a kernel's exception (or a KernelError)
-///   comes out of it; a bad configuration sets cudaGetLastError(). Wrap a template kernel
+///   it is queued on `stream` and runs at the next synchronisation point, as on a GPU
+///   (common/emu/queue.hpp); a kernel's exception (or a KernelError) comes out of that
+///   point; a bad configuration sets cudaGetLastError(); a host pointer argument is a
+///   KernelError at the launch. Wrap a template kernel
 ///   with several arguments in parentheses: HALFWAY_LAUNCH((k<float, 16>), ...).
 /// - `HALFWAY_DYNAMIC_SHARED(type, name);` declares `type* name` pointing at the block's
 ///   dynamic shared memory (16-byte aligned; poisoned with 0xFF bytes by the emulator).

@@ -8,7 +8,9 @@
 /// tests run the very code path the GPU runs.
 ///
 /// - Backend::cpu: the host implementation; buffers are host memory.
-/// - Backend::emu: the kernels under the emulator; "device memory" is host memory.
+/// - Backend::emu: the kernels under the emulator; "device memory" is host memory that the
+///   emulator registers (a kernel may take it as an argument), and copies go through its
+///   queue: kernels run asynchronously, as on a GPU (common/emu/queue.hpp).
 /// - Backend::cuda: the same kernels built by nvcc; buffers are GPU memory.
 ///
 /// A Buf allocates on an explicit backend (`get(n, Backend::cuda)`: chapters 00-02's ops
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "common/backend.hpp"
+#include "common/emu/device_hooks.hpp"
 #include "common/error.hpp"
 
 namespace halfway::layers {
@@ -103,12 +106,14 @@ inline std::atomic<unsigned long long>& allocations(Backend where) {
 inline void* alloc_bytes(Backend where, std::size_t bytes) {
   ++allocations(where);
   if (where == Backend::cuda) return gpu::malloc_bytes(bytes);
+  if (where == Backend::emu && emu_device::hooks.alloc) return emu_device::hooks.alloc(bytes);
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   HALFWAY_EXPECT(p != nullptr, std::to_string(bytes) + " bytes of host memory", "allocation failure");
   return p;
 }
 inline void free_bytes(Backend where, void* p) noexcept {
   if (where == Backend::cuda) gpu::free_bytes(p);
+  else if (where == Backend::emu && emu_device::hooks.free) emu_device::hooks.free(p);
   else std::free(p);
 }
 }  // namespace detail
@@ -139,6 +144,7 @@ struct MemoryUseScope {
 inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes);
+  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_device);
   else std::memcpy(dst, src, bytes);
 }
 /// `where`'s memory -> host. On cuda it waits for the kernels before it (a result the
@@ -146,13 +152,21 @@ inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes
 inline void copy_out(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
   if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes);
+  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_host);
   else std::memcpy(dst, src, bytes);
 }
 /// Within `where`'s memory.
 inline void copy_within(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0 || dst == src) return;
   if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes);
+  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::within);
   else std::memmove(dst, src, bytes);
+}
+/// Waits for the work queued on `where` (kernels run asynchronously on cuda and emu): a
+/// timing ends with it.
+inline void synchronize(Backend where) {
+  if (where == Backend::cuda) gpu::synchronize();
+  else if (where == Backend::emu && emu_device::hooks.synchronize) emu_device::hooks.synchronize();
 }
 /// The same three on the layers' backend.
 inline void copy_in(void* dst, const void* src, std::size_t bytes) {

@@ -3,8 +3,9 @@
 ///
 /// Benchmarks in the course report the median of several runs after a warm-up: the
 /// first run pays for page faults, caches and (on a GPU) lazy initialisation, and single
-/// runs are noisy. GPU work is asynchronous, so for the cuda backend time_repeated()
-/// synchronises the device before starting the clock and after each run: the wall time
+/// runs are noisy. GPU work is asynchronous (and so is the emulator's), so for the cuda and
+/// emu backends time_repeated() synchronises the device before starting the clock and
+/// after each run: the wall time
 /// then covers the kernels. GpuTimer measures with CUDA events instead (GPU time only,
 /// no host overhead), in builds with CUDA.
 #pragma once
@@ -42,7 +43,7 @@ struct Timing {
 };
 
 /// Runs `work` `warmup` times untimed, then `repeats` times timed one by one. For
-/// Backend::cuda the device is synchronised before each timed run starts and before it
+/// Backend::cuda and Backend::emu the device is synchronised before each timed run starts and before it
 /// ends. Throws Error when repeats < 1 or warmup < 0.
 Timing time_repeated(const std::function<void()>& work, int warmup = 1, int repeats = 5,
                      Backend backend = Backend::cpu);

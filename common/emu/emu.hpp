@@ -13,7 +13,9 @@
 /// Environment: HALFWAY_EMU_ORDER=forward|reverse|random[:seed] (thread and block order,
 /// default forward; set_thread_order() overrides it), HALFWAY_EMU_STACK_KIB (fiber stack
 /// size, default 128, 512 under sanitizers), HALFWAY_EMU_POISON_SHARED=1|0 (fill static
-/// __shared__ arrays with 0xFF bytes before each block, default 1; set_poison_shared()).
+/// __shared__ arrays with 0xFF bytes before each block, default 1; set_poison_shared()),
+/// HALFWAY_EMU_ASYNC=1|0 (work queues and runs at synchronisation points as on a GPU,
+/// default 1; 0 runs every launch and copy at once; set_async_mode(), queue.hpp).
 #pragma once
 
 #include "common/emu/atomics.hpp"
@@ -22,6 +24,7 @@
 #include "common/emu/intrinsics.hpp"
 #include "common/emu/launch.hpp"
 #include "common/emu/pipeline.hpp"
+#include "common/emu/queue.hpp"
 #include "common/emu/qualifiers.hpp"
 #include "common/emu/runtime.hpp"
 #include "common/emu/scheduler.hpp"

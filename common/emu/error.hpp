@@ -2,6 +2,7 @@
 /// @brief The emulator's error type and its thread-order setting.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,5 +47,11 @@ void reset_thread_order();
 /// Set here, else from HALFWAY_EMU_POISON_SHARED=1|0 (read at the first launch), else on.
 bool poison_shared();
 void set_poison_shared(bool on);
+
+namespace detail {
+/// An on/off setting: `setting` once set (0 or 1), else the environment variable `name`
+/// ("1" or "0"; unset or empty: on), read once. Throws halfway::Error on another value.
+bool env_switch(std::atomic<int>& setting, const char* name);
+}  // namespace detail
 
 }  // namespace halfway::simt

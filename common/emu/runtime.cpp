@@ -1,24 +1,24 @@
-// The emulated CUDA runtime API (see runtime.hpp for the error policy).
+// The emulated CUDA runtime API (see runtime.hpp for the error policy): errors, the
+// memory registry, device properties. Streams, events and copies are in queue.cpp.
 #include "common/emu/runtime.hpp"
 
+#include <cxxabi.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
+#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
-struct halfway::simt::CUstream_st {
-  unsigned flags = 0;
-};
-struct halfway::simt::CUevent_st {
-  std::chrono::steady_clock::time_point when{};
-  bool recorded = false;
-};
+#include "common/emu/device_hooks.hpp"
+#include "common/emu/error.hpp"
+#include "common/emu/queue.hpp"
 
 namespace halfway::simt {
 namespace {
@@ -29,11 +29,25 @@ thread_local cudaError_t t_last_error = cudaSuccess;
 thread_local cudaError_t t_detail_code = cudaSuccess;
 thread_local std::string t_detail;
 
+struct Range {
+  std::size_t bytes;
+  detail::MemoryKind kind;
+  bool owned;  // allocated here (freed by cudaFree / cudaFreeHost), not registered host memory
+};
+
 struct Registry {
   std::mutex mutex;
-  std::unordered_set<void*> device;  // cudaMalloc / cudaMallocManaged
-  std::unordered_set<void*> pinned;  // cudaMallocHost
+  std::map<std::uintptr_t, Range> ranges;  // by start address: what a kernel may point into
   std::unordered_map<const void*, std::size_t> smem_limit;
+
+  // The range holding p (its end included: a pointer one past an array is a valid argument).
+  std::map<std::uintptr_t, Range>::const_iterator find(const void* p) const {
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    auto it = ranges.upper_bound(a);
+    if (it == ranges.begin()) return ranges.end();
+    --it;
+    return a <= it->first + it->second.bytes ? it : ranges.end();
+  }
 };
 Registry& registry() {
   static Registry* r = new Registry;  // never destroyed: frees may run during static destruction
@@ -43,7 +57,7 @@ Registry& registry() {
 constexpr std::size_t kDefaultDynamicSmem = 48 * 1024;
 constexpr std::size_t kMaxDynamicSmem = 227 * 1024;  // sm_90's opt-in limit
 
-cudaError_t alloc(std::unordered_set<void*> Registry::*set, void** ptr, std::size_t bytes) {
+cudaError_t alloc(detail::MemoryKind kind, void** ptr, std::size_t bytes) {
   if (!ptr) return detail::record_error(cudaErrorInvalidValue);
   *ptr = nullptr;
   if (bytes == 0) return cudaSuccess;
@@ -52,24 +66,25 @@ cudaError_t alloc(std::unordered_set<void*> Registry::*set, void** ptr, std::siz
   if (posix_memalign(&p, 256, bytes) != 0) return detail::record_error(cudaErrorMemoryAllocation);
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  (r.*set).insert(p);
-  if (set == &Registry::device) ++g_device_allocations;
+  r.ranges[reinterpret_cast<std::uintptr_t>(p)] = Range{bytes, kind, true};
+  if (kind == detail::MemoryKind::device) ++g_device_allocations;
   *ptr = p;
   return cudaSuccess;
 }
 
-cudaError_t release(std::unordered_set<void*> Registry::*set, void* ptr) {
+// Forgets the allocation now; frees it once the work queued before has run.
+cudaError_t release(detail::MemoryKind kind, void* ptr) {
   if (!ptr) return cudaSuccess;
   Registry& r = registry();
   {
     std::lock_guard lock(r.mutex);
-    if ((r.*set).erase(ptr) == 0) return detail::record_error(cudaErrorInvalidValue);
+    auto it = r.ranges.find(reinterpret_cast<std::uintptr_t>(ptr));
+    if (it == r.ranges.end() || it->second.kind != kind || !it->second.owned)
+      return detail::record_error(cudaErrorInvalidValue);
+    r.ranges.erase(it);
   }
-  std::free(ptr);
-  return cudaSuccess;
+  return detail::release_after_queue(ptr);
 }
-
-bool valid_kind(cudaMemcpyKind kind) { return kind >= cudaMemcpyHostToHost && kind <= cudaMemcpyDefault; }
 
 }  // namespace
 
@@ -92,10 +107,33 @@ std::size_t max_dynamic_smem(const void* kernel) {
   auto it = r.smem_limit.find(kernel);
   return it == r.smem_limit.end() ? kDefaultDynamicSmem : it->second;
 }
-cudaError_t copy_symbol(void* dst, const void* src, std::size_t bytes) {
-  if (bytes && (!dst || !src)) return record_error(cudaErrorInvalidValue);
-  if (bytes) std::memmove(dst, src, bytes);
+cudaError_t register_symbol(void** dev_ptr, const void* symbol, std::size_t bytes) {
+  if (!dev_ptr) return record_error(cudaErrorInvalidValue);
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.ranges.try_emplace(reinterpret_cast<std::uintptr_t>(symbol), Range{bytes, MemoryKind::symbol, false});
+  *dev_ptr = const_cast<void*>(symbol);
   return cudaSuccess;
+}
+void check_pointer_argument(const char* kernel, const char* file, int line, std::size_t index,
+                            const char* mangled_type, const void* p) {
+  if (!p || memory_kind(p) != MemoryKind::unknown) return;
+  int status = 0;
+  char* readable = abi::__cxa_demangle(mangled_type, nullptr, nullptr, &status);
+  const std::string type = status == 0 && readable ? readable : mangled_type;
+  std::free(readable);
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", p);
+  throw KernelError("kernel '" + std::string(kernel) + "' launched at " + file + ":" + std::to_string(line) +
+                    ": argument " + std::to_string(index + 1) + " (" + type + ") is " + address +
+                    ", which is neither device memory (cudaMalloc, a Buf on the device) nor pinned host memory "
+                    "(cudaMallocHost, cudaHostAlloc, cudaHostRegister): a GPU cannot use a host pointer");
+}
+MemoryKind memory_kind(const void* p) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto it = r.find(p);
+  return it == r.ranges.end() ? MemoryKind::unknown : it->second.kind;
 }
 }  // namespace detail
 
@@ -114,7 +152,15 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorHostMemoryAlreadyRegistered: return "cudaErrorHostMemoryAlreadyRegistered";
+    case cudaErrorHostMemoryNotRegistered: return "cudaErrorHostMemoryNotRegistered";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
@@ -139,7 +185,16 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorIllegalState: return "the operation is not permitted in the current state";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorHostMemoryAlreadyRegistered: return "part or all of the requested memory range is already mapped";
+    case cudaErrorHostMemoryNotRegistered: return "pointer does not correspond to a registered memory region";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched: return "capture was not initiated in this stream";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
@@ -155,42 +210,42 @@ cudaError_t cudaGetLastError() {
 }
 cudaError_t cudaPeekAtLastError() { return t_last_error; }
 
-cudaError_t cudaMalloc(void** ptr, std::size_t bytes) { return alloc(&Registry::device, ptr, bytes); }
+cudaError_t cudaMalloc(void** ptr, std::size_t bytes) { return alloc(detail::MemoryKind::device, ptr, bytes); }
 cudaError_t cudaMallocManaged(void** ptr, std::size_t bytes, unsigned) {
-  return alloc(&Registry::device, ptr, bytes);
+  return alloc(detail::MemoryKind::device, ptr, bytes);
 }
-cudaError_t cudaMallocHost(void** ptr, std::size_t bytes) { return alloc(&Registry::pinned, ptr, bytes); }
-cudaError_t cudaFree(void* ptr) { return release(&Registry::device, ptr); }
-cudaError_t cudaFreeHost(void* ptr) { return release(&Registry::pinned, ptr); }
+cudaError_t cudaMallocHost(void** ptr, std::size_t bytes) { return alloc(detail::MemoryKind::pinned, ptr, bytes); }
+cudaError_t cudaHostAlloc(void** ptr, std::size_t bytes, unsigned) {
+  return alloc(detail::MemoryKind::pinned, ptr, bytes);
+}
+cudaError_t cudaFree(void* ptr) { return release(detail::MemoryKind::device, ptr); }
+cudaError_t cudaFreeHost(void* ptr) { return release(detail::MemoryKind::pinned, ptr); }
 
-cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
-  if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
-  if (bytes && (!dst || !src)) return detail::record_error(cudaErrorInvalidValue);
-  if (bytes) std::memmove(dst, src, bytes);
+cudaError_t cudaHostRegister(void* ptr, std::size_t bytes, unsigned) {
+  if (!ptr || bytes == 0) return detail::record_error(cudaErrorInvalidValue);
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  const auto a = reinterpret_cast<std::uintptr_t>(ptr);
+  auto next = r.ranges.lower_bound(a);
+  const bool overlaps_next = next != r.ranges.end() && next->first < a + bytes;
+  const bool overlaps_prev = next != r.ranges.begin() && std::prev(next)->first + std::prev(next)->second.bytes > a;
+  if (overlaps_next || overlaps_prev) return detail::record_error(cudaErrorHostMemoryAlreadyRegistered);
+  r.ranges[a] = Range{bytes, detail::MemoryKind::pinned, false};
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind,
-                            cudaStream_t) {
-  return cudaMemcpy(dst, src, bytes, kind);
-}
-cudaError_t cudaMemcpy2D(void* dst, std::size_t dpitch, const void* src, std::size_t spitch,
-                         std::size_t width, std::size_t height, cudaMemcpyKind kind) {
-  if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
-  if (width > dpitch || width > spitch) return detail::record_error(cudaErrorInvalidPitchValue);
-  for (std::size_t r = 0; r < height; ++r)
-    std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
-  return cudaSuccess;
-}
-cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) {
-  if (bytes && !dst) return detail::record_error(cudaErrorInvalidValue);
-  if (bytes) std::memset(dst, value, bytes);
-  return cudaSuccess;
-}
-cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t) {
-  return cudaMemset(dst, value, bytes);
+cudaError_t cudaHostUnregister(void* ptr) {
+  Registry& r = registry();
+  {
+    std::lock_guard lock(r.mutex);
+    auto it = r.ranges.find(reinterpret_cast<std::uintptr_t>(ptr));
+    if (it == r.ranges.end() || it->second.owned || it->second.kind != detail::MemoryKind::pinned)
+      return detail::record_error(cudaErrorHostMemoryNotRegistered);
+    r.ranges.erase(it);
+  }
+  // The program may free the memory when this returns: the work that uses it runs first.
+  return cudaDeviceSynchronize();
 }
 
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 cudaError_t cudaDeviceReset() { return cudaSuccess; }
 cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return detail::record_error(cudaErrorInvalidValue);
@@ -255,53 +310,6 @@ cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0); }
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
-  if (!stream) return detail::record_error(cudaErrorInvalidValue);
-  *stream = new CUstream_st{flags};
-  return cudaSuccess;
-}
-cudaError_t cudaStreamDestroy(cudaStream_t stream) {
-  if (!stream) return detail::record_error(cudaErrorInvalidResourceHandle);
-  delete stream;
-  return cudaSuccess;
-}
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t event, unsigned) {
-  return event ? cudaSuccess : detail::record_error(cudaErrorInvalidResourceHandle);
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, 0); }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
-  if (!event) return detail::record_error(cudaErrorInvalidValue);
-  *event = new CUevent_st{};
-  return cudaSuccess;
-}
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
-  if (!event) return detail::record_error(cudaErrorInvalidResourceHandle);
-  event->when = std::chrono::steady_clock::now();
-  event->recorded = true;
-  return cudaSuccess;
-}
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  return event ? cudaSuccess : detail::record_error(cudaErrorInvalidResourceHandle);
-}
-cudaError_t cudaEventQuery(cudaEvent_t event) {
-  return event ? cudaSuccess : detail::record_error(cudaErrorInvalidResourceHandle);
-}
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  if (!ms) return detail::record_error(cudaErrorInvalidValue);
-  if (!start || !end || !start->recorded || !end->recorded)
-    return detail::record_error(cudaErrorInvalidResourceHandle);
-  *ms = std::chrono::duration<float, std::milli>(end->when - start->when).count();
-  return cudaSuccess;
-}
-cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  if (!event) return detail::record_error(cudaErrorInvalidResourceHandle);
-  delete event;
-  return cudaSuccess;
-}
-
 cudaError_t cudaFuncSetAttributeById(const void* kernel, cudaFuncAttribute attr, int value) {
   if (!kernel) return detail::record_error(cudaErrorInvalidDeviceFunction);
   if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
@@ -317,5 +325,35 @@ cudaError_t cudaFuncSetAttributeById(const void* kernel, cudaFuncAttribute attr,
   if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) return cudaSuccess;
   return detail::record_error(cudaErrorInvalidValue);
 }
+
+// ---- the emu backend's Bufs (common/device_memory.hpp) -------------------------------
+
+namespace {
+void check(cudaError_t e, const char* what, std::size_t bytes) {
+  if (e != cudaSuccess)
+    throw Error(std::string("emu backend: ") + what + " of " + std::to_string(bytes) + " bytes failed: " +
+                cudaGetErrorString(e));
+}
+// Rounded up to 256 bytes, as a Buf on the cpu backend is (device_memory.hpp): ASan sees
+// the same bounds for a Buf on cpu and on emu.
+void* buf_alloc(std::size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, (bytes + 255) / 256 * 256), "cudaMalloc", bytes);
+  return p;
+}
+void buf_free(void* p) noexcept { cudaFree(p); }
+void buf_copy(void* dst, const void* src, std::size_t bytes, emu_device::Copy direction) {
+  const cudaMemcpyKind kind = direction == emu_device::Copy::to_device ? cudaMemcpyHostToDevice
+                              : direction == emu_device::Copy::to_host ? cudaMemcpyDeviceToHost
+                                                                       : cudaMemcpyDeviceToDevice;
+  check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy", bytes);
+}
+void buf_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize", 0); }
+
+[[maybe_unused]] const bool g_hooks_installed = [] {
+  emu_device::hooks = emu_device::Hooks{&buf_alloc, &buf_free, &buf_copy, &buf_synchronize};
+  return true;
+}();
+}  // namespace
 
 }  // namespace halfway::simt

@@ -2,8 +2,15 @@
 /// @brief The CUDA runtime API calls the course uses, on host memory.
 ///
 /// "Device" memory is host memory (cudaMalloc is an aligned malloc of the exact size, so
-/// ASan sees overflows); copies are memcpy; streams and events exist but everything runs
-/// synchronously, in call order. Error codes and their numbers are CUDA's.
+/// ASan sees overflows), registered: a kernel argument that points into neither device
+/// memory nor registered pinned host memory is a KernelError at the launch (queue.hpp).
+/// Error codes and their numbers are CUDA's.
+///
+/// Work runs as on a GPU, asynchronously (queue.hpp, async_mode()): kernels, memsets,
+/// device-to-device copies and copies from the host queue on their stream and run at the
+/// next synchronisation point (cudaStreamSynchronize, cudaDeviceSynchronize,
+/// cudaEventSynchronize, a copy to pageable host memory). With HALFWAY_EMU_ASYNC=0 every
+/// call runs at once, in call order.
 ///
 /// Error policy, as in CUDA: a call returns its error, which is also kept as the host
 /// thread's last error (cudaGetLastError returns and clears it, cudaPeekAtLastError
@@ -12,8 +19,8 @@
 /// the last error to cudaErrorInvalidConfiguration (cudaErrorInvalidValue for shared
 /// memory); cudaGetErrorString then also names the kernel, the launch line and the limit.
 /// Errors found while the kernel runs (a KernelError, or any exception a kernel thread
-/// throws) propagate from the launch itself instead: the emulator runs kernels
-/// synchronously, so the launch line is where they belong.
+/// throws) propagate from where the kernel runs: the synchronisation point that runs it
+/// (the launch itself with HALFWAY_EMU_ASYNC=0); the work queued after it is dropped.
 #pragma once
 
 #include <cstddef>
@@ -36,10 +43,18 @@ enum cudaError_t : int {
   cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorNotReady = 600,
+  cudaErrorHostMemoryAlreadyRegistered = 712,
+  cudaErrorHostMemoryNotRegistered = 713,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnmatched = 903,
+  cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorStreamCaptureWrongThread = 908,
   cudaErrorUnknown = 999,
 };
 using cudaError = cudaError_t;
@@ -77,6 +92,13 @@ constexpr unsigned cudaStreamNonBlocking = 1;
 constexpr unsigned cudaEventDefault = 0;
 constexpr unsigned cudaEventBlockingSync = 1;
 constexpr unsigned cudaEventDisableTiming = 2;
+constexpr unsigned cudaHostAllocDefault = 0;
+constexpr unsigned cudaHostAllocPortable = 1;
+constexpr unsigned cudaHostAllocMapped = 2;
+constexpr unsigned cudaHostAllocWriteCombined = 4;
+constexpr unsigned cudaHostRegisterDefault = 0;
+constexpr unsigned cudaHostRegisterPortable = 1;
+constexpr unsigned cudaHostRegisterMapped = 2;
 
 /// What cudaGetDeviceProperties reports for the emulator (a subset of CUDA's fields).
 struct cudaDeviceProp {
@@ -116,6 +138,16 @@ template <class T>
 cudaError_t cudaMallocManaged(T** ptr, std::size_t bytes, unsigned flags = 1) {
   return cudaMallocManaged(reinterpret_cast<void**>(ptr), bytes, flags);
 }
+/// Pinned host memory: a kernel may read and write it (mapped, as with unified addressing).
+cudaError_t cudaHostAlloc(void** ptr, std::size_t bytes, unsigned flags);
+template <class T>
+cudaError_t cudaHostAlloc(T** ptr, std::size_t bytes, unsigned flags) {
+  return cudaHostAlloc(reinterpret_cast<void**>(ptr), bytes, flags);
+}
+/// Pins (registers) host memory the program allocated; a kernel may then use it.
+cudaError_t cudaHostRegister(void* ptr, std::size_t bytes, unsigned flags);
+cudaError_t cudaHostUnregister(void* ptr);
+/// cudaFree and cudaFreeHost release the memory after the work queued before them (queue.hpp).
 cudaError_t cudaFree(void* ptr);
 cudaError_t cudaFreeHost(void* ptr);
 
@@ -126,6 +158,11 @@ cudaError_t cudaMemcpy2D(void* dst, std::size_t dpitch, const void* src, std::si
                          std::size_t width, std::size_t height, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes);
 cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream = nullptr);
+
+/// The device address of a __device__ / __constant__ variable (a plain global in the
+/// emulator): a kernel argument may point into it. Defined below.
+template <class T>
+cudaError_t cudaGetSymbolAddress(void** dev_ptr, const T& symbol);
 
 /// Copies into a __device__ / __constant__ variable (a plain global in the emulator).
 template <class T>
@@ -182,20 +219,35 @@ cudaError_t record_error(cudaError_t e);
 /// A launch-configuration error: kept with its explanation for cudaGetErrorString.
 void record_launch_error(cudaError_t e, const char* detail);
 std::size_t max_dynamic_smem(const void* kernel);
-cudaError_t copy_symbol(void* dst, const void* src, std::size_t bytes);
+cudaError_t copy_to_symbol(void* dst, const void* src, std::size_t bytes);
+cudaError_t copy_from_symbol(void* dst, const void* src, std::size_t bytes);
+cudaError_t register_symbol(void** dev_ptr, const void* symbol, std::size_t bytes);
+
+/// What a pointer points into, as the emulator's memory registry knows it.
+enum class MemoryKind { unknown, device, pinned, symbol };
+MemoryKind memory_kind(const void* p);
+/// Throws KernelError when the launch's pointer argument `index` (0-based; `mangled_type`
+/// is typeid's name) is not null and points into neither device nor pinned memory.
+void check_pointer_argument(const char* kernel, const char* file, int line, std::size_t index,
+                            const char* mangled_type, const void* p);
 }  // namespace detail
+
+template <class T>
+cudaError_t cudaGetSymbolAddress(void** dev_ptr, const T& symbol) {
+  return detail::register_symbol(dev_ptr, &symbol, sizeof(T));
+}
 
 template <class T>
 cudaError_t cudaMemcpyToSymbol(T& symbol, const void* src, std::size_t bytes, std::size_t offset,
                                cudaMemcpyKind) {
   if (offset + bytes > sizeof(T)) return detail::record_error(cudaErrorInvalidValue);
-  return detail::copy_symbol(reinterpret_cast<unsigned char*>(&symbol) + offset, src, bytes);
+  return detail::copy_to_symbol(reinterpret_cast<unsigned char*>(&symbol) + offset, src, bytes);
 }
 template <class T>
 cudaError_t cudaMemcpyFromSymbol(void* dst, const T& symbol, std::size_t bytes, std::size_t offset,
                                  cudaMemcpyKind) {
   if (offset + bytes > sizeof(T)) return detail::record_error(cudaErrorInvalidValue);
-  return detail::copy_symbol(dst, reinterpret_cast<const unsigned char*>(&symbol) + offset, bytes);
+  return detail::copy_from_symbol(dst, reinterpret_cast<const unsigned char*>(&symbol) + offset, bytes);
 }
 
 }  // namespace halfway::simt

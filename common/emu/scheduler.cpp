@@ -612,14 +612,19 @@ std::optional<std::pair<cudaError_t, std::string>> check_config(const LaunchSpec
 
 }  // namespace
 
-void launch(const LaunchSpec& spec) {
+bool launch_accepted(const LaunchSpec& spec) {
   if (auto bad = check_config(spec)) {
     record_launch_error(bad->first, bad->second.c_str());
-    return;
+    return false;
   }
   if (t_thread)
     throw KernelError("kernel '" + std::string(spec.kernel_name) + "' launched at " + where(spec.file, spec.line) +
                       " from inside a kernel: the emulator has no dynamic parallelism");
+  (void)thread_order();  // a bad HALFWAY_EMU_ORDER is reported at the launch
+  return true;
+}
+
+void run_launch(const LaunchSpec& spec) {
   const OrderSetting order = thread_order();  // may throw on a bad HALFWAY_EMU_ORDER
   const std::size_t static_smem = poison_shared() && __start_halfway_emu_shared
                                       ? static_cast<std::size_t>(__stop_halfway_emu_shared - __start_halfway_emu_shared)
@@ -745,19 +750,23 @@ namespace {
 std::atomic<int> g_poison_shared{-1};  // -1: not read from the environment yet
 }  // namespace
 
-bool poison_shared() {
-  int on = g_poison_shared.load();
+namespace detail {
+bool env_switch(std::atomic<int>& setting, const char* name) {
+  int on = setting.load();
   if (on < 0) {
-    const char* env = std::getenv("HALFWAY_EMU_POISON_SHARED");
+    const char* env = std::getenv(name);
     const std::string_view text = env ? env : "";
     if (!text.empty() && text != "0" && text != "1")
-      throw Error("HALFWAY_EMU_POISON_SHARED: expected 1 or 0, found '" + std::string(text) + "'");
+      throw Error(std::string(name) + ": expected 1 or 0, found '" + std::string(text) + "'");
     on = text != "0";
     int unset = -1;
-    g_poison_shared.compare_exchange_strong(unset, on);
+    setting.compare_exchange_strong(unset, on);
   }
   return on != 0;
 }
+}  // namespace detail
+
+bool poison_shared() { return detail::env_switch(g_poison_shared, "HALFWAY_EMU_POISON_SHARED"); }
 
 void set_poison_shared(bool on) { g_poison_shared.store(on ? 1 : 0); }
 

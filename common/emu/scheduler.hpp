@@ -107,10 +107,14 @@ struct LaunchSpec {
   void* body_ctx;
 };
 
-/// Runs every block of the launch. A bad configuration sets the last error
-/// (cudaGetLastError) and runs nothing; an exception thrown by a kernel thread or a
-/// KernelError found by the scheduler abandons the launch and propagates from here.
-void launch(const LaunchSpec& spec);
+/// Checks the launch when it is made: a bad configuration sets the last error
+/// (cudaGetLastError) and returns false (nothing may run); a launch from inside a kernel
+/// throws KernelError.
+bool launch_accepted(const LaunchSpec& spec);
+/// Runs every block of an accepted launch (when the queue gets to it): an exception thrown
+/// by a kernel thread or a KernelError found by the scheduler abandons the launch and
+/// propagates from here.
+void run_launch(const LaunchSpec& spec);
 
 }  // namespace detail
 }  // namespace halfway::simt

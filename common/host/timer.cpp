@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/device_memory.hpp"
 #include "common/error.hpp"
 
 #if HALFWAY_HAVE_CUDA
@@ -18,15 +19,14 @@ Timing time_repeated(const std::function<void()>& work, int warmup, int repeats,
                      Backend backend) {
   if (repeats < 1) throw Error("time_repeated: expected repeats >= 1, found " + std::to_string(repeats));
   if (warmup < 0) throw Error("time_repeated: expected warmup >= 0, found " + std::to_string(warmup));
-  const bool sync = backend == Backend::cuda;
   for (int i = 0; i < warmup; ++i) work();
   std::vector<double> runs;
   runs.reserve(static_cast<std::size_t>(repeats));
   for (int i = 0; i < repeats; ++i) {
-    if (sync) gpu::synchronize();
+    synchronize(backend);  // kernels run asynchronously on cuda and emu
     WallTimer timer;
     work();
-    if (sync) gpu::synchronize();
+    synchronize(backend);
     runs.push_back(timer.seconds());
   }
   std::sort(runs.begin(), runs.end());

@@ -37,7 +37,7 @@ bool unscale_device(Backend b, G* g, std::int64_t n, float inv_scale, unsigned* 
   unsigned found = 0;
   copy_in(b, flag, &zero, sizeof zero);
   HALFWAY_KERNEL(b, unscale_and_check(g, n, inv_scale, flag));
-  copy_out(b, &found, flag, sizeof found);  // on cuda: waits for the kernel
+  copy_out(b, &found, flag, sizeof found);  // waits for the kernel
   return found != 0;
 }
 

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
       t0 = Clock::now();
       HALFWAY_LAUNCH(sgemm_tiled, dim3(n / kTile, n / kTile), dim3(kTile, kTile), 0, 0)(dA, dB, dC, n);
       HALFWAY_CUDA_CHECK(cudaGetLastError());
+      HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());  // the launch is queued: the kernel runs here
       t_emu = std::min(t_emu, seconds_since(t0));
     }
     HALFWAY_CUDA_CHECK(cudaMemcpy(C_emu.data(), dC, n * n * sizeof(float), cudaMemcpyDeviceToHost));
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
     const int rounds = 200, threads = 256, blocks = 16;
     auto t0 = Clock::now();
     HALFWAY_LAUNCH(barriers_only, blocks, threads, 0, 0)(rounds);
+    HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
     const double t_bar = seconds_since(t0);
 
     std::printf("emulator order: %s\n", halfway::simt::to_string(halfway::simt::thread_order()).c_str());

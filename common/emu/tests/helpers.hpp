@@ -32,6 +32,24 @@ void for_each_order(F&& f) {
   simt::reset_thread_order();
 }
 
+/// Runs the work queued so far (kernels run at synchronisation points, queue.hpp): the
+/// error of a kernel comes out here. `launch(...), run_queued()` launches and runs.
+inline void run_queued() {
+  const simt::cudaError_t e = simt::cudaDeviceSynchronize();
+  if (e != simt::cudaSuccess) throw Error(std::string("cudaDeviceSynchronize: ") + simt::cudaGetErrorString(e));
+}
+
+/// What `launch` (a launch, run by run_queued()) throws as a KernelError, or "no KernelError".
+inline std::string kernel_error(void (*launch)()) {
+  try {
+    launch();
+    run_queued();
+  } catch (const simt::KernelError& e) {
+    return e.what();
+  }
+  return "no KernelError";
+}
+
 /// A cudaMalloc'd array of n T, filled from `init` (or zeros).
 template <class T>
 class DeviceBuffer {

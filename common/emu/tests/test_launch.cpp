@@ -267,7 +267,7 @@ TEST_CASE("emu: __syncthreads_count and __syncthreads_and and __syncthreads_or")
 TEST_CASE("emu: an exception from a kernel thread propagates unchanged and unwinds the others") {
   for_each_order([] {
     g_alive = 0;
-    CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(throws_after_barrier, 2, 64, 0, 0)(10), "boom from a kernel",
+    CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(throws_after_barrier, 2, 64, 0, 0)(10), run_queued()), "boom from a kernel",
                          std::runtime_error);
     CHECK(g_alive == 0);  // every suspended thread's Guard was destroyed
     // The emulator is usable again at once.
@@ -281,7 +281,7 @@ TEST_CASE("emu: an exception while lanes wait in a warp op unwinds them all") {
   for_each_order([] {
     g_alive = 0;
     DeviceBuffer<int> out(32);
-    CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(throws_in_warp_op, 1, 96, 0, 0)(out.get()), "lane 13 gives up",
+    CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(throws_in_warp_op, 1, 96, 0, 0)(out.get()), run_queued()), "lane 13 gives up",
                          std::logic_error);
     CHECK(g_alive == 0);
   });
@@ -290,7 +290,7 @@ TEST_CASE("emu: an exception while lanes wait in a warp op unwinds them all") {
 TEST_CASE("emu: ExerciseNotImplemented from a kernel keeps its type and message") {
   for_each_order([] {
     DeviceBuffer<float> out(32);
-    CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(exercise_stub, 1, 32, 0, 0)(out.get()),
+    CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(exercise_stub, 1, 32, 0, 0)(out.get()), run_queued()),
                          "exercise 00.1 is not implemented yet", ExerciseNotImplemented);
   });
 }
@@ -301,6 +301,7 @@ TEST_CASE("emu: a divergent __syncthreads is a KernelError naming both lines") {
     const std::string b = "test_launch.cpp:" + std::to_string(kDivergentB);
     try {
       HALFWAY_LAUNCH(divergent_barrier, 1, 32, 0, 0)();
+      run_queued();
       FAIL("expected a KernelError");
     } catch (const simt::KernelError& e) {
       const std::string msg = e.what();
@@ -315,11 +316,11 @@ TEST_CASE("emu: a divergent __syncthreads is a KernelError naming both lines") {
 }
 
 TEST_CASE("emu: __trap is a KernelError naming the thread and line") {
-  CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(traps, 1, 8, 0, 0)(),
+  CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(traps, 1, 8, 0, 0)(), run_queued()),
                        doctest::Contains("thread 2 (threadIdx (2,0,0), warp 0 lane 2): __trap() called at"),
                        simt::KernelError);
   const std::string line = "test_launch.cpp:" + std::to_string(kTrapLine);
-  CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(traps, 1, 8, 0, 0)(), doctest::Contains(line.c_str()), simt::KernelError);
+  CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(traps, 1, 8, 0, 0)(), run_queued()), doctest::Contains(line.c_str()), simt::KernelError);
 }
 
 TEST_CASE("emu: built-in variables outside a kernel are an error") {

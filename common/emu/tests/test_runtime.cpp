@@ -128,7 +128,7 @@ TEST_CASE("emu: cp.async primitives copy with zero fill and check alignment") {
       }
   });
   DeviceBuffer<float> din(16);
-  CHECK_THROWS_WITH_AS(HALFWAY_LAUNCH(pipeline_misaligned, 1, 1, 0, 0)(din.get()),
+  CHECK_THROWS_WITH_AS((HALFWAY_LAUNCH(pipeline_misaligned, 1, 1, 0, 0)(din.get()), run_queued()),
                        doctest::Contains("with a pointer not aligned to 16 bytes"), simt::KernelError);
 }
 

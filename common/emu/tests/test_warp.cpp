@@ -151,14 +151,6 @@ std::vector<int> run_shuffle(int mode, int arg, int width) {
   return out.host();
 }
 
-std::string launch_error(void (*launch)()) {
-  try {
-    launch();
-  } catch (const simt::KernelError& e) {
-    return e.what();
-  }
-  return "no KernelError";
-}
 }  // namespace
 
 TEST_CASE("emu: __shfl_sync reads srcLane modulo width inside the caller's segment") {
@@ -344,7 +336,7 @@ TEST_CASE("emu: match and reduce warp primitives") {
 
 TEST_CASE("emu: a warp op waiting on an exited lane is a KernelError") {
   for_each_order([] {
-    const std::string msg = launch_error([] {
+    const std::string msg = kernel_error([] {
       DeviceBuffer<int> out(32);
       HALFWAY_LAUNCH(waits_on_exited_lane, 1, 32, 0, 0)(out.get());
     });
@@ -359,7 +351,7 @@ TEST_CASE("emu: a warp op waiting on an exited lane is a KernelError") {
 
 TEST_CASE("emu: a warp op waiting on a lane at a block barrier is a KernelError") {
   for_each_order([] {
-    const std::string msg = launch_error([] {
+    const std::string msg = kernel_error([] {
       DeviceBuffer<int> out(32);
       HALFWAY_LAUNCH(waits_on_barrier_lane, 1, 32, 0, 0)(out.get());
     });
@@ -373,19 +365,19 @@ TEST_CASE("emu: a warp op waiting on a lane at a block barrier is a KernelError"
 
 TEST_CASE("emu: broken warp-op rules are KernelErrors") {
   for_each_order([] {
-    CHECK(launch_error([] { HALFWAY_LAUNCH(mask_without_caller, 1, 32, 0, 0)(); })
+    CHECK(kernel_error([] { HALFWAY_LAUNCH(mask_without_caller, 1, 32, 0, 0)(); })
               .find("which does not name the calling lane") != std::string::npos);
     // Which rule shows first depends on the order: in forward order lanes 0-15 finish their
     // ballot before lanes 16-31 wait for them.
-    const std::string overlap = launch_error([] { HALFWAY_LAUNCH(overlapping_masks, 1, 32, 0, 0)(); });
+    const std::string overlap = kernel_error([] { HALFWAY_LAUNCH(overlapping_masks, 1, 32, 0, 0)(); });
     INFO(overlap);
     CHECK((overlap.find("the masks overlap but differ") != std::string::npos ||
            overlap.find(", which exited") != std::string::npos));
-    CHECK(launch_error([] { HALFWAY_LAUNCH(divergent_warp_ops, 1, 32, 0, 0)(); })
+    CHECK(kernel_error([] { HALFWAY_LAUNCH(divergent_warp_ops, 1, 32, 0, 0)(); })
               .find("divergent warp operations") != std::string::npos);
-    CHECK(launch_error([] { HALFWAY_LAUNCH(bad_width, 1, 32, 0, 0)(); })
+    CHECK(kernel_error([] { HALFWAY_LAUNCH(bad_width, 1, 32, 0, 0)(); })
               .find("__shfl_sync with width 12 (expected a power of two from 1 to 32)") != std::string::npos);
-    CHECK(launch_error([] { HALFWAY_LAUNCH(mask_beyond_block, 1, 48, 0, 0)(); })
+    CHECK(kernel_error([] { HALFWAY_LAUNCH(mask_beyond_block, 1, 48, 0, 0)(); })
               .find("names lanes 16-31, which do not exist (the block has 48 threads)") != std::string::npos);
   });
 }

@@ -79,6 +79,14 @@ __global__ void wmma_misuse(const __half* a, int mode) {
       if (lane == 7) return;  // one lane leaves: the warp is incomplete
       wmma::mma_sync(acc, fa, fb, acc);
       break;
+    case 6:  // a store 16 bytes past a 32-byte boundary
+      wmma::fill_fragment(acc, 0.0f);
+      wmma::store_matrix_sync(reinterpret_cast<float*>(const_cast<__half*>(a)) + 4, acc, 16, wmma::mem_row_major);
+      break;
+    case 7:  // a float store with ldm 18: 72 bytes, not a multiple of 16
+      wmma::fill_fragment(acc, 0.0f);
+      wmma::store_matrix_sync(reinterpret_cast<float*>(const_cast<__half*>(a)), acc, 18, wmma::mem_row_major);
+      break;
     default: wmma::load_matrix_sync(fa, a, 16); break;  // called by a block of 16 threads
   }
 }
@@ -136,6 +144,7 @@ std::string misuse(int mode, int threads = 32) {
   DeviceBuffer<simt::__half> a(host.size(), host);
   try {
     HALFWAY_LAUNCH(wmma_misuse, 1, threads, 0, 0)(a.get(), mode);
+    run_queued();
   } catch (const simt::KernelError& e) {
     return e.what();
   }
@@ -206,6 +215,10 @@ TEST_CASE("emu: wmma rule violations are clear KernelErrors") {
   CHECK(exited.find("wmma::mma_sync") != std::string::npos);
   CHECK(exited.find("lane 7, which exited") != std::string::npos);
   CHECK(misuse(5, 16).find("needs all 32 lanes of a full warp") != std::string::npos);
+  CHECK(misuse(6).find("wmma::store_matrix_sync with pointer") != std::string::npos);
+  CHECK(misuse(6).find("which is not 32-byte (256-bit) aligned") != std::string::npos);
+  CHECK(misuse(7).find("wmma::store_matrix_sync with ldm 18, which is not a multiple of 4 (float elements)") !=
+        std::string::npos);
 }
 
 }  // namespace halfway::emu_test

@@ -1,0 +1,29 @@
+/// @file device_hooks.hpp
+/// @brief How common/device_memory.hpp reaches the emulator's device memory without
+/// depending on the emulator's library.
+///
+/// A Buf on Backend::emu is allocated, copied and freed through these hooks, which the
+/// emulator's runtime installs when it is linked into the program (runtime.cpp): its
+/// buffers are then registered device memory (a kernel may take them as arguments) and
+/// their copies go through the device's queue (a copy to the host waits for the kernels
+/// before it). A program without the emulator leaves them empty, and emu memory is plain
+/// host memory.
+#pragma once
+
+#include <cstddef>
+
+namespace halfway::emu_device {
+
+enum class Copy { to_device, to_host, within };
+
+struct Hooks {
+  void* (*alloc)(std::size_t bytes) = nullptr;  ///< throws halfway::Error
+  void (*free)(void* p) noexcept = nullptr;
+  void (*copy)(void* dst, const void* src, std::size_t bytes, Copy direction) = nullptr;  ///< throws
+  void (*synchronize)() = nullptr;  ///< waits for the queued work; throws a kernel's error
+};
+
+/// Empty until the emulator installs its functions (before main).
+inline Hooks hooks;
+
+}  // namespace halfway::emu_device
