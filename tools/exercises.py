@@ -45,11 +45,16 @@ class Gate:
     cap: float   # the share of the points kept when a gate test fails (0: none)
 
 
-# An exercise's gate: the test that checks the exercise's point itself (every input of a
-# conversion; a row against an independent fp64 formula). Failing it caps the points, so
-# code that passes the easy cases but misses the point earns little. A gate matches the
-# tests whose names contain `test`; one that matches none caps nothing (03.x: the tests
-# against an fp64 reference of the row, issue 11 item 3, are to be named so).
+# Scoring. The policy: a plausible mistake keeps at most a third of an exercise's points.
+# Every test tagged with an exercise checks a property of its answer, so each failing one
+# caps the exercise: at DEFAULT_CAP (a third) whatever share of the other tests passes, or
+# lower where a gate says so. An exercise earns points * min(share of passing tests, the
+# lowest cap of its failing tests).
+DEFAULT_CAP = 1 / 3
+
+# The gates: tests that check the exercise's point itself (every input of a conversion; a
+# row against an independent fp64 formula), whose failure caps harder than DEFAULT_CAP. A
+# gate matches the tests whose names contain `test`; one that matches none caps nothing.
 GATES: dict[str, list[Gate]] = {
     "01.1": [Gate("every float converts to the half the hardware gives", 0.0)],
     "01.2": [Gate("every half converts to the float the hardware gives", 0.0)],
@@ -205,9 +210,11 @@ stop chapter 06's tests compiling. The build prints which exercises are yours.
 
 Each exercise is graded on its own: its marked body is taken
 from your file, everything else from `solutions/`, so a mistake in one exercise costs
-nothing in another; edits outside the markers are reported and ignored. An exercise's
-points are its share of passing tests, capped when it fails its gate (the test of the
-exercise's point: every input of a conversion, or a fp64 reference of a row).
+nothing in another; edits outside the markers are reported and ignored. Every test of
+an exercise checks a property of its answer, so one failing test caps the exercise at a
+third of its points, and a failing gate (the test of the exercise's point: every input of
+a conversion, or a fp64 reference of a row) at the share its column gives; otherwise the
+points are the share of passing tests.
 
 | exercise | title | points | where | gate |
 |---|---|---|---|---|

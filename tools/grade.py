@@ -19,9 +19,12 @@ tests tagged [exNN.M]. Then the file is put back with its old timestamp and the 
 compiled against the student's version are deleted, so the next exercise rebuilds only what
 its own file touches. An exercise whose body equals the solution's rebuilds nothing.
 
-Points: an exercise earns its points in proportion to its passing tests (tests skipped for
-want of a GPU do not count). A failing gate test (exercises.py GATES: the test of the
-exercise's point) caps them at the gate's share. A body that does not compile earns nothing.
+Points: the policy is that a plausible mistake keeps at most a third of an exercise's
+points. Every test tagged [exNN.M] checks a property of the answer, so each failing test
+caps the exercise: at a third (exercises.py DEFAULT_CAP), or lower when it is a gate
+(exercises.py GATES: the test of the exercise's point, e.g. every input of a conversion).
+An exercise earns points * min(share of passing tests, lowest cap of its failing tests);
+tests skipped for want of a GPU do not count. A body that does not compile earns nothing.
 Writes grade.json and grade.junit.xml into --out.
 
 --expect full|zero turns the grade into a check (used by CI): full marks everywhere, or
@@ -315,9 +318,10 @@ def grade_all(args, exercises, folder: pathlib.Path, log: pathlib.Path) -> tuple
 
 # ---- points, table, reports ----------------------------------------------------------------
 
-def gate_failures(ex, tests: list[dict]) -> list[tuple[float, dict]]:
-    """(cap, test) for each failing gate test of the exercise."""
-    return [(g.cap, t) for g in ex.gates for t in tests if g.test in t["name"] and t["status"] == "fail"]
+def cap_of(ex, test: dict) -> tuple[float, bool]:
+    """(the share of the points a failing `test` leaves, whether a gate set it)."""
+    gates = [g.cap for g in ex.gates if g.test in test["name"]]
+    return (min(gates), True) if gates else (exercise_tool.DEFAULT_CAP, False)
 
 
 def grade(exercises, build_failures: dict[str, str], results: list[dict]) -> list[dict]:
@@ -329,7 +333,6 @@ def grade(exercises, build_failures: dict[str, str], results: list[dict]) -> lis
         counted = [t for t in tests if t["status"] != "skipped"]
         passed = [t for t in counted if t["status"] == "pass"]
         failing = [t for t in counted if t["status"] == "fail"]
-        gated = gate_failures(ex, counted)
         result = "pass"
         if failure:
             earned, first = 0.0, failure
@@ -337,12 +340,13 @@ def grade(exercises, build_failures: dict[str, str], results: list[dict]) -> lis
             earned, first = 0.0, "no tests ran for this exercise"
         else:
             earned = ex.points * len(passed) / len(counted)
-            first = f"{failing[0]['name']}: {first_error(failing[0]['output'])}" if failing else ""
-            if gated:
-                cap, test = min(gated, key=lambda g: g[0])
+            first = ""
+            if failing:  # the test with the lowest cap names the failure
+                (cap, gate), test = min(((cap_of(ex, t), t) for t in failing), key=lambda c: c[0][0])
                 earned = min(earned, cap * ex.points)
-                first = f"gate failed (points capped at {cap:.0%}): {test['name']}: {first_error(test['output'])}"
-                result = "gate"
+                first = (f"{'gate ' if gate else ''}failed (points capped at {cap:.0%}): "
+                         f"{test['name']}: {first_error(test['output'])}")
+                result = "gate" if gate else "fail"
         if earned != ex.points and result == "pass":
             result = "fail"
         rows.append({"id": ex.id, "title": ex.title, "points": ex.points, "earned": round(earned, 2),

@@ -10,9 +10,10 @@ A mutant is the solution's body of one exercise with one small edit: a find/repl
 the body between the markers (file format below). Each is written into a student folder
 (the generated stub with that body) and graded by tools/grade.py for its own exercise only,
 all in one build folder (--build-dir), so a mutant rebuilds only the objects that read its
-file. A mutant that earns its full points means the exercise's tests pass a wrong answer:
-that is a failure of the tests (exit 1). So is a mutant that does not compile (it proves
-nothing about the tests) and one that loses less than its stated share (`lose >= 0.75`).
+file. The policy: a plausible mistake keeps at most a third of an exercise's points. So a
+mutant that loses less than two thirds of them (MIN_LOSS), or less than the share its
+header states (`[lose >= 0.75]`, never below two thirds), is a failure of the tests
+(exit 1). So is a mutant that does not compile (it proves nothing about the tests).
 
 File format (one file per exercise, any number of mutants):
 
@@ -45,6 +46,7 @@ import exercises as exercise_tool  # noqa: E402
 
 ROOT = exercise_tool.ROOT
 MUTANTS = ROOT / "tools" / "mutants"
+MIN_LOSS = 2 / 3  # the share of its points every mutant must lose, at least
 HEAD = re.compile(r"^## (?P<name>[a-z0-9-]+): (?P<what>.*?)(?:\s*\[lose >= (?P<share>[0-9.]+)\])?"
                   r"(?P<ci>\s*\[ci\])?\s*$")
 
@@ -60,7 +62,7 @@ class Mutant:
     what: str
     find: str
     replace: str
-    min_loss: float  # the share of the points it must lose (> 0: any loss)
+    min_loss: float  # the share of the points it must lose (MIN_LOSS or more)
     ci: bool         # in CI's sample
     where: str       # file:line of its header
 
@@ -91,8 +93,12 @@ def parse(path: pathlib.Path) -> list[Mutant]:
             raise MutantError(f"{where}: expected <<<<, ==== and >>>> lines after the header") from None
         if a != i + 1:
             raise MutantError(f"{where}: expected <<<< right after the header")
+        share = float(m["share"] or MIN_LOSS)
+        if share < MIN_LOSS or share > 1:
+            raise MutantError(f"{where}: expected [lose >= X] with X from {MIN_LOSS:.3g} to 1 "
+                              f"(a mistake keeps a third of the points at most), found {m['share']}")
         out.append(Mutant(ex_id, m["name"], m["what"], "".join(lines[a + 1:b]), "".join(lines[b + 1:c]),
-                          float(m["share"] or 0), bool(m["ci"]), where))
+                          share, bool(m["ci"]), where))
         i = c + 1
     return out
 
@@ -156,7 +162,7 @@ def verdict(m: Mutant, r: dict) -> str:
     loss = 1 - r["earned"] / r["points"]
     if loss <= 0:
         return "keeps its full points: the tests pass this wrong answer"
-    if loss < m.min_loss:
+    if loss < m.min_loss - 0.005 / r["points"] - 1e-9:  # grade.json rounds the points to 0.01
         return f"loses {loss:.0%} of its points, expected at least {m.min_loss:.0%}"
     return ""
 

@@ -83,15 +83,23 @@ class Grader(unittest.TestCase):
         self.assertEqual(grade.first_error(out),
                          "chapters/01_fp16/tests/t.cpp:12: ERROR: CHECK( a == b ) is NOT correct! | values: CHECK( 1 == 2 )")
 
-    def test_scores_are_proportional_and_skips_do_not_count(self):
-        ex = exercises.Exercise("09.1", "Twice", 4, "09_x/twice.cpp", 3)
-        results = [{"name": "a [ex09.1]", "status": "pass", "output": ""},
-                   {"name": "b [ex09.1]", "status": "fail", "output": "x.cpp:1: ERROR: boom"},
-                   {"name": "c [ex09.1]", "status": "skipped", "output": ""},
-                   {"name": "d [ex09.2]", "status": "fail", "output": ""}]
-        row, = grade.grade([ex], {}, results)
-        self.assertEqual((row["earned"], row["passed"], row["tests"], row["result"]), (2.0, 1, 2, "fail"))
+    def test_a_failing_test_caps_the_points_at_a_third_and_skips_do_not_count(self):
+        ex = exercises.Exercise("09.1", "Twice", 6, "09_x/twice.cpp", 3)
+        results = [{"name": f"a{i} [ex09.1]", "status": "pass", "output": ""} for i in range(9)]
+        results += [{"name": "b [ex09.1]", "status": "fail", "output": "x.cpp:1: ERROR: boom"},
+                    {"name": "c [ex09.1]", "status": "skipped", "output": ""},
+                    {"name": "d [ex09.2]", "status": "fail", "output": ""}]
+        row, = grade.grade([ex], {}, results)  # 5.4 of 6 by share: a plausible mistake keeps 2 at most
+        self.assertEqual((row["earned"], row["passed"], row["tests"], row["result"]), (2.0, 9, 10, "fail"))
         self.assertIn("x.cpp:1: ERROR: boom", row["first_failure"])
+        self.assertIn("capped at 33%", row["first_failure"])
+
+    def test_below_the_cap_the_share_of_passing_tests_counts(self):
+        ex = exercises.Exercise("09.1", "Twice", 6, "09_x/twice.cpp", 3)
+        results = [{"name": "a [ex09.1]", "status": "pass", "output": ""}] + [
+            {"name": f"b{i} [ex09.1]", "status": "fail", "output": "ERROR: x"} for i in range(5)]
+        row, = grade.grade([ex], {}, results)
+        self.assertEqual(row["earned"], 1.0)
 
     def test_expect_zero_requires_the_not_implemented_reason(self):
         ex = exercises.Exercise("09.1", "Twice", 4, "09_x/twice.cpp", 3)

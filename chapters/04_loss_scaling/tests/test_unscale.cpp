@@ -3,11 +3,13 @@
 // wherever it sits (first element, last, a middle one, inside the last partial block),
 // for fp32 and 16-bit gradients. Exact tests: a power-of-two inv_scale multiplies exactly
 // (only exponents change) as long as the result stays normal, so every output must equal
-// the host's v * inv_scale bit for bit, the rounding to 16 bits included.
+// the host's v * inv_scale bit for bit, the rounding to 16 bits included; so must it for
+// scales that are not powers of two, and for buffers larger than the launched grid.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/testing/test_backend.hpp"
@@ -114,11 +116,82 @@ void check_found_inf() {
   }
 }
 
+// A scale that is not a power of two (1000, 3, 12345.5): g * inv_scale then rounds, and
+// only the fp32 product itself, rounded once to G, gives the expected bits. Dividing by the
+// scale, or by 1 / inv_scale, differs from it in the last bit for many of the elements.
+template <class G>
+void check_any_scale() {
+  for (float scale : {1000.0f, 3.0f, 12345.5f}) {
+    ScalerOptions o;
+    o.init_scale = scale;
+    GradScaler s(o);
+    const std::int64_t n = 4096 + 129;
+    const auto in = gradients<G>(n, 41);
+    auto out = in;
+    const StepResult r = unscale_on_device(s, out);
+    CHECK_FALSE(r.found_inf);
+    REQUIRE(r.inv_scale == float(1.0 / double(scale)));
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const G want = layers::st<G>(layers::ld(in[i]) * r.inv_scale);
+      REQUIRE_MESSAGE(std::memcmp(&out[i], &want, sizeof(G)) == 0, "scale " << scale << " element " << i);
+    }
+  }
+}
+
+// More gradients than the launched grid has threads: the launch caps its grid
+// (kernels/amp/unscale.cu: 1024 blocks of 256 threads), and the course model has 2.51M
+// gradients. So a thread walks many elements (grid-stride), and must unscale and check
+// each one, not only its first. n is past a 4096-block grid too (1M threads), and the one
+// non-finite value sits only in the far tail, where no thread's first element is.
+constexpr std::int64_t kBeyondGrid = 5 * (std::int64_t(1) << 19) + 77;  // 2.62M
+
+template <class G>
+void check_beyond_the_grid() {
+  const std::int64_t n = kBeyondGrid;
+  const auto in = gradients<G>(n, 303);
+  {
+    GradScaler s;
+    auto out = in;
+    const StepResult r = unscale_on_device(s, out);
+    CHECK_FALSE(r.found_inf);
+    std::int64_t wrong = 0, first_wrong = -1;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const G want = layers::st<G>(layers::ld(in[i]) * r.inv_scale);
+      if (std::memcmp(&out[i], &want, sizeof(G)) != 0 && wrong++ == 0) first_wrong = std::int64_t(i);
+    }
+    // REQUIRE: a kernel that gets this wrong may be slow too (one that strides by a block
+    // does the whole buffer once per block), so it is not launched again.
+    REQUIRE_MESSAGE(wrong == 0, wrong << " of " << n << " gradients not unscaled, the first at " << first_wrong);
+  }
+  const std::pair<std::int64_t, float> tail[] = {{n - 1, NAN}, {(std::int64_t(1) << 21) + 12345, INFINITY}};
+  for (const auto& [at, bad] : tail) {
+    GradScaler s;
+    auto g = in;
+    g[std::size_t(at)] = layers::st<G>(bad);
+    CHECK_MESSAGE(unscale_on_device(s, g).found_inf, "n " << n << " only " << bad << " at " << at);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("unscale: every gradient times 1/scale, exactly, fp32" EX42) { check_exact_unscale<float>(); }
 TEST_CASE("unscale: every gradient times 1/scale, exactly, fp16" EX42) { check_exact_unscale<half>(); }
 TEST_CASE("unscale: every gradient times 1/scale, exactly, bf16" EX42) { check_exact_unscale<bfloat16>(); }
+TEST_CASE("unscale: scales that are not powers of two: the fp32 product rounded once: fp32 gradients" EX42) {
+  check_any_scale<float>();
+}
+TEST_CASE("unscale: scales that are not powers of two: the fp32 product rounded once: fp16 gradients" EX42) {
+  check_any_scale<half>();
+}
+TEST_CASE("unscale: scales that are not powers of two: the fp32 product rounded once: bf16 gradients" EX42) {
+  check_any_scale<bfloat16>();
+}
+TEST_CASE("unscale: more gradients than the grid has threads: all unscaled and checked: fp32 gradients" EX42) {
+  check_beyond_the_grid<float>();
+}
+TEST_CASE("unscale: more gradients than the grid has threads: all unscaled and checked: fp16 gradients" EX42) {
+  check_beyond_the_grid<half>();
+}
 TEST_CASE("unscale: one inf or NaN anywhere raises found_inf, fp32" EX42) { check_found_inf<float>(); }
 TEST_CASE("unscale: one inf or NaN anywhere raises found_inf, fp16" EX42) { check_found_inf<half>(); }
 TEST_CASE("unscale: one inf or NaN anywhere raises found_inf, bf16" EX42) { check_found_inf<bfloat16>(); }

@@ -112,6 +112,44 @@ TEST_CASE("Adam, Adam with L2 decay, AdamW: first steps by hand [ex05.1]") {
   }
 }
 
+TEST_CASE("AdamW decays the weight before its step and L2 decay enters the gradient: by hand with g != 0 [ex05.1]") {
+  {  // AdamW, step 1: m / bc1 = g and sqrt(v) / bc2_sqrt = |g|, so the step is lr g / (|g| + eps)
+    // and w' = w (1 - lr wd) - step. lr 0.1 and wd 0.5 make the decay 0.95: decaying after
+    // the step instead, (w - step) 0.95, is 0.05 |step| = 0.005 away.
+    // The bound, u = 2^-24: the step's fp32 chain (1 - beta1 and 1 - beta2 rounded, g * g,
+    // sqrtf, bc2_sqrt rounded, / bc2_sqrt, + eps, m / denom, step_size rounded, its product)
+    // stays within 11u relative, w * decay within 2u (decay rounded, the product), the
+    // subtraction adds u of the result; the test allows twice the sum. Either order of the
+    // update's product and quotient, w - step_size * (m / denom) or w + (-step_size * m) /
+    // denom, is inside it.
+    AdamOptions o;
+    o.lr = 0.1, o.weight_decay = 0.5, o.decoupled = true;
+    const double u = 0x1p-24;
+    for (float w : {2.0f, -0.75f})
+      for (float g : {1.0f, -3.0f, 0.25f}) {
+        float m = 0, v = 0;
+        const float w1 = adam_element(w, g, m, v, adam_constants(o, o.lr, 1));
+        const double step = o.lr * g / (std::fabs(g) + o.eps);
+        const double decayed = double(w) * (1.0 - o.lr * o.weight_decay);
+        const double want = decayed - step;
+        const double bound = 2 * (11 * u * std::fabs(step) + 2 * u * std::fabs(decayed) + u * std::fabs(want));
+        CHECK_MESSAGE(std::fabs(double(w1) - want) <= bound, "AdamW w " << w << " g " << g << ": " << w1 << " want " << want);
+      }
+  }
+  {  // Adam with L2 decay, g = -wd * w: g' = g + wd * w is exactly 0 (the same float product),
+    // so m and v stay 0 and the weight does not move at all. Decaying the weight itself
+    // (AdamW's way) would move it.
+    AdamOptions l2;
+    l2.lr = 0.1, l2.weight_decay = 0.1;
+    const float w = 0.5f, g = -(float(l2.weight_decay) * w);
+    float m = 0, v = 0;
+    const float w1 = adam_element(w, g, m, v, adam_constants(l2, l2.lr, 1));
+    CHECK(m == 0.0f);
+    CHECK(v == 0.0f);
+    CHECK(w1 == w);
+  }
+}
+
 TEST_CASE("Adam: constants in double, bad options rejected") {
   AdamOptions o;
   const AdamConstants c = adam_constants(o, 1e-3, 10);

@@ -1,12 +1,16 @@
 // Exercise 05.2: stochastic rounding to bf16 and fp16. Exact outcomes at hand-picked
 // values and words (the threshold word is derived for each value below), no change for
-// values already representable, and unbiasedness over many draws within a derived bound.
+// values already representable, NaN and inf kept, and unbiasedness over many draws within
+// a derived bound.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
+#include <ios>
+#include <vector>
 
 #include "common/rng.hpp"
+#include "kernels/fp16/bits.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/update_element.hpp"
 
@@ -65,6 +69,28 @@ TEST_CASE("stochastic rounding: representable values never change [ex05.2]") {
     for (std::uint32_t r : words) {
       if (std::isfinite(fb)) REQUIRE_MESSAGE(stochastic_round<bfloat16>(fb, r).bits == b.bits, "bf16 bits " << bits);
       if (std::isfinite(fh)) REQUIRE_MESSAGE(stochastic_round<half>(fh, r).bits == h.bits, "fp16 bits " << bits);
+    }
+  }
+}
+
+TEST_CASE("stochastic rounding: NaN stays NaN and inf keeps its sign for every word [ex05.2]") {
+  // Not numbers are not rounded: any NaN (quiet or signalling, either sign, payload in
+  // the kept bits or only in the dropped ones) must stay a NaN in both formats, whatever
+  // the random word; an infinity stays the infinity of its sign.
+  const std::uint32_t nans[] = {0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0xFF800001u, 0x7F801FFFu,
+                                0x7F802000u, 0x7FBFFFFFu, 0x7FFFE000u, 0x7FFFFFFFu, 0xFFFFFFFFu};
+  std::vector<std::uint32_t> words = {0u, 1u, 0x7FFFFu, 0x80000u, 0xFFFFu, 0x10000u, 0x7FFFFFFFu, 0x80000000u,
+                                      0xFFFFFFFFu};
+  for (std::uint64_t i = 0; i < 256; ++i) words.push_back(rng::bits(2024, i));
+  for (std::uint32_t r : words) {
+    for (std::uint32_t bits : nans) {
+      const float x = bits_to_float(bits);
+      REQUIRE_MESSAGE(std::isnan(sr<half>(x, r)), "fp16, NaN bits " << std::hex << bits << " word " << r);
+      REQUIRE_MESSAGE(std::isnan(sr<bfloat16>(x, r)), "bf16, NaN bits " << std::hex << bits << " word " << r);
+    }
+    for (float inf : {INFINITY, -INFINITY}) {
+      REQUIRE_MESSAGE(sr<half>(inf, r) == inf, "fp16, " << inf << " word " << std::hex << r);
+      REQUIRE_MESSAGE(sr<bfloat16>(inf, r) == inf, "bf16, " << inf << " word " << std::hex << r);
     }
   }
 }

@@ -56,6 +56,18 @@ TEST_CASE("schedule: Noam rises to its peak at warmup then decays [ex06.2]") {
   CHECK(lr_at(seed, 320) / lr_at(seed, 4000) == doctest::Approx(0.08).epsilon(1e-12));
 }
 
+TEST_CASE("schedule: Noam values by hand with d_model^-0.5 and factor [ex06.2]") {
+  // Powers of four make every term exact: d_model 64, warmup 16 give 64^-0.5 = 1/8 and
+  // warmup^-1.5 = 1/64, so lr = factor / 8 * min(step^-0.5, step / 64).
+  CHECK(lr_at(noam(16, 64), 1) == 1.0 / 512);      // 1/8 * 1/64 (warmup)
+  CHECK(lr_at(noam(16, 64), 4) == 1.0 / 128);      // 1/8 * 4/64
+  CHECK(lr_at(noam(16, 64), 16) == 1.0 / 32);      // the peak: 1/8 * min(1/4, 16/64)
+  CHECK(lr_at(noam(16, 64), 64) == 1.0 / 64);      // 1/8 * 64^-0.5 (decay)
+  CHECK(lr_at(noam(16, 64, 3.0), 64) == 3.0 / 64);  // factor multiplies
+  CHECK(lr_at(noam(16, 256), 64) == 1.0 / 128);    // d_model 4x: half the rate
+  CHECK(lr_at(noam(16, 1), 64) == 1.0 / 8);        // d_model 1: no factor
+}
+
 TEST_CASE("schedule: linear warmup then cosine to a floor or inverse square root") {
   ScheduleOptions c;
   c.kind = ScheduleKind::warmup_cosine;
