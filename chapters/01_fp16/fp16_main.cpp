@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   app.add_option("--gradient-count", count, "values in the gradient tensor")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 28));
   app.add_option("--scale", scale, "the loss scale of the histogram's second series")
-      ->check(CLI::PositiveNumber);
+      ->check(halfway::positive_number());
   add_backend_option(app, backend_name);
 
   return run_program(argc, argv, app, [&] {

@@ -58,10 +58,10 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   std::string csv;
   app.add_option("--steps", steps, "SGD steps per run")->check(CLI::Range(1, 100000));
-  app.add_option("--lr", lr, "SGD learning rate (constant)")->check(CLI::PositiveNumber);
+  app.add_option("--lr", lr, "SGD learning rate (constant)")->check(halfway::positive_number());
   app.add_option("--seed", seed, "seed of the weights, the data order and dropout");
   app.add_option("--loss-weight", loss_weight, "multiply the loss by this (and divide the rate by it)")
-      ->check(CLI::PositiveNumber);
+      ->check(halfway::positive_number());
   add_log_option(app, csv, "one row per run and step: run, step, loss, scale, skipped, loss weight", "--csv");
   return run_program(argc, argv, app, [&] {
     std::unique_ptr<CsvWriter> out;

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::string csv, hist;
   app.add_option("--steps", steps, "SGD steps between the two measurements")->check(CLI::Range(0, 100000));
   app.add_option("--batch", batch_size, "numbers per batch")->check(CLI::Range(1, 800));
-  app.add_option("--lr", lr, "SGD learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--lr", lr, "SGD learning rate")->check(halfway::positive_number());
   app.add_option("--seed", seed, "seed of the weights, the split, the data order and dropout");
   add_log_option(app, csv, "every count (phase, tensor, format, scale, class shares)", "--csv");
   add_log_option(app, hist, "the histogram of log2|g| per tensor", "--hist");

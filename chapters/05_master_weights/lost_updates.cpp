@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   std::string csv;
   app.add_option("--updates", updates, "updates of the single weight in (a)")->check(CLI::Range(1, 10000000));
   app.add_option("--model-steps", model_steps, "Adam steps of the model study (b); 0 skips it")->check(CLI::Range(0, 100000));
-  app.add_option("--lr", lr, "Adam's learning rate in (b)")->check(CLI::PositiveNumber);
+  app.add_option("--lr", lr, "Adam's learning rate in (b)")->check(halfway::positive_number());
   app.add_option("--seed", seed, "seed");
   add_log_option(app, csv, "both studies' numbers", "--csv");
   return run_program(argc, argv, app, [&] {

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   double rtol = 1e-6;
   app.add_option("reference", path, "the safetensors file torch_clip_reference.py wrote")->required();
   app.add_option("--backend", backend, "cpu, emu or cuda")->check(CLI::IsMember({"cpu", "emu", "cuda"}));
-  app.add_option("--rtol", rtol, "relative tolerance (default 1e-6)")->check(CLI::PositiveNumber);
+  app.add_option("--rtol", rtol, "relative tolerance (default 1e-6)")->check(halfway::positive_number());
   bool skipped = false;
   const int rc = run_program(argc, argv, app, [&] {
     if (!std::filesystem::exists(path)) {

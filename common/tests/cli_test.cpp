@@ -44,7 +44,7 @@ struct DemoApp {
   std::string backend = "auto";
   std::string log;
   DemoApp() {
-    app.add_option("--steps", steps, "training steps")->check(CLI::PositiveNumber);
+    app.add_option("--steps", steps, "training steps")->check(halfway::positive_number());
     add_backend_option(app, backend);
     add_log_option(app, log, "one row per step");
   }
