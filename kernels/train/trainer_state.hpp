@@ -1,5 +1,5 @@
 /// @file trainer_state.hpp
-/// @brief Inside the trainer (kernels/train only): the state a Trainer<S> holds, shared by
+/// @brief Inside the trainer (kernels/train only): the state a `Trainer<S>` holds, shared by
 /// the files of its concerns: the step (trainer.cpp), evaluation (evaluate.cpp) and
 /// checkpoints (checkpoint.cpp).
 #pragma once
