@@ -32,13 +32,18 @@ std::string gpu_description();
 
 /// Memory on the GPU, for the cuda backend's buffers. Each throws Error where no GPU is
 /// usable or the CUDA call fails.
+/// A copy goes on `stream` (a cudaStream_t; nullptr: the legacy default stream); one to the
+/// host returns when the data is there, a blocking wait (common/stream.hpp).
 namespace gpu {
 void* malloc_bytes(std::size_t bytes);
 void free_bytes(void* p) noexcept;
-void copy_to_device(void* dst, const void* src, std::size_t bytes);
-void copy_to_host(void* dst, const void* src, std::size_t bytes);
-void copy_on_device(void* dst, const void* src, std::size_t bytes);
+void copy_to_device(void* dst, const void* src, std::size_t bytes, void* stream = nullptr);
+void copy_to_host(void* dst, const void* src, std::size_t bytes, void* stream = nullptr);
+void copy_on_device(void* dst, const void* src, std::size_t bytes, void* stream = nullptr);
 void synchronize();
+void* create_stream();
+void destroy_stream(void* stream) noexcept;
+void synchronize_stream(void* stream);
 }  // namespace gpu
 
 /// Throws Error: "<what>: expected a build with CUDA, found one without it".

@@ -8,7 +8,9 @@
 /// be linked into one binary.
 ///
 /// - `HALFWAY_LAUNCH(kernel, grid, block, smem_bytes, stream)(args...)` launches: it is
-///   `kernel<<<grid, block, smem_bytes, stream>>>(args...)` under nvcc. Under the emulator
+///   `kernel<<<grid, block, smem_bytes, stream>>>(args...)` under nvcc, where stream 0
+///   means the thread's current stream (common/stream.hpp: the legacy default stream
+///   unless a StreamScope names another). Under the emulator
 ///   it is queued on `stream` and runs at the next synchronisation point, as on a GPU
 ///   (common/emu/queue.hpp); a kernel's exception (or a KernelError) comes out of that
 ///   point; a bad configuration sets cudaGetLastError(); a host pointer argument is a
@@ -21,6 +23,7 @@
 #include "common/error.hpp"
 #include "common/exercise.hpp"
 #include "common/hd.hpp"
+#include "common/stream.hpp"
 
 #if defined(__CUDACC__)
 
@@ -31,7 +34,14 @@
 #include <mma.h>
 
 #define HALFWAY_KERNEL_NS gpu
-#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+namespace halfway::gpu {
+/// A launch's stream: 0 is the thread's current stream.
+inline cudaStream_t launch_stream(cudaStream_t s) {
+  return s ? s : static_cast<cudaStream_t>(::halfway::current_stream(::halfway::Backend::cuda));
+}
+}  // namespace halfway::gpu
+#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) \
+  kernel<<<grid, block, smem, ::halfway::gpu::launch_stream(stream)>>>
 #define HALFWAY_DYNAMIC_SHARED(type, name)                                      \
   extern __shared__ __align__(16) unsigned char halfway_dynamic_smem_[];        \
   type* name = reinterpret_cast<type*>(halfway_dynamic_smem_)
@@ -43,9 +53,13 @@
 #define HALFWAY_KERNEL_NS emu
 namespace halfway::emu {
 using namespace ::halfway::simt;
+/// A launch's stream: 0 is the thread's current stream.
+inline cudaStream_t launch_stream(cudaStream_t s) {
+  return s ? s : static_cast<cudaStream_t>(::halfway::current_stream(::halfway::Backend::emu));
 }
+}  // namespace halfway::emu
 #define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) \
-  ::halfway::simt::launcher(kernel, #kernel, __FILE__, __LINE__, grid, block, smem, stream)
+  ::halfway::simt::launcher(kernel, #kernel, __FILE__, __LINE__, grid, block, smem, ::halfway::emu::launch_stream(stream))
 #define HALFWAY_DYNAMIC_SHARED(type, name) \
   type* name = reinterpret_cast<type*>(::halfway::simt::detail::dynamic_shared())
 

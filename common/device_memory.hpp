@@ -31,6 +31,7 @@
 #include "common/backend.hpp"
 #include "common/emu/device_hooks.hpp"
 #include "common/error.hpp"
+#include "common/stream.hpp"
 
 namespace halfway::layers {
 
@@ -140,26 +141,30 @@ struct MemoryUseScope {
   MemoryUseScope& operator=(const MemoryUseScope&) = delete;
 };
 
-/// Host -> `where`'s memory (a plain copy on cpu and emu).
+/// The copies go on the current stream of `where` (common/stream.hpp).
+/// Host -> `where`'s memory (a plain copy on cpu). The host may reuse `src` at once.
 inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
-  if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes);
-  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_device);
+  if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes, current_stream(where));
+  else if (where == Backend::emu && emu_device::hooks.copy)
+    emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_device, current_stream(where));
   else std::memcpy(dst, src, bytes);
 }
-/// `where`'s memory -> host. On cuda it waits for the kernels before it (a result the
-/// host reads is synchronised by its copy).
+/// `where`'s memory -> host. On cuda and emu it waits for the work before it on the stream
+/// (a result the host reads is synchronised by its copy).
 inline void copy_out(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
-  if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes);
-  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_host);
+  if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes, current_stream(where));
+  else if (where == Backend::emu && emu_device::hooks.copy)
+    emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_host, current_stream(where));
   else std::memcpy(dst, src, bytes);
 }
 /// Within `where`'s memory.
 inline void copy_within(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0 || dst == src) return;
-  if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes);
-  else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::within);
+  if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes, current_stream(where));
+  else if (where == Backend::emu && emu_device::hooks.copy)
+    emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::within, current_stream(where));
   else std::memmove(dst, src, bytes);
 }
 /// Waits for the work queued on `where` (kernels run asynchronously on cuda and emu): a

@@ -56,16 +56,28 @@ void* malloc_bytes(std::size_t bytes) {
   return p;
 }
 void free_bytes(void* p) noexcept { cudaFree(p); }
-void copy_to_device(void* dst, const void* src, std::size_t bytes) {
-  HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+void copy_to_device(void* dst, const void* src, std::size_t bytes, void* stream) {
+  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)));
 }
-void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+void copy_to_host(void* dst, const void* src, std::size_t bytes, void* stream) {
+  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)));
+  HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream)));  // the host reads it next
 }
-void copy_on_device(void* dst, const void* src, std::size_t bytes) {
-  HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+void copy_on_device(void* dst, const void* src, std::size_t bytes, void* stream) {
+  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_stream(stream)));
 }
 void synchronize() { HALFWAY_CUDA_CHECK(cudaDeviceSynchronize()); }
+void* create_stream() {
+  require_gpu();
+  cudaStream_t s = nullptr;
+  // A blocking stream: work on the legacy default stream (a copy outside a StreamScope)
+  // still waits for it, as on emu.
+  HALFWAY_CUDA_CHECK(cudaStreamCreate(&s));
+  return s;
+}
+void destroy_stream(void* stream) noexcept { cudaStreamDestroy(as_stream(stream)); }
+void synchronize_stream(void* stream) { HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
 }  // namespace gpu
 
 }  // namespace halfway

@@ -14,10 +14,13 @@ std::string gpu_description() { return "no usable GPU: this build has no CUDA su
 namespace gpu {
 void* malloc_bytes(std::size_t) { no_cuda(); }
 void free_bytes(void*) noexcept {}
-void copy_to_device(void*, const void*, std::size_t) { no_cuda(); }
-void copy_to_host(void*, const void*, std::size_t) { no_cuda(); }
-void copy_on_device(void*, const void*, std::size_t) { no_cuda(); }
+void copy_to_device(void*, const void*, std::size_t, void*) { no_cuda(); }
+void copy_to_host(void*, const void*, std::size_t, void*) { no_cuda(); }
+void copy_on_device(void*, const void*, std::size_t, void*) { no_cuda(); }
 void synchronize() { no_cuda(); }
+void* create_stream() { no_cuda(); }
+void destroy_stream(void*) noexcept {}
+void synchronize_stream(void*) { no_cuda(); }
 }  // namespace gpu
 
 }  // namespace halfway

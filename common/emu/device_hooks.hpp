@@ -16,11 +16,16 @@ namespace halfway::emu_device {
 
 enum class Copy { to_device, to_host, within };
 
+/// `stream`: an emulator cudaStream_t, nullptr for the legacy default stream.
 struct Hooks {
   void* (*alloc)(std::size_t bytes) = nullptr;  ///< throws halfway::Error
   void (*free)(void* p) noexcept = nullptr;
-  void (*copy)(void* dst, const void* src, std::size_t bytes, Copy direction) = nullptr;  ///< throws
+  /// On `stream`; a copy to the host returns when the data is there. Throws.
+  void (*copy)(void* dst, const void* src, std::size_t bytes, Copy direction, void* stream) = nullptr;
   void (*synchronize)() = nullptr;  ///< waits for the queued work; throws a kernel's error
+  void* (*create_stream)() = nullptr;
+  void (*destroy_stream)(void* stream) noexcept = nullptr;
+  void (*synchronize_stream)(void* stream) = nullptr;  ///< throws a kernel's error
 };
 
 /// Empty until the emulator installs its functions (before main).

@@ -342,16 +342,27 @@ void* buf_alloc(std::size_t bytes) {
   return p;
 }
 void buf_free(void* p) noexcept { cudaFree(p); }
-void buf_copy(void* dst, const void* src, std::size_t bytes, emu_device::Copy direction) {
+void buf_copy(void* dst, const void* src, std::size_t bytes, emu_device::Copy direction, void* stream) {
   const cudaMemcpyKind kind = direction == emu_device::Copy::to_device ? cudaMemcpyHostToDevice
                               : direction == emu_device::Copy::to_host ? cudaMemcpyDeviceToHost
                                                                        : cudaMemcpyDeviceToDevice;
-  check(cudaMemcpy(dst, src, bytes, kind), "cudaMemcpy", bytes);
+  check(cudaMemcpyAsync(dst, src, bytes, kind, static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync", bytes);
 }
 void buf_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize", 0); }
+void* buf_create_stream() {
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreate(&s), "cudaStreamCreate", 0);
+  return s;
+}
+void buf_destroy_stream(void* s) noexcept { cudaStreamDestroy(static_cast<cudaStream_t>(s)); }
+void buf_synchronize_stream(void* s) {
+  check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize", 0);
+}
 
 [[maybe_unused]] const bool g_hooks_installed = [] {
-  emu_device::hooks = emu_device::Hooks{&buf_alloc, &buf_free, &buf_copy, &buf_synchronize};
+  emu_device::hooks = emu_device::Hooks{&buf_alloc,         &buf_free,           &buf_copy,
+                                        &buf_synchronize,   &buf_create_stream,  &buf_destroy_stream,
+                                        &buf_synchronize_stream};
   return true;
 }();
 }  // namespace
