@@ -42,9 +42,8 @@ namespace halfway {
 ///   code = 4 (e + 14) + r,
 /// where r = 8 (a round up out of the binade) lands on the next binade's first code.
 HALFWAY_HD inline std::uint8_t float_to_e5m2_bits(float f, Saturation saturation) {
-  const std::uint32_t x = float_to_bits(f);
-  const std::uint8_t sign = static_cast<std::uint8_t>((x >> 24) & 0x80u);
-  const std::uint32_t a = x & 0x7FFFFFFFu;
+  const std::uint32_t a = float_to_bits(f) & 0x7FFFFFFFu;        // |f|
+  const auto sign = static_cast<std::uint8_t>(float_to_bits(f) >> 31 << 7);
   if (a > 0x7F800000u) return kFp8NaN;
   if (a >= 0x47700000u)  // |f| >= 61440 (inf included)
     return static_cast<std::uint8_t>(sign | (saturation == Saturation::finite ? 0x7Bu : 0x7Cu));
@@ -89,44 +88,35 @@ HALFWAY_HD_INLINE constexpr bool fp8_is_nan(std::uint8_t b, Fp8Format format) {
 }
 HALFWAY_HD_INLINE constexpr bool fp8_is_zero(std::uint8_t b) { return (b & 0x7Fu) == 0; }
 
+/// An 8-bit float of format F: its raw bits, nothing else.
+template <Fp8Format F>
+struct fp8_value {
+  std::uint8_t bits;  ///< the raw bit pattern
+
+  fp8_value() = default;  ///< uninitialised, like a float; `fp8_e4m3{}` is +0
+  /// Rounds to nearest even, saturating to +-max (NaN becomes 0x7F).
+  HALFWAY_HD explicit fp8_value(float f) : bits(float_to_fp8_bits(f, F, Saturation::finite)) {}
+  /// Exact.
+  HALFWAY_HD explicit operator float() const { return fp8_bits_to_float(bits, F); }
+  HALFWAY_HD static constexpr fp8_value from_bits(std::uint8_t b) {
+    fp8_value v{};
+    v.bits = b;
+    return v;
+  }
+  static constexpr Fp8Format format = F;
+};
+
 /// e4m3 ("fn"): 1 sign bit, 4 exponent bits (bias 7), 3 mantissa bits; max 448, no inf.
-struct fp8_e4m3 {
-  std::uint8_t bits;  ///< the raw bit pattern
-
-  fp8_e4m3() = default;  ///< uninitialised, like a float; `fp8_e4m3{}` is +0
-  /// Rounds to nearest even, saturating to +-448 (NaN becomes 0x7F).
-  HALFWAY_HD explicit fp8_e4m3(float f) : bits(float_to_e4m3_bits(f, Saturation::finite)) {}
-  /// Exact.
-  HALFWAY_HD explicit operator float() const { return e4m3_bits_to_float(bits); }
-  HALFWAY_HD static constexpr fp8_e4m3 from_bits(std::uint8_t b) {
-    fp8_e4m3 v{};
-    v.bits = b;
-    return v;
-  }
-  static constexpr Fp8Format format = Fp8Format::e4m3;
-};
-
+using fp8_e4m3 = fp8_value<Fp8Format::e4m3>;
 /// e5m2: 1 sign bit, 5 exponent bits (bias 15), 2 mantissa bits; max 57344, with inf.
-struct fp8_e5m2 {
-  std::uint8_t bits;  ///< the raw bit pattern
-
-  fp8_e5m2() = default;  ///< uninitialised; `fp8_e5m2{}` is +0
-  /// Rounds to nearest even, saturating to +-57344 (NaN becomes 0x7F).
-  HALFWAY_HD explicit fp8_e5m2(float f) : bits(float_to_e5m2_bits(f, Saturation::finite)) {}
-  /// Exact.
-  HALFWAY_HD explicit operator float() const { return e5m2_bits_to_float(bits); }
-  HALFWAY_HD static constexpr fp8_e5m2 from_bits(std::uint8_t b) {
-    fp8_e5m2 v{};
-    v.bits = b;
-    return v;
-  }
-  static constexpr Fp8Format format = Fp8Format::e5m2;
-};
+using fp8_e5m2 = fp8_value<Fp8Format::e5m2>;
 
 static_assert(sizeof(fp8_e4m3) == 1 && sizeof(fp8_e5m2) == 1);
 static_assert(std::is_trivial_v<fp8_e4m3> && std::is_trivial_v<fp8_e5m2>);
 
-HALFWAY_HD_INLINE float to_float(fp8_e4m3 v) { return static_cast<float>(v); }
-HALFWAY_HD_INLINE float to_float(fp8_e5m2 v) { return static_cast<float>(v); }
+template <Fp8Format F>
+HALFWAY_HD_INLINE float to_float(fp8_value<F> v) {
+  return static_cast<float>(v);
+}
 
 }  // namespace halfway
