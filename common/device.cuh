@@ -21,6 +21,7 @@
 #include "common/error.hpp"
 #include "common/exercise.hpp"
 #include "common/hd.hpp"
+#include "common/runtime_counters.hpp"
 
 #if defined(__CUDACC__)
 
@@ -31,7 +32,16 @@
 #include <mma.h>
 
 #define HALFWAY_KERNEL_NS gpu
-#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+namespace halfway::detail {
+/// The kernel itself, after counting its launch (common/runtime_counters.hpp).
+template <class Kernel>
+Kernel* counted_launch(Kernel* kernel) {
+  counters::launch(Backend::cuda);
+  return kernel;
+}
+}  // namespace halfway::detail
+#define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) \
+  ::halfway::detail::counted_launch(kernel)<<<grid, block, smem, stream>>>
 #define HALFWAY_DYNAMIC_SHARED(type, name)                                      \
   extern __shared__ __align__(16) unsigned char halfway_dynamic_smem_[];        \
   type* name = reinterpret_cast<type*>(halfway_dynamic_smem_)

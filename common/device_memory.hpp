@@ -31,6 +31,7 @@
 #include "common/backend.hpp"
 #include "common/emu/device_hooks.hpp"
 #include "common/error.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway::layers {
 
@@ -107,6 +108,7 @@ inline void* alloc_bytes(Backend where, std::size_t bytes) {
   ++allocations(where);
   if (where == Backend::cuda) return gpu::malloc_bytes(bytes);
   if (where == Backend::emu && emu_device::hooks.alloc) return emu_device::hooks.alloc(bytes);
+  counters::allocation(where);  // the cpu's (cuda and emu count in their runtimes)
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   HALFWAY_EXPECT(p != nullptr, std::to_string(bytes) + " bytes of host memory", "allocation failure");
   return p;
@@ -145,7 +147,10 @@ inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes
   if (bytes == 0) return;
   if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes);
   else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_device);
-  else std::memcpy(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::to_device, bytes);
+    std::memcpy(dst, src, bytes);
+  }
 }
 /// `where`'s memory -> host. On cuda it waits for the kernels before it (a result the
 /// host reads is synchronised by its copy).
@@ -153,14 +158,20 @@ inline void copy_out(Backend where, void* dst, const void* src, std::size_t byte
   if (bytes == 0) return;
   if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes);
   else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_host);
-  else std::memcpy(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::to_host, bytes);
+    std::memcpy(dst, src, bytes);
+  }
 }
 /// Within `where`'s memory.
 inline void copy_within(Backend where, void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0 || dst == src) return;
   if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes);
   else if (where == Backend::emu && emu_device::hooks.copy) emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::within);
-  else std::memmove(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::within, bytes);
+    std::memmove(dst, src, bytes);
+  }
 }
 /// Waits for the work queued on `where` (kernels run asynchronously on cuda and emu): a
 /// timing ends with it.

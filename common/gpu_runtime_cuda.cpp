@@ -6,6 +6,7 @@
 
 #include "common/backend.hpp"
 #include "common/error.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway {
 
@@ -52,20 +53,33 @@ namespace gpu {
 void* malloc_bytes(std::size_t bytes) {
   require_gpu();
   void* p = nullptr;
+  counters::allocation(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMalloc(&p, bytes));
   return p;
 }
-void free_bytes(void* p) noexcept { cudaFree(p); }
+void free_bytes(void* p) noexcept {
+  counters::wait(Backend::cuda);  // cudaFree synchronises the device
+  cudaFree(p);
+}
+// cudaMemcpy to or from the host waits for the legacy stream (runtime_counters.hpp).
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  counters::copy(Backend::cuda, counters::Copy::to_device, bytes);
+  counters::wait(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  counters::copy(Backend::cuda, counters::Copy::to_host, bytes);
+  counters::wait(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 void copy_on_device(void* dst, const void* src, std::size_t bytes) {
+  counters::copy(Backend::cuda, counters::Copy::within, bytes);
   HALFWAY_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
 }
-void synchronize() { HALFWAY_CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize() {
+  counters::wait(Backend::cuda);
+  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+}
 }  // namespace gpu
 
 }  // namespace halfway
