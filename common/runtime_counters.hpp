@@ -19,8 +19,8 @@
 /// What counts:
 /// - **launches**: kernels the host launched, one per HALFWAY_LAUNCH (one with a bad
 ///   configuration too). The cpu backend launches nothing: it runs its host code in the
-///   calling thread, so its count is 0. A kernel replayed from a graph is not launched by
-///   the host: the replay counts once, in `graph_launches`.
+///   calling thread, so its count is 0. A kernel recorded into a graph counts once, at its
+///   capture; a replay launches no kernel from the host and counts once, in `graph_launches`.
 /// - **copies**: host-to-device (`h2d`), device-to-host (`d2h`) and within the device
 ///   (`d2d`), each with its bytes. On the cpu, copy_in into a buffer (a batch into the
 ///   model's buffers) is host-to-device, copy_out device-to-host: the copies a GPU would make.
