@@ -24,6 +24,7 @@
 #include "common/exercise.hpp"
 #include "common/hd.hpp"
 #include "common/stream.hpp"
+#include "common/runtime_counters.hpp"
 
 #if defined(__CUDACC__)
 
@@ -40,8 +41,16 @@ inline cudaStream_t launch_stream(cudaStream_t s) {
   return s ? s : static_cast<cudaStream_t>(::halfway::current_stream(::halfway::Backend::cuda));
 }
 }  // namespace halfway::gpu
+namespace halfway::detail {
+/// The kernel itself, after counting its launch (common/runtime_counters.hpp).
+template <class Kernel>
+Kernel* counted_launch(Kernel* kernel) {
+  counters::launch(Backend::cuda);
+  return kernel;
+}
+}  // namespace halfway::detail
 #define HALFWAY_LAUNCH(kernel, grid, block, smem, stream) \
-  kernel<<<grid, block, smem, ::halfway::gpu::launch_stream(stream)>>>
+  ::halfway::detail::counted_launch(kernel)<<<grid, block, smem, ::halfway::gpu::launch_stream(stream)>>>
 #define HALFWAY_DYNAMIC_SHARED(type, name)                                      \
   extern __shared__ __align__(16) unsigned char halfway_dynamic_smem_[];        \
   type* name = reinterpret_cast<type*>(halfway_dynamic_smem_)

@@ -32,6 +32,7 @@
 #include "common/emu/device_hooks.hpp"
 #include "common/error.hpp"
 #include "common/stream.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway::layers {
 
@@ -108,6 +109,7 @@ inline void* alloc_bytes(Backend where, std::size_t bytes) {
   ++allocations(where);
   if (where == Backend::cuda) return gpu::malloc_bytes(bytes);
   if (where == Backend::emu && emu_device::hooks.alloc) return emu_device::hooks.alloc(bytes);
+  counters::allocation(where);  // the cpu's (cuda and emu count in their runtimes)
   void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   HALFWAY_EXPECT(p != nullptr, std::to_string(bytes) + " bytes of host memory", "allocation failure");
   return p;
@@ -148,7 +150,10 @@ inline void copy_in(Backend where, void* dst, const void* src, std::size_t bytes
   if (where == Backend::cuda) gpu::copy_to_device(dst, src, bytes, current_stream(where));
   else if (where == Backend::emu && emu_device::hooks.copy)
     emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_device, current_stream(where));
-  else std::memcpy(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::to_device, bytes);
+    std::memcpy(dst, src, bytes);
+  }
 }
 /// `where`'s memory -> host. On cuda and emu it waits for the work before it on the stream
 /// (a result the host reads is synchronised by its copy).
@@ -157,7 +162,10 @@ inline void copy_out(Backend where, void* dst, const void* src, std::size_t byte
   if (where == Backend::cuda) gpu::copy_to_host(dst, src, bytes, current_stream(where));
   else if (where == Backend::emu && emu_device::hooks.copy)
     emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::to_host, current_stream(where));
-  else std::memcpy(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::to_host, bytes);
+    std::memcpy(dst, src, bytes);
+  }
 }
 /// Within `where`'s memory.
 inline void copy_within(Backend where, void* dst, const void* src, std::size_t bytes) {
@@ -165,7 +173,10 @@ inline void copy_within(Backend where, void* dst, const void* src, std::size_t b
   if (where == Backend::cuda) gpu::copy_on_device(dst, src, bytes, current_stream(where));
   else if (where == Backend::emu && emu_device::hooks.copy)
     emu_device::hooks.copy(dst, src, bytes, emu_device::Copy::within, current_stream(where));
-  else std::memmove(dst, src, bytes);
+  else {
+    counters::copy(where, counters::Copy::within, bytes);
+    std::memmove(dst, src, bytes);
+  }
 }
 /// Waits for the work queued on `where` (kernels run asynchronously on cuda and emu): a
 /// timing ends with it.

@@ -6,6 +6,7 @@
 
 #include "common/backend.hpp"
 #include "common/error.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway {
 
@@ -52,22 +53,35 @@ namespace gpu {
 void* malloc_bytes(std::size_t bytes) {
   require_gpu();
   void* p = nullptr;
+  counters::allocation(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMalloc(&p, bytes));
   return p;
 }
-void free_bytes(void* p) noexcept { cudaFree(p); }
+void free_bytes(void* p) noexcept {
+  counters::wait(Backend::cuda);  // cudaFree synchronises the device
+  cudaFree(p);
+}
 cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+// From or into pageable memory an async copy waits for the stream (runtime_counters.hpp).
 void copy_to_device(void* dst, const void* src, std::size_t bytes, void* stream) {
+  counters::copy(Backend::cuda, counters::Copy::to_device, bytes);
+  counters::wait(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)));
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes, void* stream) {
+  counters::copy(Backend::cuda, counters::Copy::to_host, bytes);
+  counters::wait(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)));
   HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream)));  // the host reads it next
 }
 void copy_on_device(void* dst, const void* src, std::size_t bytes, void* stream) {
+  counters::copy(Backend::cuda, counters::Copy::within, bytes);
   HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_stream(stream)));
 }
-void synchronize() { HALFWAY_CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize() {
+  counters::wait(Backend::cuda);
+  HALFWAY_CUDA_CHECK(cudaDeviceSynchronize());
+}
 void* create_stream() {
   require_gpu();
   cudaStream_t s = nullptr;
@@ -77,7 +91,10 @@ void* create_stream() {
   return s;
 }
 void destroy_stream(void* stream) noexcept { cudaStreamDestroy(as_stream(stream)); }
-void synchronize_stream(void* stream) { HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream))); }
+void synchronize_stream(void* stream) {
+  counters::wait(Backend::cuda);
+  HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream)));
+}
 }  // namespace gpu
 
 }  // namespace halfway

@@ -4,6 +4,11 @@ gradient (and of all parameter gradients together) that fp16 would lose (round t
 without loss scaling (left) and at the run's loss scale (right, with the share that lands
 among fp16's subnormals, kept with fewer bits).
 
+The parameter gradients' row says what storing them in fp16 (--grad-storage 16) loses at
+that scale. It is no longer what a 16-bit run flushes by unscaling: the trainer's fused
+step never writes the unscaled gradients back into fp16 (kernels/optim/grad_fold.hpp), so
+unscaling flushes none, and the right panel is all that 16-bit storage loses.
+
     python3 plots/ch07_underflow.py TELEMETRY.csv OUT.png
 
 TELEMETRY.csv is written by `halfway-train --telemetry TELEMETRY.csv` (kernels/train/
@@ -21,6 +26,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ALL_PARAMS = "all parameter gradients"
+# The row's legend: what the parameter row measures since the fused step (see above).
+PARAMS_LABEL = "all parameter gradients, stored in fp16 (--grad-storage 16)"
 
 
 def short(name):
@@ -76,7 +83,8 @@ def main(args):
             if not d:
                 continue
             steps = sorted(d)
-            ax.plot(steps, [100.0 * d[s][1] / d[s][0] for s in steps], label=name, **style)
+            label = PARAMS_LABEL if name == ALL_PARAMS else name
+            ax.plot(steps, [100.0 * d[s][1] / d[s][0] for s in steps], label=label, **style)
             if at_run:
                 ax.plot(steps, [100.0 * d[s][2] / d[s][0] for s in steps], linestyle=":", **style)
     left.set_title("fp16 without loss scaling (scale 1): lost to underflow", fontsize=9)
@@ -89,6 +97,9 @@ def main(args):
         ax.grid(True, which="major", alpha=0.3)
     left.set_ylabel("share of the gradient's values (%)")
     left.legend(fontsize=7, loc="upper left")
+    right.text(0.02, 0.97, "16-bit gradients flushed by unscaling: none\n"
+               "(the fused step unscales in fp32 registers, never into fp16)",
+               transform=right.transAxes, fontsize=7, va="top")
     fig.suptitle("Where fp16 would lose the gradients along an fp16 run of the seed's model "
                  "(fp32 gradients of the run's masters, a fixed batch of 32)", fontsize=9)
     fig.tight_layout()

@@ -21,6 +21,7 @@
 #include "common/timer.hpp"
 #include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
+#include "kernels/train/step_profile.hpp"
 #include "kernels/train/telemetry.hpp"
 #include "kernels/train/trainer.hpp"
 
@@ -46,6 +47,7 @@ struct Settings {
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
+  std::int64_t profile_steps = 0;    // the runtime's counters per step (step_profile.hpp)
 };
 
 std::string percent(double x) {
@@ -135,8 +137,16 @@ void train(const Settings& s, const TrainerOptions& options) {
   double tokens = 0, loss_avg = NAN;
   std::int64_t skipped = 0;
   const std::int64_t first = t.steps_done();
+  std::optional<StepProfile> profile;
+  if (s.profile_steps > 0) profile.emplace(o.backend, s.profile_steps);
   while (t.steps_done() < o.steps) {
+    if (profile) profile->begin_step();
     const StepResult r = t.step();
+    if (profile) profile->end_step();
+    if (profile && profile->complete()) {
+      std::cout << "\n" << profile->table() << std::flush;
+      profile.reset();
+    }
     skipped += r.skipped;
     tokens += double(r.tokens);
     loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
@@ -155,6 +165,9 @@ void train(const Settings& s, const TrainerOptions& options) {
       t.save(s.checkpoint);
   }
   progress.finish();
+  if (profile)  // the run ended before the steps asked for
+    std::cout << profile->table() << "(the run ended after " << t.steps_done() - first << " steps: fewer steady steps than --profile-steps "
+              << s.profile_steps << ")\n";
   const double secs = timer.seconds();
   const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;  // all threads: independent of other load
   const std::int64_t done = t.steps_done() - first;
@@ -235,6 +248,9 @@ int main(int argc, char** argv) {
                                             "scale, per layer, every --telemetry-every steps (.csv)");
   app.add_option("--telemetry-every", s.telemetry_every, "steps between telemetry measurements")
       ->check(whole_number<std::int64_t>(1))->capture_default_str();
+  app.add_option("--profile-steps", s.profile_steps, "print the runtime's counters per step (kernel launches, copies each way, "
+                                                    "blocking waits, allocations): the first step, then the mean of the next N")
+      ->check(whole_number<std::int64_t>(1));
   app.add_option("--train-limit", s.train_limit, "train on the first N training numbers only")->check(whole_number<std::int64_t>(0));
   auto* tr = app.add_subcommand("translate", "translate numbers with a checkpoint: translate --resume DIR 407 12");
   tr->add_option("--resume", s.resume, "the checkpoint folder")->required();

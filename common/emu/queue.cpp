@@ -14,14 +14,17 @@
 
 #include "common/emu/error.hpp"
 #include "common/error.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway::simt {
 
 struct CUgraph_st {
   std::vector<detail::Work> work;
+  RuntimeCounts copies;  // the copies and memsets recorded: a replay counts them (runtime_counters.hpp)
 };
 struct CUgraphExec_st {
   std::vector<detail::Work> work;
+  RuntimeCounts copies;
 };
 
 struct CUstream_st {
@@ -124,6 +127,24 @@ detail::Work staged_copy_work(void* dst, const void* src, std::size_t bytes) {
 
 bool capturing(cudaStream_t s) { return s && s->capture == cudaStreamCaptureStatusActive; }
 
+// ---- counters (common/runtime_counters.hpp) ---------------------------------------------
+
+// A copy of a resolved kind as the counters see it; `blocks`: the host call waits, as it
+// would on a GPU.
+RuntimeCounts copy_counts(cudaMemcpyKind kind, std::size_t bytes, bool blocks) {
+  RuntimeCounts c;
+  if (kind == cudaMemcpyHostToDevice) c.h2d = 1, c.h2d_bytes = bytes;
+  else if (kind == cudaMemcpyDeviceToHost) c.d2h = 1, c.d2h_bytes = bytes;
+  else if (kind == cudaMemcpyDeviceToDevice) c.d2d = 1, c.d2d_bytes = bytes;
+  c.waits = blocks ? 1 : 0;
+  return c;
+}
+// Counts now, or into the graph a capturing stream records (its replays count it).
+void count(cudaStream_t stream, const RuntimeCounts& c) {
+  if (capturing(stream)) stream->graph->copies = stream->graph->copies + c;
+  else counters::add(Backend::emu, c);
+}
+
 // A synchronisation of a capturing stream: CUDA refuses it and invalidates the capture.
 cudaError_t refuse_in_capture(cudaStream_t stream) {
   stream->capture = cudaStreamCaptureStatusInvalidated;
@@ -188,7 +209,10 @@ cudaError_t drain(cudaStream_t stream) {
 
 // ---- synchronisation, streams, events --------------------------------------------------
 
-cudaError_t cudaDeviceSynchronize() { return detail::drain(nullptr); }
+cudaError_t cudaDeviceSynchronize() {
+  counters::wait(Backend::emu);
+  return detail::drain(nullptr);
+}
 
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0); }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
@@ -206,7 +230,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;  // its queued work needs nothing from it
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) { return detail::drain(stream); }
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  counters::wait(Backend::emu);
+  return detail::drain(stream);
+}
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t event, unsigned) {
   // One queue in issue order: the work after this already runs after the event's record.
   return event ? cudaSuccess : detail::record_error(cudaErrorInvalidResourceHandle);
@@ -239,6 +266,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (!event) return detail::record_error(cudaErrorInvalidResourceHandle);
+  counters::wait(Backend::emu);
   if (event->recorded && !event->state->done) run_to(event->ticket);
   return cudaSuccess;
 }
@@ -270,7 +298,10 @@ cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpy
   if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
   if (bytes && (!dst || !src)) return detail::record_error(cudaErrorInvalidValue);
   if (!bytes) return cudaSuccess;
-  switch (resolve(kind, dst, src)) {
+  const cudaMemcpyKind resolved = resolve(kind, dst, src);
+  // CUDA's cudaMemcpy waits for the legacy stream unless it copies within the device.
+  count(nullptr, copy_counts(resolved, bytes, resolved != cudaMemcpyDeviceToDevice));
+  switch (resolved) {
     case cudaMemcpyHostToDevice:
       // From pageable memory the host may reuse its buffer at once; from pinned memory
       // the call returns when the copy is done.
@@ -289,9 +320,14 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
   if (bytes && (!dst || !src)) return detail::record_error(cudaErrorInvalidValue);
   if (!bytes) return cudaSuccess;
+  const cudaMemcpyKind resolved = resolve(kind, dst, src);
+  // Pageable host memory may make the driver stage the copy synchronously: counted as a wait.
+  const bool pageable = (resolved == cudaMemcpyHostToDevice && !is_pinned(src)) ||
+                        (resolved == cudaMemcpyDeviceToHost && !is_pinned(dst));
+  count(stream, copy_counts(resolved, bytes, pageable));
   // A captured copy reads its source when the graph runs.
   if (capturing(stream)) return detail::submit(stream, copy_work(dst, src, bytes));
-  switch (resolve(kind, dst, src)) {
+  switch (resolved) {
     case cudaMemcpyHostToDevice:
       return detail::submit(stream, is_pinned(src) ? copy_work(dst, src, bytes) : staged_copy_work(dst, src, bytes));
     case cudaMemcpyDeviceToDevice: return detail::submit(stream, copy_work(dst, src, bytes));
@@ -309,6 +345,8 @@ cudaError_t cudaMemcpy2D(void* dst, std::size_t dpitch, const void* src, std::si
                          std::size_t height, cudaMemcpyKind kind) {
   if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
   if (width > dpitch || width > spitch) return detail::record_error(cudaErrorInvalidPitchValue);
+  const cudaMemcpyKind resolved = resolve(kind, dst, src);
+  count(nullptr, copy_counts(resolved, width * height, resolved != cudaMemcpyDeviceToDevice));
   if (cudaError_t e = detail::drain(nullptr); e != cudaSuccess) return e;
   for (std::size_t r = 0; r < height; ++r)
     std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
@@ -318,6 +356,9 @@ cudaError_t cudaMemcpy2D(void* dst, std::size_t dpitch, const void* src, std::si
 cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t bytes, cudaStream_t stream) {
   if (bytes && !dst) return detail::record_error(cudaErrorInvalidValue);
   if (!bytes) return cudaSuccess;
+  RuntimeCounts c;
+  c.memsets = 1;
+  count(stream, c);
   return detail::submit(stream, [dst, value, bytes] { std::memset(dst, value, bytes); });
 }
 cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) { return cudaMemsetAsync(dst, value, bytes, nullptr); }
@@ -325,10 +366,12 @@ cudaError_t cudaMemset(void* dst, int value, std::size_t bytes) { return cudaMem
 namespace detail {
 cudaError_t copy_to_symbol(void* dst, const void* src, std::size_t bytes) {
   if (bytes && (!dst || !src)) return record_error(cudaErrorInvalidValue);
+  if (bytes) count(nullptr, copy_counts(cudaMemcpyHostToDevice, bytes, true));
   return bytes ? submit(nullptr, staged_copy_work(dst, src, bytes)) : cudaSuccess;
 }
 cudaError_t copy_from_symbol(void* dst, const void* src, std::size_t bytes) {
   if (bytes && (!dst || !src)) return record_error(cudaErrorInvalidValue);
+  if (bytes) count(nullptr, copy_counts(cudaMemcpyDeviceToHost, bytes, true));
   if (cudaError_t e = drain(nullptr); e != cudaSuccess) return e;
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
@@ -370,12 +413,14 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
   if (!exec || !graph) return detail::record_error(cudaErrorInvalidValue);
-  *exec = new CUgraphExec_st{graph->work};
+  *exec = new CUgraphExec_st{graph->work, graph->copies};
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!exec) return detail::record_error(cudaErrorInvalidValue);
+  counters::graph_launch(Backend::emu);
+  count(stream, exec->copies);
   for (const detail::Work& w : exec->work)
     if (cudaError_t e = detail::submit(stream, w); e != cudaSuccess) return e;
   return cudaSuccess;

@@ -19,6 +19,7 @@
 #include "common/emu/device_hooks.hpp"
 #include "common/emu/error.hpp"
 #include "common/emu/queue.hpp"
+#include "common/runtime_counters.hpp"
 
 namespace halfway::simt {
 namespace {
@@ -68,6 +69,7 @@ cudaError_t alloc(detail::MemoryKind kind, void** ptr, std::size_t bytes) {
   std::lock_guard lock(r.mutex);
   r.ranges[reinterpret_cast<std::uintptr_t>(p)] = Range{bytes, kind, true};
   if (kind == detail::MemoryKind::device) ++g_device_allocations;
+  counters::allocation(Backend::emu);
   *ptr = p;
   return cudaSuccess;
 }
@@ -83,6 +85,7 @@ cudaError_t release(detail::MemoryKind kind, void* ptr) {
       return detail::record_error(cudaErrorInvalidValue);
     r.ranges.erase(it);
   }
+  counters::wait(Backend::emu);  // cudaFree synchronises the device on a GPU
   return detail::release_after_queue(ptr);
 }
 
@@ -91,7 +94,10 @@ cudaError_t release(detail::MemoryKind kind, void* ptr) {
 EmuCounters emu_counters() { return {g_launches.load(), g_device_allocations.load()}; }
 
 namespace detail {
-void count_launch() { ++g_launches; }
+void count_launch() {
+  ++g_launches;
+  counters::launch(Backend::emu);
+}
 cudaError_t record_error(cudaError_t e) {
   if (e != cudaSuccess) t_last_error = e;
   return e;

@@ -60,3 +60,24 @@ TEST_CASE("device_copy and moves carry the values") {
   Buf<float> empty = device_copy(Backend::emu, std::vector<float>{});
   CHECK(empty.host(0).empty());
 }
+
+TEST_CASE("on the cpu a Buf's allocation and copies count as a GPU's would (runtime_counters.hpp)") {
+  const RuntimeCounts before = runtime_counts(Backend::cpu);
+  Buf<float> b;
+  float* p = b.get(8, Backend::cpu);
+  const std::vector<float> v(8, 1.0f);
+  copy_in(Backend::cpu, p, v.data(), 8 * sizeof(float));
+  std::vector<float> back(4);
+  copy_out(Backend::cpu, back.data(), p, 4 * sizeof(float));
+  copy_within(Backend::cpu, p + 4, p, 2 * sizeof(float));
+  const RuntimeCounts c = runtime_counts(Backend::cpu) - before;
+  CHECK(c.allocations == 1);
+  CHECK(c.h2d == 1);
+  CHECK(c.h2d_bytes == 32);
+  CHECK(c.d2h == 1);
+  CHECK(c.d2h_bytes == 16);
+  CHECK(c.d2d == 1);
+  CHECK(c.d2d_bytes == 8);
+  CHECK(c.waits == 0);     // the cpu never waits for anything
+  CHECK(c.launches == 0);  // nor launches
+}

@@ -10,7 +10,8 @@
 ///   mode `st<S>` is the identity, so the working copy *is* the master buffer (no second copy);
 /// - the gradients: what backward accumulates into, in A (GradType::fp32, the default:
 ///   torch.amp's way, fp32 parameters get fp32 gradients) or in the 16-bit S
-///   (GradType::storage: Apex O2's way, half the bytes; in fp32 and fp64 mode the two are one);
+///   (GradType::storage: half the bytes, read scaled and unscaled in fp32 registers by the
+///   optimizer; in fp32 and fp64 mode the two are one);
 /// - an optimizer's two moments m and v, in A, allocated only when it asks (ensure_moments()).
 ///
 /// Parameters are registered in the fixed order of the model's params() (build()), each at

@@ -44,7 +44,8 @@ FaultInjection parse_fault(const std::string& text);
 amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
 
 /// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
-/// storage type, half the bytes: Apex O2's way). UsageError otherwise.
+/// storage type, half the bytes, kept scaled: the optimizer unscales each in fp32 registers;
+/// Apex O2 instead unscales its fp16 gradients into fp32 master gradients). UsageError otherwise.
 layers::GradType parse_grad_storage(const std::string& text);
 /// "fp32" or "16": the option's spelling.
 std::string to_string(layers::GradType g);
