@@ -11,9 +11,7 @@
 
 using namespace halfway;
 using namespace halfway::dist;
-using dist::testing::on_every_rank;
-using dist::testing::rank_values;
-using dist::testing::world;
+using namespace halfway::dist::testing;  // world(), rank_values(), on_every_rank()
 
 namespace {
 // Element i of every rank's input in these tests: rank r holds r + 1 + i (mod 7).

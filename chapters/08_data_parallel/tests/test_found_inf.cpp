@@ -6,8 +6,7 @@
 #include "world.hpp"
 
 using namespace halfway::dist;
-using halfway::dist::testing::on_every_rank;
-using halfway::dist::testing::world;
+using namespace halfway::dist::testing;  // world(), rank_values(), on_every_rank()
 
 namespace {
 // found_inf on every rank after the consensus, when it was raised locally on `raised` ranks.

@@ -9,9 +9,7 @@
 
 using namespace halfway;
 using namespace halfway::dist;
-using dist::testing::on_every_rank;
-using dist::testing::rank_values;
-using dist::testing::world;
+using namespace halfway::dist::testing;  // world(), rank_values(), on_every_rank()
 
 TEST_CASE("gradient sync: fp32 gradients become their sum over the ranks") {
   Communicator& comm = world();

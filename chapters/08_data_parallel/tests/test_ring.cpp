@@ -11,9 +11,7 @@
 
 using namespace halfway;
 using namespace halfway::dist;
-using dist::testing::on_every_rank;
-using dist::testing::rank_values;
-using dist::testing::world;
+using namespace halfway::dist::testing;  // world(), rank_values(), on_every_rank()
 
 namespace {
 const std::int64_t kSizes[] = {0, 1, 2, 3, 5, 7, 64, 1000, 4099};
