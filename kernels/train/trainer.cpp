@@ -114,6 +114,7 @@ StepResult Trainer<S>::Impl::run_step() {
     if (g.a) copy_in(g.a, &v, sizeof v);
     else copy_in(g.s, &vs, sizeof vs);
   }
+  if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
   ts.clip_options.max_norm = o.clip ? o.max_norm : 1.0f;
