@@ -109,6 +109,10 @@ struct TrainerOptions {
   /// step: kernels/dist's sum_gradients over the ranks (with loss_weight divided by their
   /// number the sum is the average). Empty: one process.
   std::function<void(const amp::GradBuffer&)> after_backward;
+  /// Data parallel: this process's share of every global micro-batch of `batch` numbers
+  /// (DataOrder::set_shard). 0 of 1: one process.
+  int rank = 0;
+  int ranks = 1;
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults

@@ -44,6 +44,7 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
       sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
   model.init(o.seed, o.init == InitKind::seed ? 1.0 : 0.0);
+  order.set_shard(o.rank, o.ranks);  // data parallel (chapter 08): this rank's share of each batch
   if (o.fault.step > 0) {
     const std::string name =
         o.fault.param.empty() ? "transformer.decoder.layers.0.linear1.weight" : o.fault.param;

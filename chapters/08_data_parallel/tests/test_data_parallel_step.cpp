@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/dist/gradient_sync.hpp"
+#include "kernels/train/data.hpp"
 #include "kernels/train/trainer.hpp"
 #include "world.hpp"
 
@@ -67,4 +68,30 @@ TEST_CASE("data parallel step: ranks on the same batches with averaged gradients
   std::vector<float> mine = dp.masters_host(), root = mine;
   comm.broadcast(root.data(), std::int64_t(root.size() * sizeof(float)), 0);
   CHECK(on_every_rank(same_bits(mine, root)));
+}
+
+TEST_CASE("data parallel step: the ranks' shares of a micro-batch are the global batch in order") {
+  std::vector<int> numbers(50);
+  for (int i = 0; i < 50; ++i) numbers[std::size_t(i)] = i;
+  train::DataOrder global(numbers, 16, 3);  // batches of 16, the last of each epoch 2
+  for (int ranks : {1, 2, 3}) {
+    std::vector<train::DataOrder> shards;
+    for (int r = 0; r < ranks; ++r) {
+      shards.emplace_back(numbers, 16, 3);
+      shards.back().set_shard(r, ranks);
+    }
+    for (std::int64_t k : {0, 1, 2, 4, 5, 6}) {  // k = 3 and 7: 2 numbers, fewer than 3 ranks
+      CAPTURE(ranks);
+      CAPTURE(k);
+      std::vector<int> joined;
+      for (auto& s : shards) {
+        const std::vector<int> part = s.batch(k);
+        joined.insert(joined.end(), part.begin(), part.end());
+      }
+      CHECK(joined == global.batch(k));
+    }
+  }
+  train::DataOrder third(numbers, 16, 3);
+  third.set_shard(2, 3);
+  CHECK_THROWS_WITH_AS(third.batch(3), doctest::Contains("2 numbers for 3 ranks"), halfway::Error);
 }
