@@ -61,6 +61,16 @@ else()
   set(HALFWAY_RUN_ENV "HALFWAY_OPENBLAS_DEFAULT=1")
 endif()
 
+# MPI (chapter 08, data parallel): optional. Without it the course still builds; kernels/dist
+# then has only its single-process communicator and chapter 08's multi-rank tests are not
+# registered (the chapter's configure message says what to install).
+find_package(MPI QUIET COMPONENTS CXX)
+if(MPI_CXX_FOUND)
+  set(HALFWAY_WITH_MPI ON)
+else()
+  set(HALFWAY_WITH_MPI OFF)
+endif()
+
 # Thrust for host-side code: the CUDA toolkit's CCCL when present, else Debian's libthrust-dev.
 # Host code runs Thrust's algorithms on the CPU (CPP device system).
 find_path(HALFWAY_CCCL_INCLUDE_DIR thrust/version.h

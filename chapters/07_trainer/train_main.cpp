@@ -19,6 +19,8 @@
 #include "common/number_words.hpp"
 #include "common/progress.hpp"
 #include "common/timer.hpp"
+#include "kernels/dist/communicator.hpp"
+#include "kernels/dist/gradient_sync.hpp"
 #include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
 #include "kernels/train/step_profile.hpp"
@@ -326,6 +328,24 @@ int main(int argc, char** argv) {
       if (*env == '\0' || *end != '\0' || ms < 1 || ms > 60000)
         throw UsageError(std::string("expected HALFWAY_CHECKPOINT_PAUSE_MS in milliseconds, 1..60000, found '") + env + "'");
       o.checkpoint_pause_ms = int(ms);
+    }
+    // Data parallel (chapter 08): under mpirun every rank trains on its share of each batch,
+    // the gradients are summed after the backward (averaged: the loss weight is divided by the
+    // ranks), and rank 0 alone writes the output, the log and the checkpoints.
+    std::unique_ptr<dist::Communicator> comm;
+    if (!*tr && dist::launched_by_mpirun()) {
+      comm = dist::make_communicator(o.backend);
+      o.rank = comm->rank();
+      o.ranks = comm->size();
+      o.loss_weight /= comm->size();
+      o.after_backward = [c = comm.get()](const amp::GradBuffer& g) { dist::sum_gradients(*c, g, dist::Accumulate::fp32); };
+      if (comm->rank() != 0) {
+        s.log.clear(), s.checkpoint.clear(), s.telemetry.clear();
+        if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
+      }
+      std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
+                << "every batch of " << o.batch << "; gradients summed in fp32 after the backward (loss weight 1/"
+                << comm->size() << ")\n";
     }
     if (*tr) {
       if (s.precision == "fp32") translate<float>(s, o);

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "08_data_parallel/shard.hpp"
 #include "common/error.hpp"
 #include "common/rng.hpp"
 
@@ -34,7 +35,18 @@ std::vector<int> DataOrder::batch(std::int64_t k) {
     cached_epoch_ = e;
   }
   const std::int64_t lo = j * batch_, hi = std::min<std::int64_t>(lo + batch_, size());
-  return {cached_.begin() + lo, cached_.begin() + hi};
+  if (ranks_ == 1) return {cached_.begin() + lo, cached_.begin() + hi};  // one process: exercise 08.2 not needed
+  const dist::ShardRange mine = dist::shard_range(hi - lo, ranks_, rank_);
+  HALFWAY_EXPECT(mine.size() > 0, "a share of micro-batch " + std::to_string(k) + " for rank " + std::to_string(rank_) +
+                 " (a batch of at least as many numbers as ranks)", std::to_string(hi - lo) + " numbers for " +
+                 std::to_string(ranks_) + " ranks");
+  return {cached_.begin() + lo + mine.begin, cached_.begin() + lo + mine.end};
+}
+
+void DataOrder::set_shard(int rank, int ranks) {
+  HALFWAY_EXPECT(ranks >= 1 && rank >= 0 && rank < ranks, "0 <= rank < ranks", std::to_string(rank) + " of " + std::to_string(ranks));
+  rank_ = rank;
+  ranks_ = ranks;
 }
 
 }  // namespace halfway::train

@@ -23,8 +23,11 @@ class DataOrder {
 
   std::int64_t batches_per_epoch() const { return per_epoch_; }
   std::int64_t size() const { return std::int64_t(numbers_.size()); }
-  /// The numbers of micro-batch k (k >= 0).
+  /// The numbers of micro-batch k (k >= 0): with a shard set, this rank's part of it.
   std::vector<int> batch(std::int64_t k);
+  /// Data parallel (chapter 08): every rank walks the same seeded order, and batch(k) returns
+  /// rank `rank`'s shard of the global micro-batch k (kernels/dist's shard_range).
+  void set_shard(int rank, int ranks);
   /// Epoch e's permutation of the numbers.
   std::vector<int> epoch_order(std::int64_t e) const;
 
@@ -35,6 +38,7 @@ class DataOrder {
   std::int64_t per_epoch_;
   std::int64_t cached_epoch_ = -1;
   std::vector<int> cached_;
+  int rank_ = 0, ranks_ = 1;
 };
 
 }  // namespace halfway::train

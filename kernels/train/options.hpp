@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/backend.hpp"
@@ -104,6 +105,15 @@ struct TrainerOptions {
   /// the smaller gradients of a mean over more tokens per batch (chapter 04's
   /// demonstration; pair it with an SGD rate divided by the same factor).
   double loss_weight = 1.0;
+  /// Data parallel (chapter 08): when set, called once a step with the flat gradient buffer
+  /// after the last micro-batch's backward, before the unscale-and-check and the optimizer
+  /// step: kernels/dist's sum_gradients over the ranks (with loss_weight divided by their
+  /// number the sum is the average). Empty: one process.
+  std::function<void(const amp::GradBuffer&)> after_backward;
+  /// Data parallel: this process's share of every global micro-batch of `batch` numbers
+  /// (DataOrder::set_shard). 0 of 1: one process.
+  int rank = 0;
+  int ranks = 1;
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults

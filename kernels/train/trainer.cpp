@@ -44,6 +44,7 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
       sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
   model.init(o.seed, o.init == InitKind::seed ? 1.0 : 0.0);
+  order.set_shard(o.rank, o.ranks);  // data parallel (chapter 08): this rank's share of each batch
   if (o.fault.step > 0) {
     const std::string name =
         o.fault.param.empty() ? "transformer.decoder.layers.0.linear1.weight" : o.fault.param;
@@ -114,6 +115,7 @@ StepResult Trainer<S>::Impl::run_step() {
     if (g.a) copy_in(g.a, &v, sizeof v);
     else copy_in(g.s, &vs, sizeof vs);
   }
+  if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
   ts.clip_options.max_norm = o.clip ? o.max_norm : 1.0f;
