@@ -1,0 +1,115 @@
+// The packed GEMM's SIMD fp32 paths (gemm_cpu_packed.hpp): AVX2 + FMA (avx2) and AVX-512F
+// (fp16 inputs on avx512bf16 and amx). The packing converts 8 halves per F16C instruction
+// (bf16: a 16-bit shift) into the fp32 layout the micro-kernels read. Both give the bits
+// of the plain twin (gemm_cpu_generic.cpp): sums in the order k = 0, 1, ..., each product
+// exact, so an FMA rounds exactly where the plain multiply-then-add does.
+#include "common/host_simd.hpp"
+#include "kernels/gemm/gemm_cpu_packed.hpp"
+
+#if HALFWAY_HOST_SIMD
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace halfway {
+
+namespace {
+
+#define HALFWAY_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define HALFWAY_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+HALFWAY_AVX2 inline void convert8(DType in, const std::uint16_t* s, float* d) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  _mm256_storeu_ps(d, in == DType::f16 ? _mm256_cvtph_ps(h)
+                                       : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+}
+
+HALFWAY_AVX2 inline float convert1(DType in, std::uint16_t v) {
+  return in == DType::f16 ? _cvtsh_ss(v) : _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(v) << 16)));
+}
+
+// n values, 8 at a time, then one at a time.
+HALFWAY_AVX2 inline void convert_run(DType in, const std::uint16_t* s, float* d, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) convert8(in, s + i, d + i);
+  for (; i < n; ++i) d[i] = convert1(in, s[i]);
+}
+
+// fp32 layout, dst[p * R + r] (kp == k: these paths need no padding of K).
+template <int R>
+HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k,
+                           int, void* out) {
+  auto* dst = static_cast<float*>(out);
+  if (rs == 1) {  // a row of the sliver is contiguous for each p: convert it in place
+    for (int p = 0; p < k; ++p) {
+      float* d = dst + std::int64_t(p) * R;
+      convert_run(in, src + p * ps, d, rows);
+      std::fill(d + rows, d + R, 0.0f);
+    }
+    return;
+  }
+  // Each of the R rows is contiguous along p: convert blocks of 64 p, then transpose.
+  constexpr int kBlock = 64;
+  alignas(64) float t[R][kBlock];
+  for (int p0 = 0; p0 < k; p0 += kBlock) {
+    const int len = std::min(kBlock, k - p0);
+    for (int r = 0; r < rows; ++r) convert_run(in, src + r * rs + p0 * ps, t[r], len);
+    for (int r = rows; r < R; ++r) std::fill(t[r], t[r] + len, 0.0f);
+    for (int p = 0; p < len; ++p)
+      for (int r = 0; r < R; ++r) dst[std::int64_t(p0 + p) * R + r] = t[r][p];
+  }
+}
+
+// AVX2: 6 x 16 block, 12 accumulators of 8 lanes.
+constexpr int kAvx2Mr = 6, kAvx2Nr = 16;
+HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile) {
+  const auto* a = static_cast<const float*>(av);
+  const auto* b = static_cast<const float*>(bv);
+  // Flat and fully unrolled, or GCC keeps a copy of the accumulators on the stack.
+  __m256 c[2 * kAvx2Mr];
+#pragma GCC unroll 16
+  for (auto& v : c) v = _mm256_setzero_ps();
+  for (int p = 0; p < kp; ++p) {
+    const __m256 b0 = _mm256_load_ps(b + p * kAvx2Nr), b1 = _mm256_load_ps(b + p * kAvx2Nr + 8);
+#pragma GCC unroll 16
+    for (int i = 0; i < kAvx2Mr; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + p * kAvx2Mr + i);
+      c[2 * i] = _mm256_fmadd_ps(ai, b0, c[2 * i]);
+      c[2 * i + 1] = _mm256_fmadd_ps(ai, b1, c[2 * i + 1]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * kAvx2Mr; ++i) _mm256_storeu_ps(tile + 8 * i, c[i]);
+}
+
+// AVX-512: 8 x 32 block, 16 accumulators of 16 lanes.
+constexpr int kAvx512Mr = 8, kAvx512Nr = 32;
+HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* tile) {
+  const auto* a = static_cast<const float*>(av);
+  const auto* b = static_cast<const float*>(bv);
+  __m512 c[2 * kAvx512Mr];
+#pragma GCC unroll 32
+  for (auto& v : c) v = _mm512_setzero_ps();
+  for (int p = 0; p < kp; ++p) {
+    const __m512 b0 = _mm512_load_ps(b + p * kAvx512Nr), b1 = _mm512_load_ps(b + p * kAvx512Nr + 16);
+#pragma GCC unroll 32
+    for (int i = 0; i < kAvx512Mr; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[p * kAvx512Mr + i]);
+      c[2 * i] = _mm512_fmadd_ps(ai, b0, c[2 * i]);
+      c[2 * i + 1] = _mm512_fmadd_ps(ai, b1, c[2 * i + 1]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < 2 * kAvx512Mr; ++i) _mm512_storeu_ps(tile + 16 * i, c[i]);
+}
+
+}  // namespace
+
+const GemmCpuPath gemm_cpu_paths::avx2{"avx2",       kAvx2Mr,           kAvx2Nr, 1, 4, pack_f32<kAvx2Mr>,
+                                       pack_f32<kAvx2Nr>, micro_avx2};
+const GemmCpuPath gemm_cpu_paths::avx512{"avx512 (fp32)",       kAvx512Mr,           kAvx512Nr, 1, 4,
+                                         pack_f32<kAvx512Mr>, pack_f32<kAvx512Nr>, micro_avx512};
+
+}  // namespace halfway
+
+#endif  // HALFWAY_HOST_SIMD
