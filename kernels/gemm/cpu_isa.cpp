@@ -21,7 +21,7 @@ namespace halfway {
 
 namespace {
 
-constexpr CpuIsa kAll[] = {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512bf16, CpuIsa::amx};
+constexpr CpuIsa kAll[] = {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512bf16, CpuIsa::amx};
 
 #if HALFWAY_HOST_SIMD
 // AMX's tile data (8 KiB of registers) is off until the process asks Linux for it once:
@@ -48,6 +48,7 @@ bool detect(CpuIsa isa) {
   switch (isa) {
     case CpuIsa::generic: return true;
     case CpuIsa::avx2: return avx2;
+    case CpuIsa::avx512: return avx512;
     case CpuIsa::avx512bf16: return bf16;
     case CpuIsa::amx: return amx && amx_granted();
   }
@@ -74,16 +75,17 @@ CpuIsa from_environment() {
   static const int chosen = [] {
     const char* v = std::getenv("HALFWAY_CPU_ISA");
     if (!v || !*v) {
-      for (int i = 3; i > 0; --i)
-        if (cpu_isa_available(kAll[i])) return i;
-      return 0;
+      // The default: tiles, else the widest fp32 path (cpu_isa.hpp: why not avx512bf16).
+      for (const CpuIsa isa : {CpuIsa::amx, CpuIsa::avx512, CpuIsa::avx2})
+        if (cpu_isa_available(isa)) return int(isa);
+      return int(CpuIsa::generic);
     }
     for (const CpuIsa isa : kAll)
       if (to_string(isa) == v) return int(isa);
     return -1;
   }();
   if (chosen < 0)
-    throw Error(std::string("HALFWAY_CPU_ISA: expected generic, avx2, avx512bf16 or amx, found '") +
+    throw Error(std::string("HALFWAY_CPU_ISA: expected generic, avx2, avx512, avx512bf16 or amx, found '") +
                 std::getenv("HALFWAY_CPU_ISA") + "'");
   expect_available(CpuIsa(chosen), "HALFWAY_CPU_ISA");
   return CpuIsa(chosen);
@@ -95,6 +97,7 @@ std::string_view to_string(CpuIsa isa) {
   switch (isa) {
     case CpuIsa::generic: return "generic";
     case CpuIsa::avx2: return "avx2";
+    case CpuIsa::avx512: return "avx512";
     case CpuIsa::avx512bf16: return "avx512bf16";
     case CpuIsa::amx: return "amx";
   }
@@ -103,7 +106,8 @@ std::string_view to_string(CpuIsa isa) {
 
 bool cpu_isa_available(CpuIsa isa) {
 #if HALFWAY_HOST_SIMD
-  static const bool has[] = {true, detect(CpuIsa::avx2), detect(CpuIsa::avx512bf16), detect(CpuIsa::amx)};
+  static const bool has[] = {true, detect(CpuIsa::avx2), detect(CpuIsa::avx512), detect(CpuIsa::avx512bf16),
+                             detect(CpuIsa::amx)};
   return has[int(isa)];
 #else
   return isa == CpuIsa::generic;

@@ -35,6 +35,31 @@ HALFWAY_AVX2 inline void convert_run(DType in, const std::uint16_t* s, float* d,
   for (; i < n; ++i) d[i] = convert1(in, s[i]);
 }
 
+// 8 rows of 8 floats transposed in registers: out[j] = column j of the rows in[0..7].
+HALFWAY_AVX2 inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+HALFWAY_AVX2 inline __m256 load_convert8(DType in, const std::uint16_t* s) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  return in == DType::f16 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 // fp32 layout, dst[p * R + r] (kp == k: these paths need no padding of K).
 template <int R>
 HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k,
@@ -48,15 +73,23 @@ HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, 
     }
     return;
   }
-  // Each of the R rows is contiguous along p: convert blocks of 64 p, then transpose.
-  constexpr int kBlock = 64;
-  alignas(64) float t[R][kBlock];
-  for (int p0 = 0; p0 < k; p0 += kBlock) {
-    const int len = std::min(kBlock, k - p0);
-    for (int r = 0; r < rows; ++r) convert_run(in, src + r * rs + p0 * ps, t[r], len);
-    for (int r = rows; r < R; ++r) std::fill(t[r], t[r] + len, 0.0f);
-    for (int p = 0; p < len; ++p)
-      for (int r = 0; r < R; ++r) dst[std::int64_t(p0 + p) * R + r] = t[r][p];
+  // Each of the R rows is contiguous along p: 8 x 8 blocks converted and transposed in
+  // registers; the rest (rows past a multiple of 8, the last p) through a small buffer.
+  const int rows8 = R % 8 == 0 ? rows / 8 * 8 : 0, k8 = k / 8 * 8;
+  for (int r0 = 0; r0 < rows8; r0 += 8) {
+    for (int p0 = 0; p0 < k8; p0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) v[i] = load_convert8(in, src + (r0 + i) * rs + p0);
+      transpose8(v);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + std::int64_t(p0 + j) * R + r0, v[j]);
+    }
+    for (int p = k8; p < k; ++p)
+      for (int i = 0; i < 8; ++i) dst[std::int64_t(p) * R + r0 + i] = convert1(in, src[(r0 + i) * rs + p]);
+  }
+  for (int p = 0; p < k; ++p) {
+    float* d = dst + std::int64_t(p) * R;
+    for (int r = rows8; r < rows; ++r) d[r] = convert1(in, src[r * rs + p]);
+    std::fill(d + rows, d + R, 0.0f);
   }
 }
 

@@ -70,6 +70,7 @@ const GemmCpuPath& gemm_cpu_path(CpuIsa isa, DType in) {
   switch (isa) {
     case CpuIsa::generic: break;
     case CpuIsa::avx2: return gemm_cpu_paths::avx2;
+    case CpuIsa::avx512: return gemm_cpu_paths::avx512;
     case CpuIsa::avx512bf16: return in == DType::bf16 ? gemm_cpu_paths::avx512bf16 : gemm_cpu_paths::avx512;
     case CpuIsa::amx: return in == DType::bf16 ? gemm_cpu_paths::amx : gemm_cpu_paths::avx512;
   }

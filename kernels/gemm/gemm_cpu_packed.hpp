@@ -10,7 +10,7 @@
 /// product units): no conversion pass, no fp32 copy of a matrix. OpenBLAS keeps the fp32
 /// inputs (gemm_cpu.cpp).
 ///
-/// Bits: on the fp32 paths (generic, avx2, and fp16 on avx512bf16/amx) every element of C
+/// Bits: on the fp32 paths (generic, avx2, avx512, and fp16 on avx512bf16/amx) every element of C
 /// is the fp32 sum of its K exact products in the order k = 0, 1, ... (an fp32 product of
 /// two 16-bit values is exact, so FMA or not gives the same bits): the paths agree with
 /// each other bit for bit. bf16 on avx512bf16 adds products in pairs and amx in its own
@@ -53,7 +53,7 @@ namespace gemm_cpu_paths {
 // gemm_cpu_amx.cpp); the SIMD ones exist only where HALFWAY_HOST_SIMD is 1.
 extern const GemmCpuPath generic;     ///< plain C++, fp32 arithmetic
 extern const GemmCpuPath avx2;        ///< AVX2 + FMA + F16C, fp32 arithmetic
-extern const GemmCpuPath avx512;      ///< AVX-512F, fp32 arithmetic (fp16 on avx512bf16 and amx)
+extern const GemmCpuPath avx512;      ///< AVX-512F, fp32 arithmetic (also fp16 on avx512bf16 and amx)
 extern const GemmCpuPath avx512bf16;  ///< VDPBF16PS, bf16 pairs into fp32
 extern const GemmCpuPath amx;         ///< AMX-BF16 tiles
 }  // namespace gemm_cpu_paths

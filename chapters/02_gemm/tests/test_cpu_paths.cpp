@@ -21,7 +21,7 @@ using namespace halfway::ch02;
 
 namespace {
 
-constexpr CpuIsa kPaths[] = {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512bf16, CpuIsa::amx};
+constexpr CpuIsa kPaths[] = {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512bf16, CpuIsa::amx};
 constexpr Op kLayouts[4][2] = {{Op::N, Op::N}, {Op::N, Op::T}, {Op::T, Op::N}, {Op::T, Op::T}};
 
 // Shapes around every path's blocks: one element; K odd (the pairs' zero padding) and
@@ -161,7 +161,7 @@ TEST_CASE("cpu paths: random inputs stay within the fp64 bound on every path inc
 }
 
 TEST_CASE("cpu paths: the fp32 paths give the plain twin's bits") {
-  // avx2, and fp16 on avx512bf16 and amx (AVX-512 fp32), sum each element's exact products
+  // avx2, avx512, and fp16 on avx512bf16 and amx (AVX-512 fp32), sum each element's exact products
   // in the order k = 0, 1, ... like the generic path: the same bits, not just a bound.
   for (const DType in : {DType::f16, DType::bf16}) {
     for (const auto& l : kLayouts) {
@@ -183,7 +183,7 @@ TEST_CASE("cpu paths: a path the machine lacks is a clear error and ForcePlain t
   CHECK(cpu_isa_available(CpuIsa::generic));
 #if !HALFWAY_HOST_SIMD
   // The HALFWAY_PLAIN_CPU build compiles no SIMD code: generic is its only path.
-  for (const CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512bf16, CpuIsa::amx}) CHECK_FALSE(cpu_isa_available(isa));
+  for (const CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512bf16, CpuIsa::amx}) CHECK_FALSE(cpu_isa_available(isa));
 #endif
   bool some_missing = false;
   for (const CpuIsa isa : kPaths) {
