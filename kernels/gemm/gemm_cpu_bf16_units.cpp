@@ -45,7 +45,7 @@ void pack_pairs(DType, const std::uint16_t* src, std::int64_t rs, std::int64_t p
 // avx512bf16: 8 x 32 block, 16 accumulators; per pair of k, one broadcast of a row's pair.
 constexpr int kDpMr = 8, kDpNr = 32;
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_dp(int kp, const void* av, const void* bv,
-                                                                       float* tile) {
+                                                                       float* tile, std::int64_t ldt) {
   const auto* a = static_cast<const std::int32_t*>(av);  // one int32 = one row's pair
   const auto* b = static_cast<const __m512i*>(bv);       // two zmm = 32 columns' pairs
   __m512 c[2 * kDpMr];  // flat and fully unrolled: all in registers
@@ -61,7 +61,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_dp(int kp, con
     }
   }
 #pragma GCC unroll 32
-  for (int i = 0; i < 2 * kDpMr; ++i) _mm512_storeu_ps(tile + 16 * i, c[i]);
+  for (int i = 0; i < 2 * kDpMr; ++i) _mm512_storeu_ps(tile + i / 2 * ldt + i % 2 * 16, c[i]);
 }
 
 // amx: 16 x 32 block = two 16 x 16 C tiles; K in blocks of 32 (one A tile, two B tiles).
@@ -84,7 +84,7 @@ struct alignas(64) TileConfig {
   std::uint8_t rows[16] = {};
 };
 
-__attribute__((target("amx-tile,amx-bf16"))) void micro_amx(int kp, const void* av, const void* bv, float* tile) {
+__attribute__((target("amx-tile,amx-bf16"))) void micro_amx(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
   thread_local bool configured = false;
   if (!configured) {
     TileConfig cfg;
@@ -108,8 +108,8 @@ __attribute__((target("amx-tile,amx-bf16"))) void micro_amx(int kp, const void* 
     _tile_dpbf16ps(0, 2, 3);
     _tile_dpbf16ps(1, 2, 4);
   }
-  _tile_stored(0, tile, kAmxNr * 4);
-  _tile_stored(1, tile + 16, kAmxNr * 4);
+  _tile_stored(0, tile, ldt * 4);
+  _tile_stored(1, tile + 16, ldt * 4);
 }
 
 }  // namespace

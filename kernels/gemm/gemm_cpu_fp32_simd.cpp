@@ -86,16 +86,23 @@ HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, 
     for (int p = k8; p < k; ++p)
       for (int i = 0; i < 8; ++i) dst[std::int64_t(p) * R + r0 + i] = convert1(in, src[(r0 + i) * rs + p]);
   }
-  for (int p = 0; p < k; ++p) {
-    float* d = dst + std::int64_t(p) * R;
-    for (int r = rows8; r < rows; ++r) d[r] = convert1(in, src[r * rs + p]);
-    std::fill(d + rows, d + R, 0.0f);
+  // The other rows: blocks of 64 p converted 8 at a time into a buffer, then transposed.
+  constexpr int kBlock = 64;
+  alignas(32) float t[R][kBlock];
+  for (int p0 = 0; p0 < k; p0 += kBlock) {
+    const int len = std::min(kBlock, k - p0);
+    for (int r = rows8; r < rows; ++r) convert_run(in, src + r * rs + p0, t[r], len);
+    for (int p = 0; p < len; ++p) {
+      float* d = dst + std::int64_t(p0 + p) * R;
+      for (int r = rows8; r < rows; ++r) d[r] = t[r][p];
+      std::fill(d + rows, d + R, 0.0f);
+    }
   }
 }
 
 // AVX2: 6 x 16 block, 12 accumulators of 8 lanes.
 constexpr int kAvx2Mr = 6, kAvx2Nr = 16;
-HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile) {
+HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
   const auto* a = static_cast<const float*>(av);
   const auto* b = static_cast<const float*>(bv);
   // Flat and fully unrolled, or GCC keeps a copy of the accumulators on the stack.
@@ -112,12 +119,12 @@ HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile
     }
   }
 #pragma GCC unroll 16
-  for (int i = 0; i < 2 * kAvx2Mr; ++i) _mm256_storeu_ps(tile + 8 * i, c[i]);
+  for (int i = 0; i < 2 * kAvx2Mr; ++i) _mm256_storeu_ps(tile + i / 2 * ldt + i % 2 * 8, c[i]);
 }
 
 // AVX-512: 8 x 32 block, 16 accumulators of 16 lanes.
 constexpr int kAvx512Mr = 8, kAvx512Nr = 32;
-HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* tile) {
+HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
   const auto* a = static_cast<const float*>(av);
   const auto* b = static_cast<const float*>(bv);
   __m512 c[2 * kAvx512Mr];
@@ -133,7 +140,7 @@ HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* 
     }
   }
 #pragma GCC unroll 32
-  for (int i = 0; i < 2 * kAvx512Mr; ++i) _mm512_storeu_ps(tile + 16 * i, c[i]);
+  for (int i = 0; i < 2 * kAvx512Mr; ++i) _mm512_storeu_ps(tile + i / 2 * ldt + i % 2 * 16, c[i]);
 }
 
 }  // namespace

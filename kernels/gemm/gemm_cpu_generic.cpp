@@ -28,14 +28,14 @@ void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t 
   }
 }
 
-void micro(int kp, const void* av, const void* bv, float* tile) {
+void micro(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
   const auto* a = static_cast<const float*>(av);
   const auto* b = static_cast<const float*>(bv);
   float acc[kMr][kNr] = {};
   for (int p = 0; p < kp; ++p)
     for (int i = 0; i < kMr; ++i)
       for (int j = 0; j < kNr; ++j) acc[i][j] += a[p * kMr + i] * b[p * kNr + j];
-  std::memcpy(tile, acc, sizeof acc);
+  for (int i = 0; i < kMr; ++i) std::memcpy(tile + i * ldt, acc[i], sizeof acc[i]);
 }
 
 }  // namespace

@@ -91,6 +91,7 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   // A panel of B: as many NR-column slivers as fit kPanelBytes (at least one).
   const int nc = int(std::min<std::int64_t>((g.n + nr - 1) / nr, std::max<std::size_t>(1, kPanelBytes / b_sliver))) * nr;
   const int m_slivers = (g.m + mr - 1) / mr;
+  const bool direct = g.alpha == 1.0f && g.beta == 0.0f;
   const bool parallel = omp_get_max_threads() > 1 && double(g.m) * g.n * g.k >= double(1 << 22);
   thread_local Scratch b_pack, c_stage;
   // A 16-bit C is computed in fp32, the whole batch, and rounded at the end by the bulk
@@ -130,9 +131,14 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
         const int i0 = s * mr, rows = std::min(mr, g.m - i0);
         path.pack_a(g.in, a + std::int64_t(i0) * a_rs, a_rs, a_ps, rows, g.k, kp, ap);
         for (int q = 0; q < n_slivers; ++q) {
-          path.micro(kp, ap, bp + q * b_sliver, t);
-          store_tile(t, nr, rows, std::min(nr, cols - q * nr), c + std::int64_t(i0) * ldc + j0 + q * nr, ldc, g.alpha,
-                     g.beta);
+          float* cq = c + std::int64_t(i0) * ldc + j0 + q * nr;
+          const int width = std::min(nr, cols - q * nr);
+          if (direct && rows == mr && width == nr) {
+            path.micro(kp, ap, bp + q * b_sliver, cq, ldc);  // C = A B, a whole block: straight into C
+          } else {
+            path.micro(kp, ap, bp + q * b_sliver, t, nr);
+            store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
+          }
         }
       });
     }

@@ -38,8 +38,9 @@ struct GemmCpuPath {
                  void* dst);
   void (*pack_b)(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k, int kp,
                  void* dst);
-  /// tile[i * nr + j] = sum over p < kp of a(i, p) * b(p, j), from packed slivers.
-  void (*micro)(int kp, const void* a, const void* b, float* tile);
+  /// tile[i * ldt + j] = sum over p < kp of a(i, p) * b(p, j), from packed slivers, for
+  /// all i < mr, j < nr (the driver passes C itself when the block is whole and C = AB).
+  void (*micro)(int kp, const void* a, const void* b, float* tile, std::int64_t ldt);
 };
 
 /// The path for `isa` and 16-bit input type `in`.
