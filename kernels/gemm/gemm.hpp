@@ -22,8 +22,9 @@
 ///
 /// Backends (common/backend.hpp): `cuda` runs the best WMMA kernel on the GPU (pointers
 /// are device pointers); `emu` runs the same kernels under the SIMT emulator (host
-/// pointers); `cpu` converts the fp16-rounded inputs to fp32 and calls OpenBLAS sgemm
-/// (host pointers). f32 inputs: SIMT fp32 kernel on emu/cuda, OpenBLAS on cpu. The same numbers come out of all three, up to the order of fp32
+/// pointers); `cpu` runs the course's packed GEMM, which converts 16-bit inputs while it
+/// packs them, on the instruction-set path the CPU has (kernels/gemm/cpu_isa.hpp; host
+/// pointers). f32 inputs: SIMT fp32 kernel on emu/cuda, OpenBLAS on cpu. The same numbers come out of all three, up to the order of fp32
 /// additions (see chapters/02_gemm/README.md for the error bound).
 ///
 /// Example: Y[M x N] = X[M x K] * W^T with W stored N x K, all fp16, fp32 output:
@@ -110,8 +111,9 @@ std::string layout_name(const GemmArgs& g);
 void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel = GemmKernel::best,
           void* stream = nullptr);
 
-/// The cpu backend: converts the fp16/bf16 inputs to fp32 (OpenMP, cache-blocked, F16C
-/// where the CPU has it), calls OpenBLAS `cblas_sgemm`, and rounds C to fp16/bf16 if asked.
+/// The cpu backend: fp16/bf16 inputs through the packed GEMM (gemm_cpu_packed.hpp) on the
+/// path cpu_isa() picks, C rounded to fp16/bf16 if asked; f32 inputs through OpenBLAS
+/// `cblas_sgemm`.
 void gemm_cpu(const GemmArgs& g);
 
 /// Tile shapes of kernel 6 that the benchmark compares (variant 0 is the library's):

@@ -60,6 +60,19 @@ std::string Problem::describe() const {
   return s.str();
 }
 
+Problem problem(const Op* l, const Shape3& s, DType in, DType out, Values values) {
+  Problem p;
+  p.op_a = l[0];
+  p.op_b = l[1];
+  p.m = s.m;
+  p.n = s.n;
+  p.k = s.k;
+  p.in = in;
+  p.out = out;
+  p.values = values;
+  return p;
+}
+
 Verdict compare(const std::vector<double>& got, const std::vector<double>& ref,
                 const std::vector<double>& bound) {
   Verdict v;

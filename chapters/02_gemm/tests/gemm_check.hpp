@@ -36,6 +36,17 @@ struct Problem {
   std::string describe() const;
 };
 
+/// A product's shape: C is m x n, the sum runs over k.
+struct Shape3 {
+  int m, n, k;
+};
+
+/// The problem every test starts from: layout l (op_a, op_b), shape s, input and output
+/// types, how the inputs are filled; tight leading dimensions, one batch entry, alpha 1,
+/// beta 0, seed 1. Each test then sets what it varies.
+Problem problem(const Op* l, const Shape3& s, DType in = DType::f16, DType out = DType::f32,
+                Values values = Values::integers);
+
 /// What a comparison found: ok, or the first bad element and how many were bad.
 struct Verdict {
   bool ok = true;

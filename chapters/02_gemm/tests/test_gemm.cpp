@@ -30,31 +30,11 @@ void expect_ok(GemmKernel kernel, const Problem& p) {
   CHECK(v.ok);
 }
 
-struct Shape3 {
-  int m, n, k;
-};
 // The shapes every kernel must get right: a single element, odd sizes smaller than one
 // tile, odd sizes spanning several 16x16 tiles and one 128x128 block edge, and an
 // aligned shape of several whole blocks.
 constexpr Shape3 kShapes[] = {{1, 1, 1}, {17, 33, 40}, {72, 73, 74}, {128, 256, 64}};
 constexpr Op kLayouts[4][2] = {{N, N}, {N, T}, {T, N}, {T, T}};
-
-// The problem every test starts from: layout l (op_a, op_b), shape s, input and output
-// types, how the inputs are filled; tight leading dimensions, one batch entry, alpha 1,
-// beta 0, seed 1. Each test then sets what it varies.
-Problem problem(const Op* l, const Shape3& s, DType in = DType::f16, DType out = DType::f32,
-                Values values = Values::integers) {
-  Problem p;
-  p.op_a = l[0];
-  p.op_b = l[1];
-  p.m = s.m;
-  p.n = s.n;
-  p.k = s.k;
-  p.in = in;
-  p.out = out;
-  p.values = values;
-  return p;
-}
 
 // The GemmArgs of an N N problem over the buffers a, b and c (the argument checks).
 template <class In, class Out>

@@ -1,0 +1,195 @@
+// The cpu GEMM's instruction-set paths for 16-bit inputs (kernels/gemm/cpu_isa.hpp): each
+// path this machine has runs chapter 02's checks (exact on integers, the fp64 bound on
+// random values), the fp32 paths give the plain twin's bits, and a path the machine lacks
+// is skipped with a message, or refused with a clear error where it is asked for.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "chapters/02_gemm/tests/gemm_check.hpp"
+#include "common/error.hpp"
+#include "common/host_simd.hpp"
+#include "kernels/gemm/cpu_isa.hpp"
+#include "kernels/gemm/gemm.hpp"
+
+using namespace halfway;
+using namespace halfway::ch02;
+
+namespace {
+
+constexpr CpuIsa kPaths[] = {CpuIsa::generic, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512bf16, CpuIsa::amx};
+constexpr Op kLayouts[4][2] = {{Op::N, Op::N}, {Op::N, Op::T}, {Op::T, Op::N}, {Op::T, Op::T}};
+
+// Shapes around every path's blocks: one element; K odd (the pairs' zero padding) and
+// below AMX's 32; sizes across the 4/6/8/16-row and 8/16/32-column register blocks; K past
+// one AMX block and odd; M and N past several blocks.
+constexpr Shape3 kShapes[] = {{1, 1, 1}, {5, 70, 3}, {17, 33, 40}, {40, 37, 129}, {72, 73, 74}};
+
+// body(path) for each path this machine has; a doctest message for each one it lacks.
+template <class Body>
+void for_each_path(Body body) {
+  for (const CpuIsa isa : kPaths) {
+    if (!cpu_isa_available(isa)) {
+      MESSAGE("skipped: this machine (CPU, OS or build) has no " << to_string(isa) << " path");
+      continue;
+    }
+    CAPTURE(to_string(isa));
+    const ScopedCpuIsa scope(isa);
+    body(isa);
+  }
+}
+
+void expect_ok(const Problem& p) {
+  const Verdict v = run_and_check(Backend::cpu, GemmKernel::best, p);
+  INFO(v.message);
+  CHECK(v.ok);
+}
+
+// problem() (gemm_check.hpp) with a seed of its own per shape.
+Problem seeded(const Op* l, Shape3 s, DType in, Values values) {
+  Problem p = problem(l, s, in, DType::f32, values);
+  p.seed = std::uint64_t(s.m * 7 + s.n * 3 + s.k);
+  return p;
+}
+
+// C of one product of random 16-bit inputs (NT, padded leading dimensions, alpha and beta
+// over a random C), on the path in force.
+std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k) {
+  GemmArgs g = gemm_args(op_a, op_b, m, n, k);
+  g.lda += 3;
+  g.ldb += 5;
+  g.ldc += 2;
+  g.in = in;
+  g.alpha = 0.75f;
+  g.beta = -1.5f;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  auto random16 = [&](std::int64_t count) {
+    std::vector<float> f(static_cast<std::size_t>(count));
+    for (float& x : f) x = u(rng);
+    std::vector<std::uint16_t> h(f.size());
+    convert_from_f32(in, f.data(), h.data(), count);
+    return h;
+  };
+  const auto a = random16((op_a == Op::N ? m : k) * g.lda), b = random16((op_b == Op::N ? k : n) * g.ldb);
+  std::vector<float> c(std::size_t(m * g.ldc));
+  for (float& x : c) x = u(rng);
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  gemm_cpu(g);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("cpu paths: integer inputs give exact results on every path this machine has") {
+  // Integers in [-4, 4]: every partial sum is an integer below 2^24, exact in fp32 in any
+  // order and grouping, pairs and tiles included (gemm_check.cpp).
+  for_each_path([](CpuIsa) {
+    for (const DType in : {DType::f16, DType::bf16})
+      for (const auto& l : kLayouts)
+        for (const Shape3& s : kShapes) expect_ok(seeded(l, s, in, Values::integers));
+  });
+}
+
+TEST_CASE("cpu paths: strides and batches and 16-bit outputs and alpha and beta are exact on every path") {
+  for_each_path([](CpuIsa) {
+    for (const DType in : {DType::f16, DType::bf16}) {
+      for (const auto& l : kLayouts) {
+        Problem p = seeded(l, {17, 33, 41}, in, Values::integers);
+        p.pad = 3;
+        p.offset = 1;
+        p.alpha = 2.0f;
+        p.beta = -1.0f;
+        expect_ok(p);  // nothing aligned, alpha and beta over an fp32 C
+        p.batch = 3;
+        p.out = in;
+        p.beta = 0.5f;
+        expect_ok(p);  // a strided batch into a padded 16-bit C, which is read
+        p.broadcast_b = true;
+        p.pad = 0;
+        p.offset = 0;
+        p.beta = 0.0f;
+        expect_ok(p);  // one B for the batch, a tight 16-bit C full of NaN (not read)
+      }
+    }
+  });
+}
+
+TEST_CASE("cpu paths: random inputs stay within the fp64 bound on every path including the bf16 units") {
+  // The bound of gemm_check.cpp, |C - ref| <= (K + 2) 2^-23 (|alpha| sum |a b| + |beta c|)
+  // (+ the rounding of a 16-bit C), holds for the dot-product units too. Why: each bf16
+  // product is exact in fp32 (8 x 8 significant bits); VDPBF16PS adds a pair of products to
+  // a lane with at most two roundings to nearest, AMX's TDPBF16PS adds its 32 products of
+  // a row and column into the accumulator with roundings too; either way there are at most
+  // K - 1 roundings of partial sums (plus K for the accumulator updates when the unit rounds
+  // each addition), each at most 2^-24 times a partial sum, and every partial sum is at
+  // most sum |a b|: |s - S| <= 2K 2^-24 sum |a b| = K 2^-23 sum |a b|, inside the bound.
+  // They also read bf16 denormals as zero and flush denormal results: values drawn from
+  // [-2, 2) have no denormals, and no product or sum of them falls below 2^-126 except by
+  // cancellation to exactly 0, so flushing changes nothing here.
+  for_each_path([](CpuIsa) {
+    for (const DType in : {DType::f16, DType::bf16}) {
+      for (const auto& l : kLayouts) {
+        for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{5, 70, 3}, Shape3{40, 37, 129}}) {
+          Problem p = seeded(l, s, in, Values::random);
+          p.alpha = 0.75f;
+          p.beta = -1.25f;
+          expect_ok(p);
+          p.out = in;
+          expect_ok(p);
+        }
+      }
+    }
+    Problem p = seeded(kLayouts[1], {20, 24, 1000}, DType::bf16, Values::random);  // a long K
+    expect_ok(p);
+  });
+}
+
+TEST_CASE("cpu paths: the fp32 paths give the plain twin's bits") {
+  // avx2, avx512, and fp16 on avx512bf16 and amx (AVX-512 fp32), sum each element's exact products
+  // in the order k = 0, 1, ... like the generic path: the same bits, not just a bound.
+  for (const DType in : {DType::f16, DType::bf16}) {
+    for (const auto& l : kLayouts) {
+      std::vector<float> plain;
+      {
+        const ScopedCpuIsa generic(CpuIsa::generic);
+        plain = product_bits(in, l[0], l[1], 45, 77, 131);
+      }
+      for_each_path([&](CpuIsa isa) {
+        if (in == DType::bf16 && (isa == CpuIsa::avx512bf16 || isa == CpuIsa::amx)) return;  // the units' own sums
+        const std::vector<float> fast = product_bits(in, l[0], l[1], 45, 77, 131);
+        CHECK(std::memcmp(fast.data(), plain.data(), plain.size() * sizeof(float)) == 0);
+      });
+    }
+  }
+}
+
+TEST_CASE("cpu paths: a path the machine lacks is a clear error and ForcePlain takes the generic one") {
+  CHECK(cpu_isa_available(CpuIsa::generic));
+#if !HALFWAY_HOST_SIMD
+  // The HALFWAY_PLAIN_CPU build compiles no SIMD code: generic is its only path.
+  for (const CpuIsa isa : {CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512bf16, CpuIsa::amx}) CHECK_FALSE(cpu_isa_available(isa));
+#endif
+  bool some_missing = false;
+  for (const CpuIsa isa : kPaths) {
+    if (cpu_isa_available(isa)) continue;
+    some_missing = true;
+    std::string message;
+    try {
+      const ScopedCpuIsa scope(isa);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    INFO(message);
+    CHECK(message.find("found " + std::string(to_string(isa))) != std::string::npos);
+  }
+  if (!some_missing) MESSAGE("this machine has every path: no missing one to ask for");
+  const simd::ForcePlain plain;
+  CHECK(cpu_isa() == CpuIsa::generic);
+}

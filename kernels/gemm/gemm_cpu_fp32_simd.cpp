@@ -1,0 +1,155 @@
+// The packed GEMM's SIMD fp32 paths (gemm_cpu_packed.hpp): AVX2 + FMA (avx2) and AVX-512F
+// (fp16 inputs on avx512bf16 and amx). The packing converts 8 halves per F16C instruction
+// (bf16: a 16-bit shift) into the fp32 layout the micro-kernels read. Both give the bits
+// of the plain twin (gemm_cpu_generic.cpp): sums in the order k = 0, 1, ..., each product
+// exact, so an FMA rounds exactly where the plain multiply-then-add does.
+#include "common/host_simd.hpp"
+#include "kernels/gemm/gemm_cpu_packed.hpp"
+
+#if HALFWAY_HOST_SIMD
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace halfway {
+
+namespace {
+
+#define HALFWAY_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define HALFWAY_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+HALFWAY_AVX2 inline void convert8(DType in, const std::uint16_t* s, float* d) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  _mm256_storeu_ps(d, in == DType::f16 ? _mm256_cvtph_ps(h)
+                                       : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+}
+
+HALFWAY_AVX2 inline float convert1(DType in, std::uint16_t v) {
+  return in == DType::f16 ? _cvtsh_ss(v) : _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(int(v) << 16)));
+}
+
+// n values, 8 at a time, then one at a time.
+HALFWAY_AVX2 inline void convert_run(DType in, const std::uint16_t* s, float* d, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) convert8(in, s + i, d + i);
+  for (; i < n; ++i) d[i] = convert1(in, s[i]);
+}
+
+// 8 rows of 8 floats transposed in registers: out[j] = column j of the rows in[0..7].
+HALFWAY_AVX2 inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+HALFWAY_AVX2 inline __m256 load_convert8(DType in, const std::uint16_t* s) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  return in == DType::f16 ? _mm256_cvtph_ps(h) : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// fp32 layout, dst[p * R + r] (kp == k: these paths need no padding of K).
+template <int R>
+HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k,
+                           int, void* out) {
+  auto* dst = static_cast<float*>(out);
+  if (rs == 1) {  // a row of the sliver is contiguous for each p: convert it in place
+    for (int p = 0; p < k; ++p) {
+      float* d = dst + std::int64_t(p) * R;
+      convert_run(in, src + p * ps, d, rows);
+      std::fill(d + rows, d + R, 0.0f);
+    }
+    return;
+  }
+  // Each of the R rows is contiguous along p: 8 x 8 blocks converted and transposed in
+  // registers; the rest (rows past a multiple of 8, the last p) through a small buffer.
+  const int rows8 = R % 8 == 0 ? rows / 8 * 8 : 0, k8 = k / 8 * 8;
+  for (int r0 = 0; r0 < rows8; r0 += 8) {
+    for (int p0 = 0; p0 < k8; p0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) v[i] = load_convert8(in, src + (r0 + i) * rs + p0);
+      transpose8(v);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + std::int64_t(p0 + j) * R + r0, v[j]);
+    }
+    for (int p = k8; p < k; ++p)
+      for (int i = 0; i < 8; ++i) dst[std::int64_t(p) * R + r0 + i] = convert1(in, src[(r0 + i) * rs + p]);
+  }
+  // The other rows: blocks of 64 p converted 8 at a time into a buffer, then transposed.
+  constexpr int kBlock = 64;
+  alignas(32) float t[R][kBlock];
+  for (int p0 = 0; p0 < k; p0 += kBlock) {
+    const int len = std::min(kBlock, k - p0);
+    for (int r = rows8; r < rows; ++r) convert_run(in, src + r * rs + p0, t[r], len);
+    for (int p = 0; p < len; ++p) {
+      float* d = dst + std::int64_t(p0 + p) * R;
+      for (int r = rows8; r < rows; ++r) d[r] = t[r][p];
+      std::fill(d + rows, d + R, 0.0f);
+    }
+  }
+}
+
+// AVX2: 6 x 16 block, 12 accumulators of 8 lanes.
+constexpr int kAvx2Mr = 6, kAvx2Nr = 16;
+HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
+  const auto* a = static_cast<const float*>(av);
+  const auto* b = static_cast<const float*>(bv);
+  // Flat and fully unrolled, or GCC keeps a copy of the accumulators on the stack.
+  __m256 c[2 * kAvx2Mr];
+#pragma GCC unroll 16
+  for (auto& v : c) v = _mm256_setzero_ps();
+  for (int p = 0; p < kp; ++p) {
+    const __m256 b0 = _mm256_load_ps(b + p * kAvx2Nr), b1 = _mm256_load_ps(b + p * kAvx2Nr + 8);
+#pragma GCC unroll 16
+    for (int i = 0; i < kAvx2Mr; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + p * kAvx2Mr + i);
+      c[2 * i] = _mm256_fmadd_ps(ai, b0, c[2 * i]);
+      c[2 * i + 1] = _mm256_fmadd_ps(ai, b1, c[2 * i + 1]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * kAvx2Mr; ++i) _mm256_storeu_ps(tile + i / 2 * ldt + i % 2 * 8, c[i]);
+}
+
+// AVX-512: 8 x 32 block, 16 accumulators of 16 lanes.
+constexpr int kAvx512Mr = 8, kAvx512Nr = 32;
+HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
+  const auto* a = static_cast<const float*>(av);
+  const auto* b = static_cast<const float*>(bv);
+  __m512 c[2 * kAvx512Mr];
+#pragma GCC unroll 32
+  for (auto& v : c) v = _mm512_setzero_ps();
+  for (int p = 0; p < kp; ++p) {
+    const __m512 b0 = _mm512_load_ps(b + p * kAvx512Nr), b1 = _mm512_load_ps(b + p * kAvx512Nr + 16);
+#pragma GCC unroll 32
+    for (int i = 0; i < kAvx512Mr; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[p * kAvx512Mr + i]);
+      c[2 * i] = _mm512_fmadd_ps(ai, b0, c[2 * i]);
+      c[2 * i + 1] = _mm512_fmadd_ps(ai, b1, c[2 * i + 1]);
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < 2 * kAvx512Mr; ++i) _mm512_storeu_ps(tile + i / 2 * ldt + i % 2 * 16, c[i]);
+}
+
+}  // namespace
+
+const GemmCpuPath gemm_cpu_paths::avx2{"avx2",       kAvx2Mr,           kAvx2Nr, 1, 4, pack_f32<kAvx2Mr>,
+                                       pack_f32<kAvx2Nr>, micro_avx2};
+const GemmCpuPath gemm_cpu_paths::avx512{"avx512 (fp32)",       kAvx512Mr,           kAvx512Nr, 1, 4,
+                                         pack_f32<kAvx512Mr>, pack_f32<kAvx512Nr>, micro_avx512};
+
+}  // namespace halfway
+
+#endif  // HALFWAY_HOST_SIMD

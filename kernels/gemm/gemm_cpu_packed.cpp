@@ -1,0 +1,154 @@
+// The packed GEMM's driver (gemm_cpu_packed.hpp): blocks, packing, threads, the epilogue.
+// Everything here is plain C++; the paths' files hold the instructions.
+#include "kernels/gemm/gemm_cpu_packed.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "common/error.hpp"
+#include "common/host_simd.hpp"
+#include "kernels/fp16/convert_array.hpp"
+
+namespace halfway {
+
+namespace {
+
+// A grow-only, 64-byte aligned buffer per thread: nothing is allocated after the first steps.
+struct Scratch {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<unsigned char, Free> data;
+  std::size_t size = 0;
+  void* get(std::size_t bytes) {
+    if (bytes > size) {
+      size = (bytes + 63) / 64 * 64;
+      data.reset(static_cast<unsigned char*>(std::aligned_alloc(64, size)));
+      HALFWAY_EXPECT(data != nullptr, "memory for the cpu GEMM's packed panels", std::to_string(size) + " bytes");
+    }
+    return data.get();
+  }
+};
+
+// body(i) for i < n, on OpenMP threads when `parallel` (no OpenMP region otherwise: entering
+// one costs about a microsecond, and the attention's products are a few hundred flops).
+template <class Body>
+void for_each(int n, bool parallel, Body body) {
+  if (!parallel) {
+    for (int i = 0; i < n; ++i) body(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) body(i);
+}
+
+// C block = alpha * tile + beta * C block (C not read when beta == 0), rows x cols of it.
+void store_tile(const float* tile, int nr, int rows, int cols, float* c, std::int64_t ldc, float alpha, float beta) {
+  for (int i = 0; i < rows; ++i) {
+    const float* t = tile + i * nr;
+    float* ci = c + i * ldc;
+    if (beta == 0.0f) {
+      if (alpha == 1.0f)
+        std::copy(t, t + cols, ci);
+      else
+        for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j];
+    } else {
+      for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j] + beta * ci[j];
+    }
+  }
+}
+
+constexpr std::size_t kPanelBytes = std::size_t(1) << 20;  // a packed B panel stays in L2
+
+}  // namespace
+
+const GemmCpuPath& gemm_cpu_path(CpuIsa isa, DType in) {
+#if HALFWAY_HOST_SIMD
+  switch (isa) {
+    case CpuIsa::generic: break;
+    case CpuIsa::avx2: return gemm_cpu_paths::avx2;
+    case CpuIsa::avx512: return gemm_cpu_paths::avx512;
+    case CpuIsa::avx512bf16: return in == DType::bf16 ? gemm_cpu_paths::avx512bf16 : gemm_cpu_paths::avx512;
+    case CpuIsa::amx: return in == DType::bf16 ? gemm_cpu_paths::amx : gemm_cpu_paths::avx512;
+  }
+#else
+  (void)isa;
+  (void)in;
+#endif
+  return gemm_cpu_paths::generic;
+}
+
+void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
+  const int mr = path.mr, nr = path.nr;
+  const int kp = (g.k + path.k_step - 1) / path.k_step * path.k_step;
+  const std::size_t a_sliver = std::size_t(kp) * mr * path.elem_bytes, b_sliver = std::size_t(kp) * nr * path.elem_bytes;
+  // op(A)(i, p) = a[i * a_rs + p * a_ps]; op(B)(p, j) = b[j * b_rs + p * b_ps].
+  const std::int64_t a_rs = g.op_a == Op::N ? g.lda : 1, a_ps = g.op_a == Op::N ? 1 : g.lda;
+  const std::int64_t b_rs = g.op_b == Op::N ? 1 : g.ldb, b_ps = g.op_b == Op::N ? g.ldb : 1;
+  // A panel of B: as many NR-column slivers as fit kPanelBytes (at least one).
+  const int nc = int(std::min<std::int64_t>((g.n + nr - 1) / nr, std::max<std::size_t>(1, kPanelBytes / b_sliver))) * nr;
+  const int m_slivers = (g.m + mr - 1) / mr;
+  const bool direct = g.alpha == 1.0f && g.beta == 0.0f;
+  const bool parallel = omp_get_max_threads() > 1 && double(g.m) * g.n * g.k >= double(1 << 22);
+  thread_local Scratch b_pack, c_stage;
+  // A 16-bit C is computed in fp32, the whole batch, and rounded at the end by the bulk
+  // conversion (one call for a contiguous batch: the attention's are 128 small matrices).
+  const bool c16 = g.out != DType::f32;
+  const std::int64_t mn = std::int64_t(g.m) * g.n;
+  auto* c_f32 = c16 ? static_cast<float*>(c_stage.get(sizeof(float) * std::size_t(mn * g.batch))) : nullptr;
+  auto* c_out = static_cast<std::uint16_t*>(g.c);
+  const bool c_tight = g.ldc == g.n && (g.batch == 1 || g.stride_c == mn);
+  if (c16 && g.beta != 0.0f) {
+    if (c_tight)
+      matrix_to_f32(g.out, c_out, g.n, c_f32, g.m * std::int64_t(g.batch), g.n);
+    else
+      for (int z = 0; z < g.batch; ++z) matrix_to_f32(g.out, c_out + z * g.stride_c, g.ldc, c_f32 + z * mn, g.m, g.n);
+  }
+
+  const auto* a16 = static_cast<const std::uint16_t*>(g.a);
+  const auto* b16 = static_cast<const std::uint16_t*>(g.b);
+  for (int z = 0; z < g.batch; ++z) {
+    const std::uint16_t* a = a16 + z * g.stride_a;
+    const std::uint16_t* b = b16 + z * g.stride_b;
+    float* const c = c16 ? c_f32 + z * mn : static_cast<float*>(g.c) + z * g.stride_c;
+    const std::int64_t ldc = c16 ? g.n : g.ldc;
+    for (int j0 = 0; j0 < g.n; j0 += nc) {
+      const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
+      auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
+      // One B for the whole batch (stride 0) in one panel: packed once.
+      if (z == 0 || g.stride_b != 0 || nc < g.n)
+        for_each(n_slivers, parallel, [&](int s) {
+          path.pack_b(g.in, b + std::int64_t(j0 + s * nr) * b_rs, b_rs, b_ps, std::min(nr, cols - s * nr), g.k, kp,
+                      bp + s * b_sliver);
+        });
+      for_each(m_slivers, parallel, [&](int s) {
+        thread_local Scratch a_pack, tile;
+        auto* ap = a_pack.get(a_sliver);
+        auto* t = static_cast<float*>(tile.get(sizeof(float) * std::size_t(mr) * nr));
+        const int i0 = s * mr, rows = std::min(mr, g.m - i0);
+        path.pack_a(g.in, a + std::int64_t(i0) * a_rs, a_rs, a_ps, rows, g.k, kp, ap);
+        for (int q = 0; q < n_slivers; ++q) {
+          float* cq = c + std::int64_t(i0) * ldc + j0 + q * nr;
+          const int width = std::min(nr, cols - q * nr);
+          if (direct && rows == mr && width == nr) {
+            path.micro(kp, ap, bp + q * b_sliver, cq, ldc);  // C = A B, a whole block: straight into C
+          } else {
+            path.micro(kp, ap, bp + q * b_sliver, t, nr);
+            store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
+          }
+        }
+      });
+    }
+  }
+  if (c16) {
+    if (c_tight)
+      matrix_from_f32(g.out, c_f32, c_out, g.n, g.m * std::int64_t(g.batch), g.n);
+    else
+      for (int z = 0; z < g.batch; ++z) matrix_from_f32(g.out, c_f32 + z * mn, c_out + z * g.stride_c, g.ldc, g.m, g.n);
+  }
+}
+
+}  // namespace halfway
