@@ -23,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -31,9 +32,11 @@ COUNTER = re.compile(r"^sgemm_counter: calls (\d+) flops (\S+) seconds (\S+)$", 
 
 
 def run(cmd, env):
-    """(calls, flops, gemm seconds, cpu seconds) of one run of cmd."""
+    """(calls, flops, gemm seconds, cpu seconds, wall seconds) of one run of cmd."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"roofline: {' '.join(cmd)} failed with exit code {r.returncode}:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
@@ -41,7 +44,7 @@ def run(cmd, env):
     if not m:
         sys.exit(f"roofline: no sgemm_counter line from {cmd[0]}: did LD_PRELOAD load the counter?")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return int(m.group(1)), float(m.group(2)), float(m.group(3)), cpu
+    return int(m.group(1)), float(m.group(2)), float(m.group(3)), cpu, wall
 
 
 def per_step(cmd_of, steps, env):
@@ -97,7 +100,7 @@ def main():
     print("| program | GEMM calls/step | GEMM GFLOP/step | GEMM ms/step | GEMM GFLOP/s | step ms (cpu) | "
           "rest ms | GEMM share |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, (calls, flops, gemm_s, cpu_s) in rows.items():
+    for name, (calls, flops, gemm_s, cpu_s, _) in rows.items():
         print(f"| {name} | {calls:.0f} | {flops / 1e9:.3f} | {gemm_s * 1e3:.1f} | {flops / gemm_s / 1e9:.0f} | "
               f"{cpu_s * 1e3:.1f} | {(cpu_s - gemm_s) * 1e3:.1f} | {gemm_s / cpu_s:.0%} |")
     ours, theirs = rows["halfway-train"], rows["PyTorch"]
