@@ -154,20 +154,13 @@ class LayerNorm {
       }
     }
     if constexpr (is_16bit_v<S>) {
-      if (d_ <= kWideRow && !worth_threads(std::int64_t(rows) * d_)) return forward_wide(x, y, mean, rstd), y;
+      if (d_ <= kWideRow && !worth_threads(std::int64_t(rows) * d_)) return rows_wide(Pass::forward, x, nullptr, y, mean, rstd, nullptr), y;
     }
     ParallelErrors errors;  // exercise 03.1, maybe a stub: its exception must leave the region
 #pragma omp parallel for schedule(static) if (worth_threads(std::int64_t(rows) * d_))
     for (int r = 0; r < rows; ++r) {
-      LayerNormRow<S> row;
-      row.n = d_;
-      row.eps = eps_;
-      row.x = x + std::int64_t(r) * d_;
-      row.gamma = weight.w();
-      row.beta = bias.w();
-      row.y = y + std::int64_t(r) * d_;
-      row.mean = mean + r;
-      row.rstd = rstd + r;
+      const LayerNormRow<S> row{.n = d_, .eps = eps_, .x = x + std::int64_t(r) * d_, .gamma = weight.w(),
+                                .beta = bias.w(), .y = y + std::int64_t(r) * d_, .mean = mean + r, .rstd = rstd + r};
       errors.run([&] { layernorm_row<S>(Pass::forward, row); });
     }
     errors.rethrow();
@@ -194,7 +187,7 @@ class LayerNorm {
     bool wide = false;
     if constexpr (is_16bit_v<S>) wide = threads == 1 && d_ <= kWideRow;
     if constexpr (is_16bit_v<S>) {
-      if (wide) backward_wide(dy, dx, partial);
+      if (wide) rows_wide(Pass::backward, x_, dy, dx, mean_.data(), rstd_.data(), partial);
     }
     if (!wide) {
       ParallelErrors errors;
@@ -203,17 +196,9 @@ class LayerNorm {
         A* dg = partial + std::size_t(omp_get_thread_num()) * 2 * d_;
 #pragma omp for schedule(static)
         for (int r = 0; r < rows_; ++r) {
-          LayerNormRow<S> row;
-          row.n = d_;
-          row.eps = eps_;
-          row.x = x_ + std::int64_t(r) * d_;
-          row.gamma = weight.w();
-          row.mean = mean_.data() + r;
-          row.rstd = rstd_.data() + r;
-          row.dy = dy + std::int64_t(r) * d_;
-          row.dx = dx + std::int64_t(r) * d_;
-          row.dgamma = dg;
-          row.dbeta = dg + d_;
+          const LayerNormRow<S> row{.n = d_, .eps = eps_, .x = x_ + std::int64_t(r) * d_, .gamma = weight.w(),
+                                    .mean = mean_.data() + r, .rstd = rstd_.data() + r, .dy = dy + std::int64_t(r) * d_,
+                                    .dx = dx + std::int64_t(r) * d_, .dgamma = dg, .dbeta = dg + d_};
           errors.run([&] { layernorm_row<S>(Pass::backward, row); });
         }
       }
@@ -239,48 +224,23 @@ class LayerNorm {
   Buf<S> y_, dx_;
   Buf<A> mean_, rstd_, partial_, gsum_;
 
-  /// The cpu's 16-bit forward: exercise 03.1 on each row widened to fp32 on the stack (gamma
-  /// and beta widened once), its output rounded once, in bulk: the bits of layernorm_row<S>.
-  void forward_wide(const S* x, S* y, A* mean, A* rstd) {
-    alignas(64) float gamma[kWideRow], beta[kWideRow], xf[kWideRow], yf[kWideRow];
+  /// The cpu's 16-bit rows: exercise 03.1 on each row widened to fp32 on the stack (gamma
+  /// and beta widened once), its output (y forward, dx backward) rounded once, in bulk: the
+  /// bits of layernorm_row<S>. Backward sums dgamma and dbeta row after row into the zeroed
+  /// `partial` (2 d values), as the element-by-element path's one thread does.
+  void rows_wide(Pass pass, const S* x, const S* dy, S* out, A* mean, A* rstd, A* partial) {
+    alignas(64) float gamma[kWideRow], beta[kWideRow], xf[kWideRow], dyf[kWideRow], outf[kWideRow];
     widen(weight.w(), gamma, d_);
-    widen(bias.w(), beta, d_);
-    LayerNormRow<float> row;
-    row.n = d_;
-    row.eps = eps_;
-    row.gamma = gamma;
-    row.beta = beta;
-    row.x = xf;
-    row.y = yf;
+    if (pass == Pass::forward) widen(bias.w(), beta, d_);
+    LayerNormRow<float> row{.n = d_, .eps = eps_, .x = xf, .gamma = gamma, .beta = beta, .y = outf, .dy = dyf,
+                            .dx = outf, .dgamma = partial, .dbeta = partial ? partial + d_ : nullptr};
     for (int r = 0; r < rows_; ++r) {
       widen(x + std::int64_t(r) * d_, xf, d_);
+      if (pass == Pass::backward) widen(dy + std::int64_t(r) * d_, dyf, d_);
       row.mean = mean + r;
       row.rstd = rstd + r;
-      layernorm_row<float>(Pass::forward, row);
-      narrow(yf, y + std::int64_t(r) * d_, d_);
-    }
-  }
-  /// The backward to match, on one thread: dgamma and dbeta summed row after row into the
-  /// zeroed `partial` (2 d values), as the element-by-element path's one thread does.
-  void backward_wide(const S* dy, S* dx, A* partial) {
-    alignas(64) float gamma[kWideRow], xf[kWideRow], dyf[kWideRow], dxf[kWideRow];
-    widen(weight.w(), gamma, d_);
-    LayerNormRow<float> row;
-    row.n = d_;
-    row.eps = eps_;
-    row.gamma = gamma;
-    row.x = xf;
-    row.dy = dyf;
-    row.dx = dxf;
-    row.dgamma = partial;
-    row.dbeta = partial + d_;
-    for (int r = 0; r < rows_; ++r) {
-      widen(x_ + std::int64_t(r) * d_, xf, d_);
-      widen(dy + std::int64_t(r) * d_, dyf, d_);
-      row.mean = mean_.data() + r;
-      row.rstd = rstd_.data() + r;
-      layernorm_row<float>(Pass::backward, row);
-      narrow(dxf, dx + std::int64_t(r) * d_, d_);
+      layernorm_row<float>(pass, row);
+      narrow(outf, out + std::int64_t(r) * d_, d_);
     }
   }
 

@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 
-from roofline import per_step
+from roofline import checked_args, per_step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -82,20 +82,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="rounds of runs; the median is kept")
     p.add_argument("--paths", default="", help="comma-separated ISA paths to try (default: all the CPU has)")
     a = p.parse_args()
-    try:
-        steps = [int(s) for s in a.steps.split(",")]
-        assert len(steps) == 2 and 0 < steps[0] < steps[1]
-    except (ValueError, AssertionError):
-        sys.exit(f"step_time: --steps: expected two step counts 'short,long' with short < long, found '{a.steps}'")
-    if a.rounds < 1:
-        sys.exit(f"step_time: --rounds: expected at least 1, found {a.rounds}")
-    train = os.path.join(a.bin_dir, "halfway-train")
-    counter = os.path.join(a.bin_dir, "ch07_sgemm_counter.so")
-    peak = os.path.join(a.bin_dir, "ch07_fma_peak")
-    for path in (train, counter, peak):
-        if not os.path.exists(path):
-            sys.exit(f"step_time: expected {path}: cmake --build <build> --target halfway-train ch07_sgemm_counter "
-                     "ch07_fma_peak, and --bin-dir <build>/bin")
+    steps, train, counter, peak = checked_args(a, "step_time")
     wanted = [s for s in a.paths.split(",") if s] or list(PATH_FLAGS)
     for s in wanted:
         if s not in PATH_FLAGS:
