@@ -127,13 +127,17 @@ void matrix_from_f32(DType out, const float* src, std::uint16_t* dst, std::int64
   for (std::int64_t r = 0; r < rows; ++r) from_f32_run(out, src + r * cols, dst + r * ld_dst, cols);
 }
 
+// A short array (the layers' blocks of a few hundred values) goes straight to the loop: an
+// OpenMP region, even one that runs on one thread, would cost more than its conversion.
 void convert_to_f32(DType in, const std::uint16_t* src, float* dst, std::int64_t n) {
   HALFWAY_EXPECT(in == DType::f16 || in == DType::bf16, "a 16-bit type (f16 or bf16)", to_string(in));
+  if (n <= kBlock) return to_f32_run(in, src, dst, n);
   matrix_to_f32(in, src, n, dst, 1, n);
 }
 
 void convert_from_f32(DType out, const float* src, std::uint16_t* dst, std::int64_t n) {
   HALFWAY_EXPECT(out == DType::f16 || out == DType::bf16, "a 16-bit type (f16 or bf16)", to_string(out));
+  if (n <= kBlock) return from_f32_run(out, src, dst, n);
   matrix_from_f32(out, src, dst, n, 1, n);
 }
 

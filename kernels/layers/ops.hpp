@@ -25,6 +25,7 @@
 #include "kernels/layers/dropout_simd.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
+#include "kernels/layers/wide_blocks.hpp"
 
 namespace halfway::layers {
 
@@ -45,11 +46,27 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = st<S>(src[i]);
 }
 
+/// add's 16-bit loop on [begin, end): both inputs widened a block at a time, one rounding.
+template <class S>
+void add_wide(const S* a, const S* b, S* out, std::int64_t begin, std::int64_t end) {
+  for_wide_blocks(begin, end, [&](std::int64_t at, std::int64_t count) {
+    alignas(64) float x[kWideBlock], y[kWideBlock];
+    widen(a + at, x, count);
+    widen(b + at, y, count);
+    for (std::int64_t i = 0; i < count; ++i) x[i] += y[i];
+    narrow(x, out + at, count);
+  });
+}
+
 /// out = st(a + b): the residual connection (one rounding in mixed mode).
 template <class S>
 void add(const S* a, const S* b, S* out, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
     if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), residual_add(a, b, out, n));
+  }
+  if constexpr (is_16bit_v<S>) {
+    for_ranges(n, worth_threads(n), [a, b, out](std::int64_t lo, std::int64_t hi) { add_wide(a, b, out, lo, hi); });
+    return;
   }
   ParallelErrors errors;  // st<half> runs exercise 01.1: its exception must leave the region
 #pragma omp parallel for schedule(static) if (worth_threads(n))
@@ -80,6 +97,14 @@ template <class S>
 void accumulate(const S* src, acc_t<S>* acc, std::int64_t n) {
   if constexpr (!std::is_same_v<S, double>) {
     if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), accumulate(src, acc, n));
+  }
+  if constexpr (is_16bit_v<S>) {
+    for_wide_blocks(0, n, [&](std::int64_t at, std::int64_t count) {
+      alignas(64) float x[kWideBlock];
+      widen(src + at, x, count);
+      for (std::int64_t i = 0; i < count; ++i) acc[at + i] += x[i];
+    });
+    return;
   }
   for (std::int64_t i = 0; i < n; ++i) acc[i] += ld(src[i]);
 }
@@ -147,6 +172,20 @@ void embedding_forward(const std::int32_t* tokens, int rows, int length, const S
   }
   check_tokens(tokens, rows, vocab);
   const A scale = std::sqrt(A(d_model));
+  if constexpr (is_16bit_v<S>) {
+    for (int r = 0; r < rows; ++r) {
+      const A* p = pe + std::int64_t(r % length) * d_model;
+      const S* e = table + std::int64_t(tokens[r]) * d_model;
+      S* out = y + std::int64_t(r) * d_model;
+      for_wide_blocks(0, d_model, [&](std::int64_t at, std::int64_t count) {
+        alignas(64) float x[kWideBlock];
+        widen(e + at, x, count);
+        for (std::int64_t i = 0; i < count; ++i) x[i] = scale * x[i] + p[at + i];
+        narrow(x, out + at, count);
+      });
+    }
+    return;
+  }
   for (int r = 0; r < rows; ++r) {
     const S* e = table + std::int64_t(tokens[r]) * d_model;
     const A* p = pe + std::int64_t(r % length) * d_model;
@@ -170,7 +209,15 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
   for (int r = 0; r < rows; ++r) {
     A* g = dtable + std::int64_t(tokens[r]) * d_model;
     const S* d = dy + std::int64_t(r) * d_model;
-    for (int i = 0; i < d_model; ++i) g[i] += scale * ld(d[i]);
+    if constexpr (is_16bit_v<S>) {
+      for_wide_blocks(0, d_model, [&](std::int64_t at, std::int64_t count) {
+        alignas(64) float x[kWideBlock];
+        widen(d + at, x, count);
+        for (std::int64_t i = 0; i < count; ++i) g[at + i] += scale * x[i];
+      });
+    } else {
+      for (int i = 0; i < d_model; ++i) g[i] += scale * ld(d[i]);
+    }
   }
 }
 
@@ -199,12 +246,18 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
                    "ldy " + std::to_string(ldy));
     if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), bias_add(acc, b, y, rows, out));
   }
-  if constexpr (is_16bit_v<S>) {  // acc is our workspace: add the bias in place, then one bulk rounding
-    for (int r = 0; r < rows; ++r)
-      for (int j = 0; j < out; ++j) acc[r * ld_acc + j] += ld(b[j]);
-    if (ldy == out) round_to<S>(acc, y, std::int64_t(rows) * out);
-    else
-      for (int r = 0; r < rows; ++r) round_to<S>(acc + r * ld_acc, y + r * ldy, out);
+  if constexpr (is_16bit_v<S>) {
+    // One pass: a block of the bias widened once, added to that block of columns of every
+    // row of acc (our workspace) and rounded straight into y.
+    for_wide_blocks(0, out, [&](std::int64_t j0, std::int64_t count) {
+      alignas(64) float bias[kWideBlock];
+      widen(b + j0, bias, count);
+      for (int r = 0; r < rows; ++r) {
+        A* v = acc + r * ld_acc + j0;
+        for (std::int64_t j = 0; j < count; ++j) v[j] += bias[j];
+        narrow(v, y + r * ldy + j0, count);
+      }
+    });
     return;
   }
   ParallelErrors errors;
@@ -231,6 +284,15 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
                    "lddy " + std::to_string(lddy));
     if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), column_sum(dy, db, rows, out));
   }
+  if constexpr (is_16bit_v<S>) {  // the same sums, row after row, from widened blocks
+    for (int r = 0; r < rows; ++r)
+      for_wide_blocks(0, out, [&](std::int64_t j0, std::int64_t count) {
+        alignas(64) float d[kWideBlock];
+        widen(dy + r * lddy + j0, d, count);
+        for (std::int64_t j = 0; j < count; ++j) db[j0 + j] += d[j];
+      });
+    return;
+  }
   for (int r = 0; r < rows; ++r)
     for (int j = 0; j < out; ++j) db[j] += ld(dy[r * lddy + j]);
 }
@@ -255,7 +317,15 @@ void masked_softmax_forward(const acc_t<S>* scores, S* p, int B, int H, int Lq, 
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t b = r / (std::int64_t(H) * Lq);
     errors.run([&] {
-      masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq), key_pad ? key_pad + b * Lk : nullptr, causal);
+      const std::uint8_t* pad = key_pad ? key_pad + b * Lk : nullptr;
+      if constexpr (is_16bit_v<S>) {
+        if (Lk <= kWideRow) {  // the row in fp32 on the stack, then one bulk rounding
+          alignas(64) float row[kWideRow];
+          masked_softmax_row<float>(scores + r * Lk, row, Lk, int(r % Lq), pad, causal);
+          return narrow(row, p + r * Lk, Lk);
+        }
+      }
+      masked_softmax_row<S>(scores + r * Lk, p + r * Lk, Lk, int(r % Lq), pad, causal);
     });
   }
   errors.rethrow();
@@ -270,7 +340,17 @@ void softmax_backward(const S* y, const acc_t<S>* dy, S* ds, std::int64_t rows, 
   ParallelErrors errors;  // exercise 03.2, maybe a stub
 #pragma omp parallel for schedule(static) if (worth_threads(rows * n))
   for (std::int64_t r = 0; r < rows; ++r)
-    errors.run([&] { softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n); });
+    errors.run([&] {
+      if constexpr (is_16bit_v<S>) {
+        if (n <= kWideRow) {  // exercise 03.2 on the row widened to fp32: the same math and rounding
+          alignas(64) float yf[kWideRow], dsf[kWideRow];
+          widen(y + r * n, yf, n);
+          softmax_backward_row<float>(yf, dy + r * n, dsf, n);
+          return narrow(dsf, ds + r * n, n);
+        }
+      }
+      softmax_backward_row<S>(y + r * n, dy + r * n, ds + r * n, n);
+    });
   errors.rethrow();
 }
 
@@ -392,11 +472,19 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
     S* d = dlogits + std::int64_t(r) * vocab;
     errors.run([&] {
       if (targets[r] == ignore_index) {
-        for (int j = 0; j < vocab; ++j) d[j] = st<S>(A(0));
+        std::fill(d, d + vocab, st<S>(A(0)));
         return;
       }
-      total += cross_entropy_row<S>(logits + std::int64_t(r) * vocab, vocab, targets[r], smoothing,
-                                    row_scale, d);
+      const S* z = logits + std::int64_t(r) * vocab;
+      if constexpr (is_16bit_v<S>) {
+        if (vocab <= kWideRow) {  // exercise 03.3 on the row widened to fp32: the same math and rounding
+          alignas(64) float zf[kWideRow], df[kWideRow];
+          widen(z, zf, vocab);
+          total += cross_entropy_row<float>(zf, vocab, targets[r], smoothing, row_scale, df);
+          return narrow(df, d, vocab);
+        }
+      }
+      total += cross_entropy_row<S>(z, vocab, targets[r], smoothing, row_scale, d);
     });
   }
   errors.rethrow();

@@ -23,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -31,9 +32,11 @@ COUNTER = re.compile(r"^sgemm_counter: calls (\d+) flops (\S+) seconds (\S+)$", 
 
 
 def run(cmd, env):
-    """(calls, flops, gemm seconds, cpu seconds) of one run of cmd."""
+    """(calls, flops, gemm seconds, cpu seconds, wall seconds) of one run of cmd."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"roofline: {' '.join(cmd)} failed with exit code {r.returncode}:\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
@@ -41,7 +44,7 @@ def run(cmd, env):
     if not m:
         sys.exit(f"roofline: no sgemm_counter line from {cmd[0]}: did LD_PRELOAD load the counter?")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return int(m.group(1)), float(m.group(2)), float(m.group(3)), cpu
+    return int(m.group(1)), float(m.group(2)), float(m.group(3)), cpu, wall
 
 
 def per_step(cmd_of, steps, env):
@@ -56,27 +59,31 @@ def medians(samples):
     return [statistics.median(column) for column in zip(*samples)]
 
 
+def checked_args(a, tool):
+    """(steps, halfway-train, the counter, the peak program) from --steps, --rounds and
+    --bin-dir; one line and exit on a bad value or a missing program."""
+    try:
+        steps = [int(s) for s in a.steps.split(",")]
+        assert len(steps) == 2 and 0 < steps[0] < steps[1]
+    except (ValueError, AssertionError):
+        sys.exit(f"{tool}: --steps: expected two step counts 'short,long' with short < long, found '{a.steps}'")
+    if a.rounds < 1:
+        sys.exit(f"{tool}: --rounds: expected at least 1, found {a.rounds}")
+    programs = [os.path.join(a.bin_dir, name) for name in ("halfway-train", "ch07_sgemm_counter.so", "ch07_fma_peak")]
+    for path in programs:
+        if not os.path.exists(path):
+            sys.exit(f"{tool}: expected {path}: cmake --build <build> --target halfway-train ch07_sgemm_counter "
+                     "ch07_fma_peak, and --bin-dir <build>/bin")
+    return (steps, *programs)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "default", "bin"))
     p.add_argument("--steps", default="50,150", help="the two step counts (short,long)")
     p.add_argument("--rounds", type=int, default=3, help="pairs of runs per program; the median is kept")
     a = p.parse_args()
-    try:
-        steps = [int(s) for s in a.steps.split(",")]
-        assert len(steps) == 2 and 0 < steps[0] < steps[1]
-    except (ValueError, AssertionError):
-        sys.exit(f"roofline: --steps: expected two step counts 'short,long' with short < long, found '{a.steps}'")
-    train = os.path.join(a.bin_dir, "halfway-train")
-    counter = os.path.join(a.bin_dir, "ch07_sgemm_counter.so")
-    peak = os.path.join(a.bin_dir, "ch07_fma_peak")
-    for path in (train, counter, peak):
-        if not os.path.exists(path):
-            sys.exit(f"roofline: expected {path}: cmake --build <build> --target halfway-train ch07_sgemm_counter "
-                     "ch07_fma_peak, and --bin-dir <build>/bin")
-
-    if a.rounds < 1:
-        sys.exit(f"roofline: --rounds: expected at least 1, found {a.rounds}")
+    steps, train, counter, peak = checked_args(a, "roofline")
     env = dict(os.environ, LD_PRELOAD=counter, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                OMP_WAIT_POLICY="PASSIVE")
     print(f"roofline: fp32, 1 thread, steps {steps[1]} - {steps[0]}, median of {a.rounds} round(s), "
@@ -97,7 +104,7 @@ def main():
     print("| program | GEMM calls/step | GEMM GFLOP/step | GEMM ms/step | GEMM GFLOP/s | step ms (cpu) | "
           "rest ms | GEMM share |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, (calls, flops, gemm_s, cpu_s) in rows.items():
+    for name, (calls, flops, gemm_s, cpu_s, _) in rows.items():
         print(f"| {name} | {calls:.0f} | {flops / 1e9:.3f} | {gemm_s * 1e3:.1f} | {flops / gemm_s / 1e9:.0f} | "
               f"{cpu_s * 1e3:.1f} | {(cpu_s - gemm_s) * 1e3:.1f} | {gemm_s / cpu_s:.0%} |")
     ours, theirs = rows["halfway-train"], rows["PyTorch"]
