@@ -403,4 +403,26 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
   return count > 0 ? total / A(count) : A(0);
 }
 
+/// The trainer's cross-entropy, which sends nothing to the host: the gradient's scale comes
+/// from words in the layers' memory (DeviceLossScale: the loss scale's word, the batch's
+/// counted rows) and the mean loss over the counted rows, divided by scale.divisor, is
+/// added into *loss_sum (a word in the layers' memory). `targets` and `row_loss` (rows
+/// floats of workspace) are in the layers' memory too. On the cpu this is cross_entropy
+/// above with that scale: the same bits as the host-driven form; on a device the kernel
+/// computes the scale, and loss_mean_add adds the row losses in row order as the host did.
+template <class S>
+void cross_entropy_into(const S* logits, const std::int32_t* targets, int rows, int vocab, int ignore_index,
+                        acc_t<S> smoothing, const DeviceLossScale& scale, S* dlogits, float* row_loss,
+                        float* loss_sum) {
+  static_assert(!std::is_same_v<S, double>, "the trainer's loss: float, half or bfloat16");
+  if (on_device<S>()) {
+    HALFWAY_KERNEL(layers_backend(), cross_entropy_scaled(logits, targets, rows, vocab, ignore_index, smoothing,
+                                                          scale, dlogits, row_loss));
+    return HALFWAY_KERNEL(layers_backend(), loss_mean_add(row_loss, rows, scale.counted, scale.divisor, loss_sum));
+  }
+  const float mean = cross_entropy<S>(logits, targets, rows, vocab, ignore_index, smoothing,
+                                      loss_gradient_scale(scale.scale, scale.weight, scale.divisor), dlogits);
+  *loss_sum += mean / float(scale.divisor);
+}
+
 }  // namespace halfway::layers
