@@ -208,7 +208,7 @@ __global__ void loss_mean_add_kernel(const float* row_loss, int rows, const std:
 }
 
 template <class S>
-__global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed) {
+__device__ void dropout_elements(S* v, std::int64_t n, float p, std::uint64_t seed) {
   const float scale = p >= 1.0f ? 0.0f : 1.0f / (1.0f - p);
   const std::int64_t blocks = (n + 3) / 4;
   for (std::int64_t blk = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; blk < blocks;
@@ -220,6 +220,17 @@ __global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed
       v[i] = keep ? ::halfway::layers::st<S>(::halfway::layers::ld(v[i]) * scale) : ::halfway::layers::st<S>(0.0f);
     }
   }
+}
+
+template <class S>
+__global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed) {
+  dropout_elements<S>(v, n, p, seed);
+}
+
+// The step's seed from device memory (the batch header's): the site's seed as the host's.
+template <class S>
+__global__ void dropout_at_kernel(S* v, std::int64_t n, float p, const std::uint64_t* step_seed, std::uint64_t tag) {
+  dropout_elements<S>(v, n, p, rng::derive_seed(*step_seed, tag));
 }
 
 template <class S>
@@ -351,6 +362,13 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
     if (n <= 0 || p <= 0.0f) return;                                                                     \
     const std::int64_t blocks = (n + 3) / 4;                                                             \
     HALFWAY_LAUNCH(dropout_kernel<S>, grid_blocks(blocks, kThreads), kThreads, 0, 0)(v, n, p, seed);     \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void dropout_at(S* v, std::int64_t n, float p, const std::uint64_t* step_seed, std::uint64_t tag) {   \
+    if (n <= 0 || p <= 0.0f) return;                                                                     \
+    const std::int64_t blocks = (n + 3) / 4;                                                             \
+    HALFWAY_LAUNCH(dropout_at_kernel<S>, grid_blocks(blocks, kThreads), kThreads, 0, 0)(v, n, p,         \
+                                                                                        step_seed, tag); \
     finish();                                                                                            \
   }                                                                                                      \
   void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int d,        \

@@ -40,6 +40,8 @@
                             ::halfway::layers::DeviceLossScale scale, S* dlogits,              \
                             float* row_loss);                                                  \
   void dropout(S* v, std::int64_t n, float p, std::uint64_t seed);                            \
+  void dropout_at(S* v, std::int64_t n, float p, const std::uint64_t* step_seed,               \
+                  std::uint64_t tag);                                                          \
   void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table,     \
                          int d, const float* pe, S* y);                                        \
   void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int vocab, int d, \
@@ -92,6 +94,7 @@ inline constexpr std::size_t layernorm_backward_workspace(int rows, int d) {
 /// bias_add rounds the GEMM's fp32 result plus the bias once; relu_forward is torch.relu's
 /// "h < 0 ? 0 : h" (NaN goes on) and relu_dropout_backward "a <= 0 ? 0 : da * scale" (see
 /// relu_range and FeedForward::backward in modules.hpp).
+/// dropout_at is dropout with the seed derive_seed(*step_seed, tag), derived on the device;
 /// cross_entropy_scaled is cross_entropy with the row scale of `scale` (DeviceLossScale);
 /// loss_mean_add adds the mean of row_loss over the *counted rows, divided by `divisor`,
 /// into *sum: one thread, the rows in order (the sum the host made before, same bits).

@@ -344,6 +344,26 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   }
 }
 
+/// One dropout site's seed at one step: the value the host derives, and where a kernel can
+/// read the step's seed instead (the batch header's, in the layers' memory: a step replayed
+/// from a graph then draws the current step's masks, not the captured step's).
+struct DropoutSeed {
+  std::uint64_t value = 0;                   ///< derive_seed(step seed, tag), on the host
+  const std::uint64_t* step_seed = nullptr;  ///< the step's seed in the layers' memory, or nullptr
+  std::uint64_t tag = 0;                     ///< the site's tag
+};
+
+/// dropout_inplace at a site: on a device with the step's seed in device memory, the kernel
+/// derives the site's seed there (the same value: derive_seed is host and device code).
+template <class T>
+void dropout_inplace(T* v, std::int64_t n, float p, const DropoutSeed& seed) {
+  if constexpr (!std::is_same_v<T, double>) {
+    if (p > 0.0f && seed.step_seed && on_device<T>())
+      return HALFWAY_KERNEL(layers_backend(), dropout_at(v, n, p, seed.step_seed, seed.tag));
+  }
+  dropout_inplace(v, n, p, seed.value);
+}
+
 /// The activations of the feed-forward block.
 enum class Activation { relu, gelu };
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -29,7 +30,7 @@ namespace halfway::layers {
 
 /// Dropout on a copy (the branch gradient); returns src itself when dropout is off.
 template <class S>
-const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, std::uint64_t seed, Buf<S>& tmp) {
+const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, const DropoutSeed& seed, Buf<S>& tmp) {
   if (!on) return src;
   S* t = tmp.get(std::size_t(n));
   copy_values(src, t, n);
@@ -65,8 +66,8 @@ class EncoderLayer {
     rows_ = B * L;
     const std::int64_t n = std::int64_t(rows_) * d_;
     drop_ = run.training && p_ > 0;
-    seed1_ = drop_ ? dropout_seed(run, tag1_) : 0;
-    seed2_ = drop_ ? dropout_seed(run, tag2_) : 0;
+    seed1_ = drop_ ? dropout_seed(run, tag1_) : DropoutSeed{};
+    seed2_ = drop_ ? dropout_seed(run, tag2_) : DropoutSeed{};
     S* r1 = r1_.get(std::size_t(n));
     S* r2 = r2_.get(std::size_t(n));
     if (!pre_) {
@@ -120,7 +121,8 @@ class EncoderLayer {
   int d_, rows_ = 0;
   float p_;
   bool pre_, drop_ = false;
-  std::uint64_t tag1_, tag2_, seed1_ = 0, seed2_ = 0;
+  std::uint64_t tag1_, tag2_;
+  DropoutSeed seed1_, seed2_;
   Buf<S> r1_, r2_, dx_, dmid_, tmp_;
 };
 
@@ -157,7 +159,7 @@ class DecoderLayer {
     mem_rows_ = B * Ls;
     const std::int64_t n = std::int64_t(rows_) * d_;
     drop_ = run.training && p_ > 0;
-    for (int i = 0; i < 3; ++i) seed_[i] = drop_ ? dropout_seed(run, tag_[i]) : 0;
+    for (int i = 0; i < 3; ++i) seed_[i] = drop_ ? dropout_seed(run, tag_[i]) : DropoutSeed{};
     S* r1 = r_[0].get(std::size_t(n));
     S* r2 = r_[1].get(std::size_t(n));
     S* r3 = r_[2].get(std::size_t(n));
@@ -214,7 +216,8 @@ class DecoderLayer {
   int d_, rows_ = 0, mem_rows_ = 0;
   float p_;
   bool pre_, drop_ = false;
-  std::uint64_t tag_[3], seed_[3] = {0, 0, 0};
+  std::uint64_t tag_[3];
+  DropoutSeed seed_[3];
   Buf<S> r_[3], dx_, dmid_[2], tmp_;
 };
 
@@ -382,7 +385,7 @@ class Seq2Seq {
   /// Forward to the logits [B Lt, V] (S). The batch must stay alive until backward().
   /// `loss_ignore_index`: the target loss_into() will ignore (the batch header's counted
   /// rows are those of the other targets).
-  const S* forward(const Batch& b, const RunState& run, int loss_ignore_index = -1) {
+  const S* forward(const Batch& b, const RunState& given, int loss_ignore_index = -1) {
     const MemoryUseScope use(MemoryUse::activations);  // what it allocates (chapter 07's memory report)
     batch_ = &b;
     const int D = cfg.d_model;
@@ -390,12 +393,14 @@ class Seq2Seq {
                    "sequences up to max_length " + std::to_string(cfg.max_length),
                    std::to_string(std::max(b.Ls, b.Lt)));
     const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;
+    const DeviceBatch& db = to_device(b, given, loss_ignore_index);
+    RunState run = given;
+    if (on_device<S>()) run.step_seed = &db.header->step_seed;  // the kernels read the step there
     drop_ = run.training && cfg.dropout > 0;
-    seed_src_ = drop_ ? dropout_seed(run, name_tag("src_dropout")) : 0;
-    seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : 0;
+    seed_src_ = drop_ ? dropout_seed(run, name_tag("src_dropout")) : DropoutSeed{};
+    seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : DropoutSeed{};
     S* es = emb_src_.get(std::size_t(ns));
     S* et = emb_tgt_.get(std::size_t(nt));
-    const DeviceBatch& db = to_device(b, run, loss_ignore_index);
     embedding_forward<S>(db.src, b.B * b.Ls, b.Ls, embedding.w(), cfg.vocab, D, pe_where(), es);
     embedding_forward<S>(db.tgt_in, b.B * b.Lt, b.Lt, embedding.w(), cfg.vocab, D, pe_where(), et);
     if (drop_) {
@@ -443,7 +448,11 @@ class Seq2Seq {
   /// eval_B (forward only), sources up to Ls tokens, targets up to Lt. One sizing pass of
   /// each on a batch of token 0 allocates what they need; the gradients are zeroed after
   /// it. Later batches within those sizes allocate nothing: steps, evaluation, translation.
+  /// A second call with sizes already covered does nothing (the trainer asks every step).
   void reserve(int train_B, int eval_B, int Ls, int Lt) {
+    const std::array<int, 4> want{train_B, eval_B, Ls, Lt};
+    if (want == reserved_) return;
+    reserved_ = want;
     const auto pass = [&](int B, bool training) {
       Batch b;
       b.B = B, b.Ls = Ls, b.Lt = Lt;
@@ -533,10 +542,11 @@ class Seq2Seq {
   const Batch* batch_ = nullptr;
   std::vector<A> pe_;
   BatchUpload upload_;
+  std::array<int, 4> reserved_{0, 0, 0, 0};  // reserve()'s last sizes
   int ignore_ = -1;  // the forward's loss_ignore_index
   Buf<A> pe_dev_;
   bool drop_ = false;
-  std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
+  DropoutSeed seed_src_, seed_tgt_;
   const S* last_logits_ = nullptr;
   Buf<S> emb_src_, emb_tgt_, dlogits_;
   Buf<A> emb_grad_;  // the embedding's fp32 sums for 16-bit gradients

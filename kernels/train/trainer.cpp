@@ -44,9 +44,6 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
       sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
   model.init(o.seed, o.init == InitKind::seed ? 1.0 : 0.0);
-  // Every buffer sized once for the largest batches of the run: no step allocates later.
-  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
-                task::kMaxSource, task::kMaxTarget);
   if (o.fault.step > 0) {
     const std::string name =
         o.fault.param.empty() ? "transformer.decoder.layers.0.linear1.weight" : o.fault.param;
@@ -99,6 +96,10 @@ StepResult Trainer<S>::Impl::run_step() {
   r.step = ++step;
   r.scale = scaler.scale();
   model.zero_grad();
+  // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
+  // no later step, evaluation or translation allocates.
+  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
+                task::kMaxSource, task::kMaxTarget);
   // The loss is summed on the device and its gradient scaled there: the scale is the
   // scaler's word (1 when scaling is off), the batch's counted rows its header's.
   float* loss_sum = model.loss_word();

@@ -9,17 +9,13 @@
 #include <vector>
 
 #include "chapters/03_layers/tests/gradcheck.hpp"
+#include "chapters/03_layers/tests/small_model.hpp"
 
 using namespace halfway;
 using namespace halfway::layers;
 using namespace ch03test;
 
 namespace {
-
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
 
 struct Outcome {
   float loss = 0;
@@ -31,18 +27,10 @@ struct Outcome {
 template <class S>
 Outcome run(Backend backend, bool device_sum, bool all_ignored) {
   BackendScope scope(backend);
-  Config c;
-  c.vocab = 7, c.d_model = 16, c.heads = 2, c.d_ff = 32, c.encoder_layers = 1, c.decoder_layers = 1;
-  c.dropout = 0.1f;
-  Seq2Seq<S> model(c);
+  Seq2Seq<S> model(small_config());
   randomize(model.store, 5, 0.3);
-  Batch b;
-  b.B = 2, b.Ls = 3, b.Lt = 3;
-  b.src = {1, 2, 2, 3, 4, 0};
-  b.src_pad = {0, 0, 0, 0, 0, 1};
-  b.tgt_in = {5, 6, 6, 5, 1, 0};
-  b.tgt_out = all_ignored ? std::vector<std::int32_t>(6, 0) : std::vector<std::int32_t>{6, 6, 2, 1, 3, 0};
-  b.tgt_pad = {0, 0, 0, 0, 0, 1};
+  Batch b = small_batch();
+  if (all_ignored) b.tgt_out.assign(b.tgt_out.size(), 0);
   const float loss_scale = 1024.0f;
   const double weight = 0.5;
   const int accumulate = 2;
@@ -85,12 +73,12 @@ TEST_CASE("loss_into gives loss()'s bits on the cpu: fp32 and fp16") {
 }
 
 TEST_CASE("loss_into gives loss()'s bits on the device: fp32 fp16 and bf16") {
-  check_same_bits<float>(device(), false);
-  check_same_bits<half>(device(), false);
-  check_same_bits<bfloat16>(device(), false);
+  check_same_bits<float>(test_device(), false);
+  check_same_bits<half>(test_device(), false);
+  check_same_bits<bfloat16>(test_device(), false);
 }
 
 TEST_CASE("loss_into with no counted row: loss 0 and zero gradients of the loss as loss()") {
-  check_same_bits<float>(device(), true);
+  check_same_bits<float>(test_device(), true);
   check_same_bits<float>(Backend::cpu, true);
 }
