@@ -6,6 +6,7 @@
 
 #include "08_data_parallel/shard.hpp"
 #include "common/error.hpp"
+#include "common/number_words.hpp"
 #include "common/rng.hpp"
 
 namespace halfway::train {
@@ -47,6 +48,17 @@ void DataOrder::set_shard(int rank, int ranks) {
   HALFWAY_EXPECT(ranks >= 1 && rank >= 0 && rank < ranks, "0 <= rank < ranks", std::to_string(rank) + " of " + std::to_string(ranks));
   rank_ = rank;
   ranks_ = ranks;
+}
+
+void DataOrder::prepare(std::int64_t k) {
+  prepared_ = task::make_batch(batch(k));
+  prepared_k_ = k;
+}
+
+Batch DataOrder::take(std::int64_t k) {
+  if (prepared_k_ != k) prepare(k);
+  prepared_k_ = -1;
+  return std::move(prepared_);
 }
 
 }  // namespace halfway::train

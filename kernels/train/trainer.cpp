@@ -97,16 +97,30 @@ StepResult Trainer<S>::Impl::run_step() {
   r.step = ++step;
   r.scale = scaler.scale();
   model.zero_grad();
-  const A scale = A(double(r.scale) * o.loss_weight / o.accumulate);
+  // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
+  // no later step, evaluation or translation allocates.
+  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
+                task::kMaxSource, task::kMaxTarget);
+  // The loss is summed on the device and its gradient scaled there: the scale is the
+  // scaler's word (1 when scaling is off), the batch's counted rows its header's.
+  float* loss_sum = model.loss_word();
+  layers::zero_values(loss_sum, 1);
+  const amp::ScalerWords* words = scaler.words(model.store.backend());
+  const layers::DeviceLossScale loss_scale{o.scaler.mode == amp::ScaleMode::off ? nullptr : &words->state.scale,
+                                           o.loss_weight, o.accumulate};
   for (int i = 0; i < o.accumulate; ++i) {
-    const Batch b = task::make_batch(order.batch(micro));
+    const Batch b = order.take(micro);
     const layers::RunState run{true, dropout_seed, std::uint64_t(micro)};
     ++micro;
-    model.forward(b, run);
-    r.loss += double(model.loss(task::kPad, A(0), scale)) / o.accumulate;
+    model.forward(b, run, task::kPad);
+    model.loss_into(loss_sum, loss_scale, task::kPad);
     model.backward();
-    r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
+    order.prepare(micro);  // while the device runs this micro-batch
+    r.tokens += counted_targets(b, task::kPad);
   }
+  float loss = 0;  // read back every step until the log record holds it
+  copy_out(&loss, loss_sum, sizeof loss);
+  r.loss = loss;
   if (fault_param && o.fault.active(r.step)) {
     // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
     const layers::Grad<S> g = fault_param->grad();
