@@ -8,10 +8,10 @@
 /// @code
 ///   begin_step   one thread: k = taken + 1; lr = schedule_lr(k); Adam's constants of
 ///                step k from lr (both in double, rounded to float as adam_constants does);
-///                the seed of stochastic rounding for step k
+///                the seed of stochastic rounding for step k; the scale in use
 ///   check_and_norm, optimizer (reads the constants from StepControl), scaler update
-///   end_step     one thread: the record takes the step's loss, norm, skip and the new
-///                scale; taken += 1 unless skipped; the first collapse and divergence
+///   end_step     one thread: the record takes the step's loss, norm and skip;
+///                taken += 1 unless skipped; the first collapse and divergence
 /// @endcode
 ///
 /// Nothing in between goes to the host, so a captured step replays with each step's own
