@@ -136,12 +136,14 @@ void train(const Settings& s, const TrainerOptions& options) {
   double tokens = 0, loss_avg = NAN;
   std::int64_t skipped = 0;
   const std::int64_t first = t.steps_done();
+  StepResult shown;  // the last logging step's values, for the progress line
   while (t.steps_done() < o.steps) {
     StepResult r = t.step();
     const bool eval_now = s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps;
     if (eval_now && !r.logged) r = t.read_log();  // an evaluation's row has its step's values too
     tokens += double(r.tokens);
     if (r.logged) {  // the device's log was read (every --log-every steps)
+      shown = r;
       skipped = r.skipped_steps;
       loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
     }
@@ -151,7 +153,7 @@ void train(const Settings& s, const TrainerOptions& options) {
     if (r.logged) log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
-    std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
+    std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, shown.lr, double(shown.scale),
                   tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
     progress.update(std::size_t(r.step), status);
     if (e) std::cout << "\nstep " << r.step << ": held-out exact match " << percent(e->exact_match()) << ", token accuracy "
