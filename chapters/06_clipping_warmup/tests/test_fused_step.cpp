@@ -337,7 +337,7 @@ TEST_CASE("device step: the record keeps the step of a collapse and of a diverge
 }
 
 #if defined(HALFWAY_CH06_EMU)
-TEST_CASE("device step: a captured step reads nothing back and each replay takes its own rate (emu)") {
+TEST_CASE("device step: a captured step reads nothing back and each replay takes its own rate") {
   // A step that read the device (a copy to the host, a wait) would break the capture:
   // the emulator refuses a synchronisation of a capturing stream. Replaying one captured
   // step three times must then give the bits of three direct steps, each with its own rate.
