@@ -50,6 +50,7 @@ struct Settings {
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
   std::int64_t profile_steps = 0;    // the runtime's counters per step (step_profile.hpp)
+  std::int64_t log_every = kDefaults.log_every;
 };
 
 std::string percent(double x) {
@@ -141,24 +142,30 @@ void train(const Settings& s, const TrainerOptions& options) {
   const std::int64_t first = t.steps_done();
   std::optional<StepProfile> profile;
   if (s.profile_steps > 0) profile.emplace(o.backend, s.profile_steps);
+  StepResult shown;  // the last logging step's values, for the progress line
   while (t.steps_done() < o.steps) {
     if (profile) profile->begin_step();
-    const StepResult r = t.step();
+    StepResult r = t.step();
     if (profile) profile->end_step();
     if (profile && profile->complete()) {
       std::cout << "\n" << profile->table() << std::flush;
       profile.reset();
     }
-    skipped += r.skipped;
+    const bool eval_now = s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps;
+    if (eval_now && !r.logged) r = t.read_log();  // an evaluation's row has its step's values too
     tokens += double(r.tokens);
-    loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
+    if (r.logged) {  // the device's log was read (every --log-every steps)
+      shown = r;
+      skipped = r.skipped_steps;
+      loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
+    }
     const double secs = timer.seconds();
     std::optional<EvalResult> e;
-    if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
-    log.row(r, secs, e ? &*e : nullptr);
+    if (eval_now) e = t.evaluate(t.held_out_numbers(), 0, 0);
+    if (r.logged) log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
-    std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
+    std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, shown.lr, double(shown.scale),
                   tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
     progress.update(std::size_t(r.step), status);
     if (e) std::cout << "\nstep " << r.step << ": held-out exact match " << percent(e->exact_match()) << ", token accuracy "
@@ -241,7 +248,11 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
   app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(whole_number<std::int64_t>(1));
   app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
-  add_log_option(app, s.log, "one row per step (.csv or .jsonl)");
+  add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
+  app.add_option("--log-every", s.log_every,
+                 "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
+                 "the progress line, and the collapse and divergence checks (reported at the read, naming the step)")
+      ->check(whole_number<std::int64_t>(1))->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
       ->check(whole_number<std::int64_t>(0))->capture_default_str();
   app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
@@ -299,6 +310,7 @@ int main(int argc, char** argv) {
     o.batch = s.batch;
     o.accumulate = s.accumulate;
     o.train_limit = s.train_limit;
+    o.log_every = s.log_every;
     o.steps = s.epochs > 0 ? steps_for_epochs(s.epochs, s.batch, s.accumulate, s.train_limit) : s.steps;
     if (!*tr && o.steps > 0 && o.steps < resumed_at)
       throw Error("--resume " + s.resume + " is at step " + std::to_string(resumed_at) + ", past the " +
