@@ -4,7 +4,9 @@
 # they must pass, not skip), the GEMM ladder against cuBLAS at 4096^3 and the best kernel
 # in the other layouts (chapter 02), and one encoder and one decoder layer forward+backward
 # on cuda against the cpu (chapter 03), and the trainer (chapter 07): short fp32, fp16 and
-# bf16 runs of the seed's model on cuda, then step time at --size base per precision.
+# bf16 runs of the seed's model on cuda, then step time at --size base per precision, and
+# the fp8 GEMM kernel against cuBLASLt's fp8 GEMM (chapter 09; a GPU of compute capability
+# 8.9+, else the step says so and is skipped).
 #
 #   tools/gpu/check.sh [OUTDIR]      (default: $OUT, else ./gpu-results)
 #
@@ -12,18 +14,18 @@
 # configure.log, build.log, tests.txt + tests.xml (ctest, JUnit), ch02_bench.txt +
 # ch02_bench_cuda.jsonl, ch02_bench_layouts.txt, ch03_bench.txt + ch03_bench.csv,
 # ch02_ladder.png when matplotlib is there, ch07_train_<precision>.txt/.csv and
-# ch07_base_<precision>.txt/.csv (the trainer). Then, on the development machine:
+# ch07_base_<precision>.txt/.csv (the trainer), ch09_fp8_gemm_bench.txt. Then, on the development machine:
 #   python3 plots/ch02_table.py OUTDIR/ch02_bench_cuda.jsonl   (rewrites chapter 02's table)
 # Exit status: 0 when every step passed, 1 otherwise.
 # Environment: GPU_BUILD_DIR (default build-gpu), GPU_JOBS (default nproc),
-# GPU_BUDGET_S (default 540 seconds for everything), GPU_STEPS (default "tests ch02 ch03 ch07").
+# GPU_BUDGET_S (default 540 seconds for everything), GPU_STEPS (default "tests ch02 ch03 ch07 ch09").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-${OUT:-gpu-results}}"
 mkdir -p "$out"
 t0=$(date +%s)
 budget=${GPU_BUDGET_S:-540}
-steps=" ${GPU_STEPS:-tests ch02 ch03 ch07} "
+steps=" ${GPU_STEPS:-tests ch02 ch03 ch07 ch09} "
 status=0
 note() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a "$out/summary.txt"; }
 left() { echo $(( budget - ($(date +%s) - t0) )); }
@@ -45,10 +47,11 @@ fi
 note "configured"
 targets=()
 want tests && targets+=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu ch01_tests_gpu ch02_tests_gpu ch03_tests_gpu
-                         ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu)
+                         ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu ch09_tests_gpu)
 want ch02 && targets+=(ch02_gemm_bench)
 want ch03 && targets+=(ch03_bench)
 want ch07 && targets+=(halfway-train)
+want ch09 && targets+=(ch09_fp8_gemm_bench)
 if ! timeout "$(left)" cmake --build "$build" -j "${GPU_JOBS:-$(nproc)}" --target "${targets[@]}" > "$out/build.log" 2>&1; then
   note "build FAILED (build.log)"; grep -m20 -i "error" "$out/build.log" >> "$out/summary.txt"; exit 1
 fi
@@ -118,6 +121,21 @@ if want ch07; then
       status=1; note "ch07 $p base run FAILED (ch07_base_$p.txt)"; tail -5 "$out/ch07_base_$p.txt" >> "$out/summary.txt"
     fi
   done
+fi
+if want ch09; then
+  # fp8 mma.sync needs compute capability 8.9 (Ada) or later; the build is for sm_90.
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2> /dev/null | head -1)
+  if ! awk -v c="$cap" 'BEGIN { exit !(c + 0 >= 8.9) }'; then
+    note "ch09: no GPU of compute capability 8.9+ (found '${cap:-none}'): fp8 GEMM benchmark skipped"
+  elif [ "$(left)" -le 20 ]; then
+    note "ch09: no time left for the fp8 GEMM benchmark"
+  elif timeout "$(at_most 90)" "$build/bin/ch09_fp8_gemm_bench" --size 8192 --repeats 10 \
+         > "$out/ch09_fp8_gemm_bench.txt" 2>&1; then
+    note "ch09 fp8 GEMM vs cuBLASLt (TFLOP/s):"; sed -n '/^formats/,$p' "$out/ch09_fp8_gemm_bench.txt" | tee -a "$out/summary.txt"
+  else
+    status=1; note "ch09 fp8 GEMM benchmark FAILED (ch09_fp8_gemm_bench.txt)"
+    tail -5 "$out/ch09_fp8_gemm_bench.txt" >> "$out/summary.txt"
+  fi
 fi
 note "done, exit $status"
 exit $status
