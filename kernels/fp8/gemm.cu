@@ -144,6 +144,7 @@ __global__ void __launch_bounds__(kThreads) fp8_gemm_tc_kernel(const Fp8GemmArgs
     stage(sb, g.b, g.n, g.k, n0, k0, tid);
     __syncthreads();
     std::uint32_t fa[2][4], fb[4][2];
+#pragma unroll
     for (int i = 0; i < 2; ++i) {
       const std::uint8_t* p = sa + (wm + 16 * i + grp) * kLd + 4 * tig;
       fa[i][0] = load_u32(p);
@@ -151,17 +152,23 @@ __global__ void __launch_bounds__(kThreads) fp8_gemm_tc_kernel(const Fp8GemmArgs
       fa[i][2] = load_u32(p + 16);
       fa[i][3] = load_u32(p + 8 * kLd + 16);
     }
+#pragma unroll
     for (int j = 0; j < 4; ++j) {
       const std::uint8_t* p = sb + (wn + 8 * j + grp) * kLd + 4 * tig;
       fb[j][0] = load_u32(p);
       fb[j][1] = load_u32(p + 16);
     }
+#pragma unroll
     for (int i = 0; i < 2; ++i)
+#pragma unroll
       for (int j = 0; j < 4; ++j) mma_fp8<FA, FB>(acc[i][j], fa[i], fb[j]);
     __syncthreads();  // the tiles are read before the next step overwrites them
   }
+#pragma unroll
   for (int i = 0; i < 2; ++i)
+#pragma unroll
     for (int j = 0; j < 4; ++j)
+#pragma unroll
       for (int e = 0; e < 4; ++e) {
         const std::int64_t row = m0 + wm + 16 * i + grp + 8 * (e / 2), col = n0 + wn + 8 * j + 2 * tig + e % 2;
         if (row < g.m && col < g.n) g.c[row * g.n + col] = acc[i][j][e] * g.inv_scale;
