@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "timed runs per kernel (the median is reported)")->check(whole_number(1));
   return run_program(argc, argv, app, [&] {
     if (size % 16 != 0) throw UsageError("--size must be a multiple of 16, found " + std::to_string(size));
-    select_backend("cuda");  // a clear error without a usable GPU
+    if (!gpu_usable()) throw Error("this benchmark needs a GPU: " + gpu_description());
+    std::printf("cuda: %s\n", gpu_description().c_str());
     const std::size_t nn = std::size_t(size) * std::size_t(size);
     const double flops = 2.0 * double(size) * double(size) * double(size);
     std::mt19937 rng(9);

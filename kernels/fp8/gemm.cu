@@ -230,7 +230,7 @@ void fp8_gemm_kernel(const fp8::Fp8GemmShape& s, const std::uint8_t* a, const st
                 ", k " + std::to_string(s.k));
   if (s.m == 0 || s.n == 0) return;
   const std::int64_t blocks_m = (s.m + kTile - 1) / kTile, blocks_n = (s.n + kTile - 1) / kTile;
-  if (blocks_m > 65535 || blocks_n > 2147483647)
+  if (blocks_m > 65535)  // the grid's y limit
     throw Error("fp8 GEMM: m " + std::to_string(s.m) + " needs more than 65535 blocks of 64 rows");
   const Fp8GemmArgs g{a, b, c, s.m, s.n, s.k, inv_scale};
   const dim3 grid{static_cast<unsigned>(blocks_n), static_cast<unsigned>(blocks_m)};

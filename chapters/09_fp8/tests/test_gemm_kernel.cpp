@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/testing/test_backend.hpp"
 #include "kernels/fp8/fp8.hpp"
 #include "gemm_kernel_run.hpp"
@@ -50,4 +51,14 @@ TEST_CASE("the fp8 GEMM kernel is exact on small integers in both format mixes a
         }
       CHECK(wrong == 0);
     }
+}
+
+TEST_CASE("the fp8 GEMM kernel rejects a negative size and a grid too tall") {
+  // Both are refused before anything is read, so no buffers are needed.
+  const Backend backend = halfway::testing::test_backend();
+  const Fp8GemmShape negative{4, -1, 8}, too_tall{65535LL * 64 + 1, 1, 1};
+  CHECK_THROWS_WITH_AS(fp8_gemm(backend, negative, nullptr, 1.0f, nullptr, 1.0f, nullptr),
+                       doctest::Contains("expected sizes >= 0"), Error);
+  CHECK_THROWS_WITH_AS(fp8_gemm(backend, too_tall, nullptr, 1.0f, nullptr, 1.0f, nullptr),
+                       doctest::Contains("65535 blocks"), Error);
 }
