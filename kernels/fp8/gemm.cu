@@ -23,12 +23,13 @@
 // 16-byte chunk per thread and operand; zeros outside the matrices), then each warp
 // multiplies its 32 x 32 quarter as 2 x 4 mma tiles of 16 x 8:
 //
-//              B rows n0 .. n0+63 (each 32 bytes of K)
-//              | w0, w2  | w1, w3  |
-//   A rows  +--+---------+---------+
-//   m0..    |w0| 2 x 4 mma tiles   |       a warp: 2 (M) x 4 (N) tiles of 16 x 8
-//   m0+63   |w2|                   |       per k-step: 8 mma.sync of 16 x 8 x 32
-//           +--+-------------------+
+//                         C columns (B rows)
+//                         n0 .. n0+31              n0+32 .. n0+63
+//   C rows m0 .. m0+31    +------------------------+------------------------+
+//   (A rows)              |  warp 0                |  warp 1                |
+//   m0+32 .. m0+63        |  warp 2                |  warp 3                |
+//                         +------------------------+------------------------+
+//   each warp: 2 (M) x 4 (N) tiles of 16 x 8, so 8 mma.sync of 16 x 8 x 32 per k-step
 //
 // Each lane's fragment registers are 4-byte loads from the staged rows (the layout in
 // mma_fp8.hpp), and its accumulators are stored straight to C with bounds checks.
