@@ -19,8 +19,10 @@
 /// 3. the inverse scales are multiplied in float first (one rounding; exact for powers of
 ///    two), and the sum is multiplied by that product (a second rounding).
 /// A NaN operand gives NaN; e5m2's infinities give inf or NaN as float arithmetic does.
-/// A kernel that reorders the sum (a tensor core adds groups of products at once) differs
-/// from this reference within the bound its test derives, not bit for bit.
+/// The fp8 GEMM kernel (gemm.cu) keeps this order on the emulator, whose fp8 mma.sync adds
+/// its products one by one in ascending k (common/emu/mma_fp8.hpp), and equals this
+/// reference bit for bit there. A GPU's tensor core adds groups of products in its own
+/// order and precision, so on a GPU it differs in the last bits.
 #pragma once
 
 #include <cstdint>

@@ -6,8 +6,10 @@
 # on cuda against the cpu (chapter 03), and the trainer (chapter 07): short fp32, fp16 and
 # bf16 runs of the seed's model on cuda (the fp16 one also prints the runtime's counters per
 # step, --profile-steps), then steady-state ms/step at --size base per precision, with and
-# without --cuda-graph (where halfway-train has the option); then compute-sanitizer
-# (memcheck, racecheck, synccheck) over the gpu test binaries and a 50-step training run.
+# without --cuda-graph (where halfway-train has the option); the fp8 GEMM kernel against
+# cuBLASLt's fp8 GEMM (chapter 09; a GPU of compute capability 8.9+, else the step says so
+# and is skipped); then compute-sanitizer (memcheck, racecheck, synccheck) over the gpu test
+# binaries and a 50-step training run.
 #
 #   tools/gpu/check.sh [OUTDIR]      (default: $OUT, else ./gpu-results)
 #
@@ -15,13 +17,13 @@
 # configure.log, build.log, tests.txt + tests.xml (ctest, JUnit), ch02_bench.txt +
 # ch02_bench_cuda.jsonl, ch02_bench_layouts.txt, ch03_bench.txt + ch03_bench.csv,
 # ch02_ladder.png when matplotlib is there, ch07_train_<precision>.txt/.csv and
-# ch07_base_<precision>_graph-<on|off>.txt/.csv (the trainer), sanitizer_<tool>_<binary>.txt.
-# Then, on the development machine:
+# ch07_base_<precision>_graph-<on|off>.txt/.csv (the trainer), ch09_fp8_gemm_bench.txt,
+# sanitizer_<tool>_<binary>.txt. Then, on the development machine:
 #   python3 plots/ch02_table.py OUTDIR/ch02_bench_cuda.jsonl   (rewrites chapter 02's table)
 # Exit status: 0 when every step passed, 1 otherwise, 77 when there is no GPU (nothing checked).
 # Environment: GPU_BUILD_DIR (default build-gpu), GPU_JOBS (default nproc),
 # GPU_BUDGET_S (default 540 seconds for everything), GPU_STEPS (default
-# "tests ch02 ch03 ch07 sanitizer": the sanitizer pass comes last and gets what time is left;
+# "tests ch02 ch03 ch07 ch09 sanitizer": the sanitizer pass comes last and gets what time is left;
 # GPU_STEPS=sanitizer gives it the whole budget), GPU_SANITIZER_TOOLS (default "memcheck racecheck synccheck"),
 # GPU_ALLOW_NO_GPU=1 (configure and build even without a GPU: a compile check).
 set -uo pipefail
@@ -30,7 +32,7 @@ out="${1:-${OUT:-gpu-results}}"
 mkdir -p "$out"
 t0=$(date +%s)
 budget=${GPU_BUDGET_S:-540}
-steps=" ${GPU_STEPS:-tests ch02 ch03 ch07 sanitizer} "
+steps=" ${GPU_STEPS:-tests ch02 ch03 ch07 ch09 sanitizer} "
 status=0
 note() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a "$out/summary.txt"; }
 left() { echo $(( budget - ($(date +%s) - t0) )); }
@@ -60,12 +62,13 @@ fi
 note "configured"
 targets=()
 want tests && targets+=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu ch01_tests_gpu ch02_tests_gpu ch03_tests_gpu
-                         ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu)
+                         ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu ch09_tests_gpu)
 want ch02 && targets+=(ch02_gemm_bench)
 want ch03 && targets+=(ch03_bench)
 if want ch07 || want sanitizer; then targets+=(halfway-train); fi
+want ch09 && targets+=(ch09_fp8_gemm_bench)
 gpu_tests=(common_tests_gpu common_block_reduce_gpu ch00_tests_gpu ch01_tests_gpu ch02_tests_gpu ch03_tests_gpu
-           ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu)
+           ch04_tests_gpu ch05_tests_gpu ch06_tests_gpu ch07_tests_gpu ch09_tests_gpu)
 want sanitizer && ! want tests && targets+=("${gpu_tests[@]}")
 [ "$steps" = " " ] && targets=("${gpu_tests[@]}" halfway-train)
 if ! timeout "$(left)" cmake --build "$build" -j "${GPU_JOBS:-$(nproc)}" --target "${targets[@]}" > "$out/build.log" 2>&1; then
@@ -163,6 +166,22 @@ if want ch07; then
     table+=$'\n'"$row"
   done
   note "$table"
+fi
+
+if want ch09; then
+  # fp8 mma.sync needs compute capability 8.9 (Ada) or later; the build is for sm_90.
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2> /dev/null | head -1)
+  if ! awk -v c="$cap" 'BEGIN { exit !(c + 0 >= 8.9) }'; then
+    note "ch09: no GPU of compute capability 8.9+ (found '${cap:-none}'): fp8 GEMM benchmark skipped"
+  elif [ "$(left)" -le 20 ]; then
+    note "ch09: no time left for the fp8 GEMM benchmark"
+  elif timeout "$(at_most 90)" "$build/bin/ch09_fp8_gemm_bench" --size 8192 --repeats 10 \
+         > "$out/ch09_fp8_gemm_bench.txt" 2>&1; then
+    note "ch09 fp8 GEMM vs cuBLASLt (TFLOP/s):"; sed -n '/^formats/,$p' "$out/ch09_fp8_gemm_bench.txt" | tee -a "$out/summary.txt"
+  else
+    status=1; note "ch09 fp8 GEMM benchmark FAILED (ch09_fp8_gemm_bench.txt)"
+    tail -5 "$out/ch09_fp8_gemm_bench.txt" >> "$out/summary.txt"
+  fi
 fi
 
 if want sanitizer; then
