@@ -289,8 +289,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   if (!valid_kind(kind)) return detail::record_error(cudaErrorInvalidMemcpyDirection);
   if (bytes && (!dst || !src)) return detail::record_error(cudaErrorInvalidValue);
   if (!bytes) return cudaSuccess;
-  // A captured copy reads its source when the graph runs.
-  if (capturing(stream)) return detail::submit(stream, copy_work(dst, src, bytes));
+  // A captured copy reads its source when the graph runs. One into pageable host memory
+  // returns with the data there, a wait that a capture cannot record (CUDA refuses it).
+  if (capturing(stream)) {
+    if (resolve(kind, dst, src) == cudaMemcpyDeviceToHost && !is_pinned(dst)) return refuse_in_capture(stream);
+    return detail::submit(stream, copy_work(dst, src, bytes));
+  }
   switch (resolve(kind, dst, src)) {
     case cudaMemcpyHostToDevice:
       return detail::submit(stream, is_pinned(src) ? copy_work(dst, src, bytes) : staged_copy_work(dst, src, bytes));

@@ -18,6 +18,7 @@
 #include "kernels/layers/modules.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/schedule.hpp"
+#include "kernels/train/fault_inject.hpp"
 
 namespace halfway::train {
 
@@ -34,7 +35,8 @@ struct FaultInjection {
   std::int64_t count = 1;  ///< steps in a row
   float value = INFINITY;
   std::string param;       ///< where; empty: the default above
-  bool active(std::int64_t k) const { return step > 0 && k >= step && k < step + count; }
+  /// The rule the device applies (fault_inject.hpp).
+  bool active(std::int64_t k) const { return fault_active(step, count, k); }
 };
 /// Parses the text form above; UsageError on a bad one.
 FaultInjection parse_fault(const std::string& text);
@@ -42,6 +44,13 @@ FaultInjection parse_fault(const std::string& text);
 /// "auto" (dynamic in fp16, off in fp32 and bf16, whose range is fp32's), "dynamic",
 /// "static:S" (a fixed scale S > 0), "off". UsageError otherwise.
 amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
+
+/// `--cuda-graph`: replay the steady-state step from a CUDA graph (step_graph.hpp).
+/// automatic: on with the cuda backend, off on emu (the tests' backend runs the step
+/// directly unless a test asks for the graph) and on the cpu (no streams).
+enum class CudaGraph { automatic, on, off };
+/// "on" or "off"; UsageError otherwise.
+CudaGraph parse_cuda_graph(const std::string& text);
 
 /// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
 /// storage type, half the bytes: Apex O2's way). UsageError otherwise.
@@ -93,6 +102,8 @@ struct TrainerOptions {
   optim::MasterMode master = optim::MasterMode::master;
   InitKind init = InitKind::course;
   FaultInjection fault{};
+  /// resolved() turns automatic into on or off for the backend; on needs emu or cuda.
+  CudaGraph cuda_graph = CudaGraph::automatic;
   int collapse_after = 20;          ///< skipped steps in a row that stop the run
   bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
   /// Test hook (halfway-train reads HALFWAY_CHECKPOINT_PAUSE_MS): save() pauses this long

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "common/device_memory.hpp"
 #include "common/error.hpp"
@@ -91,10 +92,56 @@ std::string Trainer<S>::Impl::first_nonfinite() {
 }
 
 template <class S>
-StepResult Trainer<S>::Impl::run_step() {
-  StepResult r;
-  r.step = ++step;
-  r.scale = scaler.scale();
+void Trainer<S>::Impl::inject_fault() {
+  // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
+  const layers::Grad<S> g = fault_param->grad();
+  FaultWrite w{o.fault.step, o.fault.count, 0, 4};
+  void* target = g.a;
+  const A v = o.fault.value;
+  std::memcpy(&w.bits, &v, sizeof v);
+  if constexpr (sizeof(S) == 2) {
+    if (!g.a) {  // 16-bit gradient storage: the value in S
+      const S vs = layers::st<S>(v);
+      std::uint16_t bits = 0;
+      std::memcpy(&bits, &vs, sizeof vs);
+      w.bits = bits, w.bytes = 2;
+      target = g.s;
+    }
+  }
+  train::inject_fault(o.backend, step_word.data(), w, target);
+}
+
+template <class S>
+void Trainer<S>::Impl::run_step_work(StepResult& r) {
+  const Backend b = o.backend;
+  if (step_word_at != r.step - 1) {
+    // The first step, or a load moved the step: the word follows (a host copy, outside
+    // any graph), and a recorded step may hold the state of before.
+    const std::int64_t before = r.step - 1;
+    copy_in(b, step_word.get(1, b), &before, sizeof before);
+    drop_graph();
+  }
+  step_word_at = r.step;
+  // The graph records pointers: an allocation since the capture may have moved a buffer.
+  if (graph && graph_allocations != allocation_count(b)) drop_graph();
+  if (o.cuda_graph != CudaGraph::on || direct_steps < kDirectSteps) {
+    step_work(r);
+    ++direct_steps;
+    return;
+  }
+  if (!graph_stream) graph_stream = std::make_unique<Stream>(b);
+  if (!graph) {
+    auto g = std::make_unique<StepGraph>(b);
+    g->capture(*graph_stream, [&] { step_work(r); }, "step " + std::to_string(r.step));
+    graph = std::move(g);
+    graph_allocations = allocation_count(b);
+  }
+  graph->replay(*graph_stream);
+}
+
+template <class S>
+void Trainer<S>::Impl::step_work(StepResult& r) {
+  count_step(o.backend, step_word.data());
   model.zero_grad();
   const A scale = A(double(r.scale) * o.loss_weight / o.accumulate);
   for (int i = 0; i < o.accumulate; ++i) {
@@ -106,29 +153,31 @@ StepResult Trainer<S>::Impl::run_step() {
     model.backward();
     r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
   }
-  if (fault_param && o.fault.active(r.step)) {
-    // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
-    const layers::Grad<S> g = fault_param->grad();
-    const A v = o.fault.value;
-    const S vs = layers::st<S>(v);
-    if (g.a) copy_in(g.a, &v, sizeof v);
-    else copy_in(g.s, &vs, sizeof vs);
-  }
+  if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
   ts.clip_options.max_norm = o.clip ? o.max_norm : 1.0f;
   // Without a scaler nothing skips a non-finite step: let the clip refuse it before it
   // multiplies (PyTorch's error_if_nonfinite), so the gradients still show where it began.
   ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
-  optim::StepReport rep;
+  last_report = {};
   try {
-    rep = optim::fused_train_step(
+    last_report = optim::fused_train_step(
         scaler, grads(), ts, ws, [&](double lr, const optim::GradFold& f) { optimizer_step(lr, f); }, schedule);
-    if (!rep.skipped && o.optimizer == OptimizerKind::adam) ++adam.step;
+    if (!last_report.skipped && o.optimizer == OptimizerKind::adam) ++adam.step;
   } catch (const Error&) {
     if (!ts.clip_options.error_if_nonfinite) throw;
-    rep.grad_norm = NAN;  // the clip's refusal: report it as the divergence below
+    last_report.grad_norm = NAN;  // the clip's refusal: report it as the divergence below
   }
+}
+
+template <class S>
+StepResult Trainer<S>::Impl::run_step() {
+  StepResult r;
+  r.step = ++step;
+  r.scale = scaler.scale();
+  run_step_work(r);
+  const optim::StepReport& rep = last_report;
   r.lr = rep.lr;
   r.grad_norm = rep.grad_norm;
   r.skipped = rep.skipped;

@@ -5,12 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "common/device_memory.hpp"
 #include "common/number_words.hpp"
+#include "common/stream.hpp"
 #include "kernels/layers/transformer.hpp"
 #include "kernels/optim/train_step.hpp"
 #include "kernels/train/data.hpp"
+#include "kernels/train/fault_inject.hpp"
+#include "kernels/train/step_graph.hpp"
 #include "kernels/train/trainer.hpp"
 
 namespace halfway::train {
@@ -31,12 +36,39 @@ struct Trainer<S>::Impl {
   int skipped_in_row = 0;
   std::uint64_t dropout_seed, sr_seed;
   const layers::Param<S>* fault_param = nullptr;
+  /// The step being run, in the backend's memory: count_step() advances it at the start of
+  /// each step and the fault hook reads it (fault_inject.hpp), so a replayed step sees its
+  /// own number. step_word_at: what it holds before the next step (-1: to be uploaded).
+  Buf<std::int64_t> step_word;
+  std::int64_t step_word_at = -1;
+  /// --cuda-graph on: the steady-state step, recorded once on graph_stream and replayed
+  /// (step_graph.hpp). Dropped by anything that may move the buffers it points into or the
+  /// state it was recorded with (a load, an evaluation): the next step records it again.
+  std::unique_ptr<Stream> graph_stream;
+  std::unique_ptr<StepGraph> graph;
+  std::int64_t direct_steps = 0;  ///< steps run directly since the graph was last dropped
+  unsigned long long graph_allocations = 0;  ///< the backend's allocation count after the capture
+  /// Steps run directly before the capture: the first one allocates what a step needs
+  /// (workspaces, moments, the scaler's words) and fills the scaler's words.
+  static constexpr std::int64_t kDirectSteps = 1;
+  optim::StepReport last_report;  ///< what the last step's train step reported
 
   explicit Impl(const TrainerOptions& options);
   /// One optimizer step (Trainer::step()).
   StepResult run_step();
+  /// Forgets the recorded step (see graph above).
+  void drop_graph() {
+    graph.reset();
+    direct_steps = 0;
+  }
 
  private:
+  /// The step's device work (Trainer::step()'s list): recorded by the graph or run as is.
+  void step_work(StepResult& r);
+  /// Runs step_work directly, or (--cuda-graph on, after the direct steps) from the graph.
+  void run_step_work(StepResult& r);
+  /// The fault hook (fault_inject.hpp): the value into fault_param's first gradient element.
+  void inject_fault();
   /// The whole gradient buffer, in fp32 or in S (the store's GradType).
   amp::GradBuffer grads();
   void optimizer_step(double lr, const optim::GradFold& fold);
