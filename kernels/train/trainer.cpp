@@ -112,46 +112,51 @@ void Trainer<S>::Impl::inject_fault() {
 }
 
 template <class S>
-void Trainer<S>::Impl::run_step_work(StepResult& r) {
+void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& batches) {
   const Backend b = o.backend;
   if (step_word_at != r.step - 1) {
     // The first step, or a load moved the step: the word follows (a host copy, outside
     // any graph), and a recorded step may hold the state of before.
     const std::int64_t before = r.step - 1;
     copy_in(b, step_word.get(1, b), &before, sizeof before);
-    drop_graph();
+    drop_graphs();
   }
   step_word_at = r.step;
-  // The graph records pointers: an allocation since the capture may have moved a buffer.
-  if (graph && graph_allocations != allocation_count(b)) drop_graph();
+  // A graph records pointers: an allocation since the captures may have moved a buffer.
+  if (!graphs.empty() && graph_allocations != allocation_count(b)) drop_graphs();
+  const auto work = [&] { step_work(r, batches); };
   if (o.cuda_graph != CudaGraph::on || direct_steps < kDirectSteps) {
-    step_work(r);
+    work();
     ++direct_steps;
     return;
   }
+  // A graph replays fixed shapes (the launches' grids, the kernels' sizes): one graph per
+  // shape of the step's micro-batches (the last batch of an epoch may be short, a batch of
+  // small numbers has shorter sequences).
+  std::vector<int> shape;
+  for (const Batch& m : batches) shape.insert(shape.end(), {m.B, m.Ls, m.Lt});
   if (!graph_stream) graph_stream = std::make_unique<Stream>(b);
-  if (!graph) {
-    auto g = std::make_unique<StepGraph>(b);
-    g->capture(*graph_stream, [&] { step_work(r); }, "step " + std::to_string(r.step));
-    graph = std::move(g);
+  auto& g = graphs[shape];
+  if (!g) {
+    auto fresh = std::make_unique<StepGraph>(b);
+    fresh->capture(*graph_stream, work, "step " + std::to_string(r.step));
+    g = std::move(fresh);
     graph_allocations = allocation_count(b);
   }
-  graph->replay(*graph_stream);
+  g->replay(*graph_stream);
+  ++replayed_steps;
 }
 
 template <class S>
-void Trainer<S>::Impl::step_work(StepResult& r) {
+void Trainer<S>::Impl::step_work(StepResult& r, const std::vector<Batch>& batches) {
   count_step(o.backend, step_word.data());
   model.zero_grad();
   const A scale = A(double(r.scale) * o.loss_weight / o.accumulate);
   for (int i = 0; i < o.accumulate; ++i) {
-    const Batch b = task::make_batch(order.batch(micro));
-    const layers::RunState run{true, dropout_seed, std::uint64_t(micro)};
-    ++micro;
-    model.forward(b, run);
+    const layers::RunState run{true, dropout_seed, std::uint64_t(micro + i)};
+    model.forward(batches[std::size_t(i)], run);
     r.loss += double(model.loss(task::kPad, A(0), scale)) / o.accumulate;
     model.backward();
-    r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
   }
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   optim::TrainStepOptions ts;
@@ -176,7 +181,15 @@ StepResult Trainer<S>::Impl::run_step() {
   StepResult r;
   r.step = ++step;
   r.scale = scaler.scale();
-  run_step_work(r);
+  // The host's part: this step's micro-batches.
+  std::vector<Batch> batches;
+  for (int i = 0; i < o.accumulate; ++i) {
+    batches.push_back(task::make_batch(order.batch(micro + i)));
+    const Batch& b = batches.back();
+    r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
+  }
+  run_step_work(r, batches);
+  micro += o.accumulate;
   const optim::StepReport& rep = last_report;
   r.lr = rep.lr;
   r.grad_norm = rep.grad_norm;

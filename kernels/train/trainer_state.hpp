@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/device_memory.hpp"
 #include "common/number_words.hpp"
@@ -42,31 +44,34 @@ struct Trainer<S>::Impl {
   Buf<std::int64_t> step_word;
   std::int64_t step_word_at = -1;
   /// --cuda-graph on: the steady-state step, recorded once on graph_stream and replayed
-  /// (step_graph.hpp). Dropped by anything that may move the buffers it points into or the
-  /// state it was recorded with (a load, an evaluation): the next step records it again.
+  /// (step_graph.hpp), one graph per shape of the step's micro-batches (B, Ls, Lt each).
+  /// Dropped by anything that may have moved the buffers they point into (an allocation)
+  /// or the state they were recorded with (a load): the next step records them again.
   std::unique_ptr<Stream> graph_stream;
-  std::unique_ptr<StepGraph> graph;
-  std::int64_t direct_steps = 0;  ///< steps run directly since the graph was last dropped
-  unsigned long long graph_allocations = 0;  ///< the backend's allocation count after the capture
-  /// Steps run directly before the capture: the first one allocates what a step needs
-  /// (workspaces, moments, the scaler's words) and fills the scaler's words.
+  std::map<std::vector<int>, std::unique_ptr<StepGraph>> graphs;
+  std::int64_t direct_steps = 0;    ///< steps run directly since the graphs were last dropped
+  std::int64_t replayed_steps = 0;  ///< steps replayed from a graph (tests)
+  unsigned long long graph_allocations = 0;  ///< the backend's allocation count after the last capture
+  /// Steps run directly before the first capture: the first one allocates what a step
+  /// needs (workspaces, moments, the scaler's words) and fills the scaler's words.
   static constexpr std::int64_t kDirectSteps = 1;
   optim::StepReport last_report;  ///< what the last step's train step reported
 
   explicit Impl(const TrainerOptions& options);
   /// One optimizer step (Trainer::step()).
   StepResult run_step();
-  /// Forgets the recorded step (see graph above).
-  void drop_graph() {
-    graph.reset();
+  /// Forgets the recorded steps (see graphs above).
+  void drop_graphs() {
+    graphs.clear();
     direct_steps = 0;
   }
 
  private:
-  /// The step's device work (Trainer::step()'s list): recorded by the graph or run as is.
-  void step_work(StepResult& r);
-  /// Runs step_work directly, or (--cuda-graph on, after the direct steps) from the graph.
-  void run_step_work(StepResult& r);
+  /// The step's device work on its micro-batches (Trainer::step()'s list): recorded by a
+  /// graph or run as is.
+  void step_work(StepResult& r, const std::vector<Batch>& batches);
+  /// Runs step_work directly, or (--cuda-graph on, after the direct steps) from a graph.
+  void run_step_work(StepResult& r, const std::vector<Batch>& batches);
   /// The fault hook (fault_inject.hpp): the value into fault_param's first gradient element.
   void inject_fault();
   /// The whole gradient buffer, in fp32 or in S (the store's GradType).

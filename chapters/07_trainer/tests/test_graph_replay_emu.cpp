@@ -46,7 +46,7 @@ Bits run_steps(const TrainerOptions& o) {
   b.masters = t.masters_host();
   b.moments = t.moments_host();
   b.scaler = t.impl().scaler.state();
-  b.replays = t.impl().graph ? t.impl().graph->replays() : 0;
+  b.replays = t.impl().replayed_steps;
   return b;
 }
 

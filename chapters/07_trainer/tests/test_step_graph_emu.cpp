@@ -1,6 +1,6 @@
 // StepGraph (kernels/train/step_graph.hpp) on the emulator, on a toy step: a copy from a
 // pinned buffer the host rewrites between replays, a counter kernel and a kernel that reads
-// both. Replayed N times it gives the bits of N direct runs; a step that waits for the
+// both, and the fault hook. Replayed N times it gives the bits of N direct runs; a step that waits for the
 // device fails its capture with one Error.
 #include <doctest/doctest.h>
 
@@ -50,10 +50,15 @@ struct Toy {
     const std::int64_t zero = 0;
     copy_in(Backend::emu, step.get(1, Backend::emu), &zero, sizeof zero);
   }
-  // One step's device work: the batch copy, the step counter, the update.
+  // One step's device work: the batch copy, the step counter, the fault hook (1000 into
+  // x[3] at steps 7 and 8, decided on the device), the update.
   void work(const float* pinned) {
     copy_in(Backend::emu, x.data(), pinned, kN * sizeof(float));
     train::count_step(Backend::emu, step.data());
+    const float fault = 1000.0f;
+    train::FaultWrite at{7, 2, 0, 4};
+    std::memcpy(&at.bits, &fault, sizeof fault);
+    train::inject_fault(Backend::emu, step.data(), at, x.data() + 3);
     HALFWAY_LAUNCH(emu::toy_update, (kN + 31) / 32, 32, 0, 0)(w.data(), x.data(), step.data(), kN);
   }
 };
@@ -82,6 +87,8 @@ TEST_CASE("a captured toy step replayed 20 times gives the bits of 20 direct run
     fill_input(in.p, k);  // the captured copy reads the pinned buffer when the graph runs
     graph.replay(stream);
     stream.synchronize();  // the replay has read `in` before the host rewrites it
+    // The fault hook decided on the device: the value at steps 7 and 8 only.
+    CHECK((replayed.x.host(kN)[3] == 1000.0f) == (k == 7 || k == 8));
   }
   CHECK(graph.replays() == kSteps);
   CHECK(replayed.step.host(1)[0] == kSteps);
