@@ -46,11 +46,17 @@ FaultInjection parse_fault(const std::string& text);
 amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
 
 /// `--cuda-graph`: replay the steady-state step from a CUDA graph (step_graph.hpp).
-/// automatic: on with the cuda backend, off on emu (the tests' backend runs the step
-/// directly unless a test asks for the graph) and on the cpu (no streams).
+/// automatic: on with the cuda backend where the run allows it (graph_blocker), off on emu
+/// (the tests' backend runs the step directly unless a test asks for the graph: a kernel's
+/// error then comes out of its own launch) and on the cpu (no streams).
 enum class CudaGraph { automatic, on, off };
 /// "on" or "off"; UsageError otherwise.
 CudaGraph parse_cuda_graph(const std::string& text);
+struct TrainerOptions;
+/// Why `o`'s step cannot be replayed from a graph: a value that changes from step to step
+/// still reaches a kernel as a host argument, which a graph would replay frozen (dropout's
+/// seed; SGD's stochastic-rounding seed). Empty when it can.
+std::string graph_blocker(const TrainerOptions& o);
 
 /// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
 /// storage type, half the bytes: Apex O2's way). UsageError otherwise.
