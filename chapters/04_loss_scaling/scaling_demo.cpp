@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     o.schedule.kind = optim::ScheduleKind::constant;
     o.schedule.peak = lr / loss_weight;
     o.loss_weight = loss_weight;
+    o.log_every = 1;  // every step's loss, scale and skip (the CSV)
     o.clip = false;
     std::vector<Summary> rows;
     std::printf("%d steps of SGD (lr %g) on the seed's model and task, batch %d, loss weight %g:\n", steps, lr, o.batch,

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
         o.schedule.peak = peak;
       }
       o.clip = r.clip;
+      o.log_every = 1;  // every step's norm and loss (the table and the CSV)
       train::Trainer<float> t(o);
       std::vector<double> norms;
       double loss = 0;

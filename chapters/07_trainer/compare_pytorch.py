@@ -84,7 +84,7 @@ def moving_average(losses):
 def run_halfway(exe, a, threads, tmp, env):
     log = os.path.join(tmp, f"halfway-{threads}.jsonl")
     cmd = [exe, "--precision", a.precision, "--backend", "cpu", "--threads", str(threads), "--steps", str(a.steps),
-           "--seed", str(a.seed), "--lr-factor", str(a.lr_factor), "--eval-every", "0", "--log", log]
+           "--seed", str(a.seed), "--lr-factor", str(a.lr_factor), "--eval-every", "0", "--log-every", "1", "--log", log]
     out, wall = timed_run(cmd, env)
     with open(log) as f:
         rows = [json.loads(line) for line in f]

@@ -46,6 +46,7 @@ struct Settings {
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
+  std::int64_t log_every = kDefaults.log_every;
 };
 
 std::string percent(double x) {
@@ -136,14 +137,18 @@ void train(const Settings& s, const TrainerOptions& options) {
   std::int64_t skipped = 0;
   const std::int64_t first = t.steps_done();
   while (t.steps_done() < o.steps) {
-    const StepResult r = t.step();
-    skipped += r.skipped;
+    StepResult r = t.step();
+    const bool eval_now = s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps;
+    if (eval_now && !r.logged) r = t.read_log();  // an evaluation's row has its step's values too
     tokens += double(r.tokens);
-    loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
+    if (r.logged) {  // the device's log was read (every --log-every steps)
+      skipped = r.skipped_steps;
+      loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
+    }
     const double secs = timer.seconds();
     std::optional<EvalResult> e;
-    if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
-    log.row(r, secs, e ? &*e : nullptr);
+    if (eval_now) e = t.evaluate(t.held_out_numbers(), 0, 0);
+    if (r.logged) log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
     std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, r.lr, double(r.scale),
@@ -226,7 +231,11 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
   app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(whole_number<std::int64_t>(1));
   app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
-  add_log_option(app, s.log, "one row per step (.csv or .jsonl)");
+  add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
+  app.add_option("--log-every", s.log_every,
+                 "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
+                 "the progress line, and the collapse and divergence checks (reported at the read, naming the step)")
+      ->check(whole_number<std::int64_t>(1))->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
       ->check(whole_number<std::int64_t>(0))->capture_default_str();
   app.add_option("--cuda-graph", s.cuda_graph, "replay the steady-state step from a CUDA graph: on or off "
@@ -284,6 +293,7 @@ int main(int argc, char** argv) {
     o.batch = s.batch;
     o.accumulate = s.accumulate;
     o.train_limit = s.train_limit;
+    o.log_every = s.log_every;
     o.steps = s.epochs > 0 ? steps_for_epochs(s.epochs, s.batch, s.accumulate, s.train_limit) : s.steps;
     if (!*tr && o.steps > 0 && o.steps < resumed_at)
       throw Error("--resume " + s.resume + " is at step " + std::to_string(resumed_at) + ", past the " +

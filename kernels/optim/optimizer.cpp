@@ -42,12 +42,14 @@ void host_loop(bool sgd, float* master, S* working, const G* grad, float* m, flo
 }
 
 template <class S, class G>
-void run(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std::uint64_t sr_seed) {
+void run(bool sgd, const ParamBuffers& b, const AdamConstants& given, int mode, std::uint64_t given_seed) {
   S* working = static_cast<S*>(b.working);
   const G* grad = static_cast<const G*>(b.grad);
   if (b.backend == Backend::cpu) {
-    if (skipped(b.fold)) return;  // the cpu's device memory is the host's: the same word
+    if (skipped(b.fold)) return;  // the cpu's device memory is the host's: the same words
     const GradFactors f = factors(b.fold);
+    const AdamConstants c = constants_of(b.fold, given);
+    const std::uint64_t sr_seed = sr_seed_of(b.fold, given_seed);
     if constexpr (!std::is_same_v<S, float>) {
       if (mode == int(MasterMode::master)) {
         // On the host, one scalar rounding to 16 bits per element is the slow part (fp16
@@ -60,7 +62,8 @@ void run(bool sgd, const ParamBuffers& b, const AdamConstants& c, int mode, std:
     }
     return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
   }
-  HALFWAY_KERNEL(b.backend, optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed, b.fold));
+  HALFWAY_KERNEL(b.backend,
+                 optimizer_step(sgd, b.master, working, grad, b.m, b.v, b.count, given, mode, given_seed, b.fold));
 }
 
 template <class S>
@@ -116,20 +119,7 @@ AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step)
   HALFWAY_EXPECT(std::isfinite(o.weight_decay) && o.weight_decay >= 0.0, "a weight decay >= 0",
                  std::to_string(o.weight_decay));
   HALFWAY_EXPECT(step >= 1, "an Adam step >= 1 (steps count from 1)", std::to_string(step));
-  const double bc1 = 1.0 - std::pow(o.beta1, double(step));
-  const double bc2 = 1.0 - std::pow(o.beta2, double(step));
-  AdamConstants c{};
-  c.beta1 = float(o.beta1);
-  c.beta2 = float(o.beta2);
-  c.one_minus_beta1 = float(1.0 - o.beta1);
-  c.one_minus_beta2 = float(1.0 - o.beta2);
-  c.eps = float(o.eps);
-  c.weight_decay = float(o.weight_decay);
-  c.decoupled = o.decoupled;
-  c.decay = float(1.0 - lr * o.weight_decay);
-  c.step_size = float(lr / bc1);
-  c.bc2_sqrt = float(std::sqrt(bc2));
-  return c;
+  return adam_constants_unchecked(o, lr, step);
 }
 
 void adam_step(const ParamBuffers& b, const AdamConstants& c, MasterMode mode, std::uint64_t seed, std::int64_t step) {

@@ -30,6 +30,8 @@ __global__ void update_kernel(bool sgd, float* master, S* working, const G* grad
                               ::halfway::optim::GradFold fold) {
   if (::halfway::optim::skipped(fold)) return;  // a word on the device: the host never decided
   const ::halfway::optim::GradFactors f = ::halfway::optim::factors(fold);
+  c = ::halfway::optim::constants_of(fold, c);  // the step's own, when computed on the device
+  sr_seed = ::halfway::optim::sr_seed_of(fold, sr_seed);
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
     ::halfway::optim::update_element(i, sgd, master, working, grad, m, v, c, mode, sr_seed, f);

@@ -24,6 +24,7 @@
 /// fused step (grad_fold.hpp) the kernel itself reads the skip word and returns.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -60,6 +61,25 @@ struct AdamState {
 /// PyTorch does and rounded to float. Throws Error on bad options (lr < 0, betas outside
 /// [0, 1), eps <= 0, weight_decay < 0, step < 1).
 AdamConstants adam_constants(const AdamOptions& o, double lr, std::int64_t step);
+
+/// The same without the checks (host and device: the trainer computes them on the device
+/// from its count of steps taken, kernels/optim/step_log.hpp). On a GPU pow is CUDA's.
+HALFWAY_HD_INLINE AdamConstants adam_constants_unchecked(const AdamOptions& o, double lr, std::int64_t step) {
+  const double bc1 = 1.0 - std::pow(o.beta1, double(step));
+  const double bc2 = 1.0 - std::pow(o.beta2, double(step));
+  AdamConstants c{};
+  c.beta1 = float(o.beta1);
+  c.beta2 = float(o.beta2);
+  c.one_minus_beta1 = float(1.0 - o.beta1);
+  c.one_minus_beta2 = float(1.0 - o.beta2);
+  c.eps = float(o.eps);
+  c.weight_decay = float(o.weight_decay);
+  c.decoupled = o.decoupled;
+  c.decay = float(1.0 - lr * o.weight_decay);
+  c.step_size = float(lr / bc1);
+  c.bc2_sqrt = float(std::sqrt(bc2));
+  return c;
+}
 
 /// The flat buffers one step updates, in `backend`'s memory (a ParamStore's).
 struct ParamBuffers {

@@ -1,17 +1,13 @@
 #include "kernels/optim/schedule.hpp"
 
 #include <cmath>
-#include <numbers>
 
-#include "06_clipping_warmup/noam.hpp"
 #include "common/error.hpp"
 
 namespace halfway::optim {
 namespace {
 
 bool positive(double v) { return std::isfinite(v) && v > 0.0; }
-
-double linear_warmup(const ScheduleOptions& o, std::int64_t k) { return o.peak * double(k) / double(o.warmup); }
 
 }  // namespace
 
@@ -51,19 +47,7 @@ void check(const ScheduleOptions& o) {
 double lr_at(const ScheduleOptions& o, std::int64_t k) {
   check(o);
   HALFWAY_EXPECT(k >= 1, "a step >= 1 (the first optimizer step is step 1)", std::to_string(k));
-  switch (o.kind) {
-    case ScheduleKind::constant: return o.peak;
-    case ScheduleKind::noam: return noam_lr(o.factor, o.d_model, o.warmup, k);
-    case ScheduleKind::warmup_cosine: {
-      if (k <= o.warmup) return linear_warmup(o, k);
-      const double p = std::min(1.0, double(k - o.warmup) / double(o.total - o.warmup));
-      return o.floor + (o.peak - o.floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
-    }
-    case ScheduleKind::warmup_inv_sqrt:
-      if (k <= o.warmup) return linear_warmup(o, k);
-      return o.peak * std::sqrt(double(o.warmup) / double(k));
-  }
-  throw Error("lr_at: unknown schedule");
+  return schedule_lr(o, k);
 }
 
 Schedule::Schedule(const ScheduleOptions& o) : options_(o) { check(options_); }

@@ -22,8 +22,14 @@
 /// advances anyway (chapter 06's lesson says why we differ).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <string>
+
+#include "06_clipping_warmup/noam.hpp"
+#include "common/hd.hpp"
 
 namespace halfway::optim {
 
@@ -50,6 +56,27 @@ struct ScheduleState {
 
 /// lr(k) of the schedule `o`, k >= 1 (the options are checked too).
 double lr_at(const ScheduleOptions& o, std::int64_t k);
+
+/// lr(k) without the checks (host and device: the trainer's step computes it on the device
+/// from its counter of steps taken, kernels/optim/step_log.hpp). The same double
+/// arithmetic as lr_at; on a GPU cos and sqrt are CUDA's (the cosine schedule may then
+/// differ from the host's in the last bit).
+HALFWAY_HD_INLINE double schedule_lr(const ScheduleOptions& o, std::int64_t k) {
+  const double warming = o.peak * double(k) / double(o.warmup);
+  switch (o.kind) {
+    case ScheduleKind::constant: return o.peak;
+    case ScheduleKind::noam: return noam_lr(o.factor, o.d_model, o.warmup, k);
+    case ScheduleKind::warmup_cosine: {
+      if (k <= o.warmup) return warming;
+      const double p = std::min(1.0, double(k - o.warmup) / double(o.total - o.warmup));
+      return o.floor + (o.peak - o.floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
+    }
+    case ScheduleKind::warmup_inv_sqrt:
+      if (k <= o.warmup) return warming;
+      return o.peak * std::sqrt(double(o.warmup) / double(k));
+  }
+  return NAN;
+}
 /// Checks the options (the Error names the first bad one).
 void check(const ScheduleOptions& o);
 

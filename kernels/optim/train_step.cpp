@@ -35,21 +35,38 @@ StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const Tr
   return r;
 }
 
-StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& o,
-                            CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule) {
+namespace {
+
+StepRule fused_rule(const amp::DeviceScaler& scaler, const TrainStepOptions& o) {
   HALFWAY_EXPECT(!o.clip_before_unscale, "clipping after the unscale in the fused step",
                  "clip_before_unscale (the ablation runs on train_step)");
-  StepReport r;
-  r.lr = schedule.lr();
   StepRule rule;
   rule.clip = o.clip;
   rule.max_norm = o.clip_options.max_norm;
   rule.skip_on_inf = scaler.options().mode != amp::ScaleMode::off;
   rule.skip_nonfinite_norm = o.clip && o.clip_options.error_if_nonfinite;
+  return rule;
+}
+
+// check+norm, the optimizer with the words folded in, the scaler's update: launches only.
+StepWords* fused_launches(amp::DeviceScaler& scaler, const GradBuffer& grads, const StepRule& rule,
+                          CheckNormWorkspace& ws, GradFold fold, const std::function<void(const GradFold&)>& optimizer) {
   amp::ScalerWords* sw = scaler.words(grads.backend);
   StepWords* w = check_and_norm(grads, sw, rule, ws);
-  optimizer(r.lr, GradFold{&sw->inv_scale, &w->clip_coef, &w->skip});
+  fold.inv_scale = &sw->inv_scale, fold.clip_coef = &w->clip_coef, fold.skip = &w->skip;
+  optimizer(fold);
   scaler.update();
+  return w;
+}
+
+}  // namespace
+
+StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& o,
+                            CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule) {
+  const StepRule rule = fused_rule(scaler, o);
+  StepReport r;
+  r.lr = schedule.lr();
+  StepWords* w = fused_launches(scaler, grads, rule, ws, GradFold{}, [&](const GradFold& f) { optimizer(r.lr, f); });
   StepWords seen;
   copy_out(grads.backend, &seen, w, sizeof seen);  // the step's one read-back: waits for its launches
   r.found_inf = rule.skip_on_inf && seen.found_inf != 0u;
@@ -60,6 +77,22 @@ StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, 
                 ", so the gradients cannot be clipped (error_if_nonfinite is set; the step was not taken)");
   if (!r.skipped || o.schedule_on_skipped) schedule.step();
   return r;
+}
+
+void device_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& o,
+                       CheckNormWorkspace& ws, StepLogDevice& log, const StepPlan& plan,
+                       const DeviceOptimizerStep& optimizer) {
+  HALFWAY_EXPECT(!o.schedule_on_skipped, "a schedule that counts the steps taken in the device step",
+                 "schedule_on_skipped");
+  HALFWAY_EXPECT(log.log() != nullptr && log.backend() == grads.backend, "the step log on the gradients' backend",
+                 log.log() ? std::string(to_string(log.backend())) : std::string("none (reset() it first)"));
+  const StepRule rule = fused_rule(scaler, o);
+  log.begin(scaler.words(grads.backend), plan);
+  GradFold fold;
+  fold.constants = &log.control()->constants;
+  if (plan.adam) fold.sr_seed = &log.control()->sr_seed;
+  const StepWords* w = fused_launches(scaler, grads, rule, ws, fold, optimizer);
+  log.end(w, scaler.words(grads.backend), rule, plan.collapse_after);
 }
 
 }  // namespace halfway::optim

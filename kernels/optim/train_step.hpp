@@ -51,6 +51,7 @@
 #include "kernels/optim/clip.hpp"
 #include "kernels/optim/grad_fold.hpp"
 #include "kernels/optim/schedule.hpp"
+#include "kernels/optim/step_log.hpp"
 
 namespace halfway::optim {
 
@@ -86,5 +87,18 @@ using FusedOptimizerStep = std::function<void(double lr, const GradFold& fold)>;
 /// weights as they were. clip_before_unscale is the in-place path's ablation only.
 StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
                             CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule);
+
+/// The device step's optimizer: every word it needs, the rate and Adam's constants included,
+/// is in the fold (GradFold::constants, GradFold::sr_seed).
+using DeviceOptimizerStep = std::function<void(const GradFold& fold)>;
+
+/// The fused step as chapter 07's trainer runs it: nothing read back (step_log.hpp).
+/// begin_step (the rate and Adam's constants from the device's count of steps taken),
+/// check_and_norm, the optimizer, the scaler's update, end_step (the record). The schedule
+/// counts the steps taken (schedule_on_skipped is an Error); a non-finite norm the clip
+/// refuses skips the step and is a divergence in the record, reported by the reader.
+void device_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
+                       CheckNormWorkspace& ws, StepLogDevice& log, const StepPlan& plan,
+                       const DeviceOptimizerStep& optimizer);
 
 }  // namespace halfway::optim

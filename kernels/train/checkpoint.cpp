@@ -99,6 +99,7 @@ template <class S>
 void Trainer<S>::save(const std::string& dir) {
   using A = float;
   Impl& t = *impl_;
+  t.read_log();  // the counts of steps taken and skipped in a row, as the device has them
   const TrainerOptions& o = t.o;
   auto& st = t.model.store;
   const bool masters = !std::is_same_v<S, float> && st.has_masters();  // fp32: the weights are the masters
@@ -267,6 +268,7 @@ void Trainer<S>::load(const std::string& dir) {
   t.adam.step = j.value("adam_step", std::int64_t(0));
   t.schedule.load({j.value("schedule_step", std::int64_t(0))});
   t.skipped_in_row = j.value("skipped_in_row", 0);
+  t.restart_log();  // the device's counts from the checkpoint's
 }
 
 template void Trainer<float>::save(const std::string&);

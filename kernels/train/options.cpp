@@ -137,6 +137,7 @@ TrainerOptions resolved(TrainerOptions o, bool fp32) {
         "expected a clipping norm > 0 (0 turns clipping off), found " + std::to_string(o.max_norm));
   usage(o.model.dropout >= 0 && o.model.dropout < 1, "expected a dropout in [0, 1), found " + std::to_string(o.model.dropout));
   usage(o.collapse_after >= 1, "expected a collapse limit >= 1");
+  usage(o.log_every >= 1, "expected --log-every >= 1");
   if (fp32) {
     usage(o.master == optim::MasterMode::master,
           "--master " + master_option(o.master) + " needs a 16-bit precision: in fp32 the weights are the masters");

@@ -111,6 +111,10 @@ struct TrainerOptions {
   /// resolved() turns automatic into on or off for the backend; on needs emu or cuda.
   CudaGraph cuda_graph = CudaGraph::automatic;
   int collapse_after = 20;          ///< skipped steps in a row that stop the run
+  /// Steps between the host's reads of the step log (kernels/optim/step_log.hpp): only
+  /// every log_every-th step (and the last) fills StepResult's loss, norm, scale and skip
+  /// and checks for a collapse; 1 reads after every step.
+  std::int64_t log_every = 10;
   bool checkpoint_crash = false;    ///< fault hook: save() "crashes" halfway through its tensor file
   /// Test hook (halfway-train reads HALFWAY_CHECKPOINT_PAUSE_MS): save() pauses this long
   /// halfway through each file it writes, after a line on stderr, so that a test can kill

@@ -39,12 +39,20 @@ std::vector<int> training_numbers(const task::Split& split, std::int64_t limit) 
 
 template <class S>
 Trainer<S>::Impl::Impl(const TrainerOptions& options)
-    : o(resolved(options, std::is_same_v<S, float>)), scope(o.backend), model(o.model, o.grad_storage, store_masters(o.master)),
+    : o(resolved(options, std::is_same_v<S, float>)), scope(o.backend), stream(o.backend), on_stream(stream),
+      model(o.model, o.grad_storage, store_masters(o.master)),
       split(task::split_numbers(o.split_seed)),
       order(training_numbers(split, o.train_limit), o.batch, rng::derive_seed(o.seed, tag("data order"))),
       scaler(o.scaler), schedule(o.schedule), dropout_seed(rng::derive_seed(o.seed, tag("dropout"))),
       sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
   model.init(o.seed, o.init == InitKind::seed ? 1.0 : 0.0);
+  plan.schedule = o.schedule;
+  plan.adam = o.optimizer == OptimizerKind::adam;
+  plan.adam_options = o.adam;
+  plan.sr_seed = sr_seed;
+  plan.collapse_after = o.collapse_after;
+  plan.scaling = o.scaler.mode != amp::ScaleMode::off;
+  restart_log();
   if (o.fault.step > 0) {
     const std::string name =
         o.fault.param.empty() ? "transformer.decoder.layers.0.linear1.weight" : o.fault.param;
@@ -63,18 +71,50 @@ amp::GradBuffer Trainer<S>::Impl::grads() {
 }
 
 template <class S>
-void Trainer<S>::Impl::optimizer_step(double lr, const optim::GradFold& fold) {
+void Trainer<S>::Impl::optimizer_step(const optim::GradFold& fold) {
   auto& st = model.store;
   const amp::GradBuffer g = grads();
   optim::ParamBuffers b{st.backend(), st.size(), st.masters(), st.working(), layers::dtype_of<S>(),
                         g.data, g.dtype, nullptr, nullptr, fold};
-  if (o.optimizer == OptimizerKind::sgd) return optim::sgd_step(b, float(lr), o.master, sr_seed, step);
+  // The rate and Adam's constants are device words in the fold (computed on the device from
+  // its count of steps taken); the constants given here are unused. SGD's stochastic
+  // rounding draws by steps run, which the host knows.
+  if (o.optimizer == OptimizerKind::sgd) return optim::sgd_step(b, 0.0f, o.master, sr_seed, step);
   st.ensure_moments();
   b.m = st.moment_m();
   b.v = st.moment_v();
-  // The kernel may skip (a device word): the step counts once the report says it was taken.
-  const std::int64_t t = adam.step + 1;
-  optim::adam_step(b, optim::adam_constants(o.adam, lr, t), o.master, sr_seed, t);
+  optim::adam_step(b, optim::AdamConstants{}, o.master, sr_seed, 1);
+}
+
+template <class S>
+void Trainer<S>::Impl::restart_log() {
+  log.reset(model.store.backend(), schedule.steps(), skipped_in_row);
+}
+
+template <class S>
+const StepResult& Trainer<S>::Impl::read_log() {
+  const optim::StepLog& l = log.read();
+  last.logged = true;
+  last.loss = l.loss;
+  last.lr = l.lr;
+  last.scale = l.scale;
+  last.grad_norm = l.grad_norm;
+  last.skipped = l.last_skipped != 0u;
+  last.skipped_steps = l.skipped;
+  schedule.load({l.taken});
+  if (o.optimizer == OptimizerKind::adam) adam.step = l.taken;
+  skipped_in_row = l.skipped_in_row;
+  // The first of the two that happened (a collapse first within one step, as before).
+  const bool collapsed = l.collapse_step != 0 && (l.diverge_step == 0 || l.collapse_step <= l.diverge_step);
+  if (collapsed)
+    throw Error("training collapsed: " + std::to_string(o.collapse_after) + " skipped steps in a row (step " +
+                std::to_string(l.collapse_step) + ", loss scale now " + short_number(l.collapse_scale) + ", loss " +
+                short_number(l.collapse_loss) + "); " + first_nonfinite());
+  if (l.diverge_step != 0)
+    throw Error("training diverged at step " + std::to_string(l.diverge_step) + " (loss " + short_number(l.diverge_loss) +
+                ", gradient norm " + short_number(l.diverge_norm) + ", loss scaling " + amp::to_string(o.scaler.mode) +
+                ": nothing skipped the step); " + first_nonfinite());
+  return last;
 }
 
 template <class S>
@@ -151,13 +191,16 @@ template <class S>
 void Trainer<S>::Impl::step_work(StepResult& r, const std::vector<Batch>& batches) {
   count_step(o.backend, step_word.data());
   model.zero_grad();
-  const A scale = A(double(r.scale) * o.loss_weight / o.accumulate);
+  const A scale = A(double(scaler.scale()) * o.loss_weight / o.accumulate);
   for (int i = 0; i < o.accumulate; ++i) {
     const layers::RunState run{true, dropout_seed, std::uint64_t(micro + i)};
     model.forward(batches[std::size_t(i)], run);
     r.loss += double(model.loss(task::kPad, A(0), scale)) / o.accumulate;
     model.backward();
   }
+  // Until the loss adds into the record on the device (StepLog::loss_sum), the host's sum goes there.
+  const float host_loss = float(r.loss);
+  copy_in(log.loss_sum(), &host_loss, sizeof host_loss);
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
@@ -165,22 +208,13 @@ void Trainer<S>::Impl::step_work(StepResult& r, const std::vector<Batch>& batche
   // Without a scaler nothing skips a non-finite step: let the clip refuse it before it
   // multiplies (PyTorch's error_if_nonfinite), so the gradients still show where it began.
   ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
-  last_report = {};
-  try {
-    last_report = optim::fused_train_step(
-        scaler, grads(), ts, ws, [&](double lr, const optim::GradFold& f) { optimizer_step(lr, f); }, schedule);
-    if (!last_report.skipped && o.optimizer == OptimizerKind::adam) ++adam.step;
-  } catch (const Error&) {
-    if (!ts.clip_options.error_if_nonfinite) throw;
-    last_report.grad_norm = NAN;  // the clip's refusal: report it as the divergence below
-  }
+  optim::device_train_step(scaler, grads(), ts, ws, log, plan, [&](const optim::GradFold& f) { optimizer_step(f); });
 }
 
 template <class S>
 StepResult Trainer<S>::Impl::run_step() {
   StepResult r;
   r.step = ++step;
-  r.scale = scaler.scale();
   // The host's part: this step's micro-batches.
   std::vector<Batch> batches;
   for (int i = 0; i < o.accumulate; ++i) {
@@ -190,20 +224,11 @@ StepResult Trainer<S>::Impl::run_step() {
   }
   run_step_work(r, batches);
   micro += o.accumulate;
-  const optim::StepReport& rep = last_report;
-  r.lr = rep.lr;
-  r.grad_norm = rep.grad_norm;
-  r.skipped = rep.skipped;
-  skipped_in_row = r.skipped ? skipped_in_row + 1 : 0;
-  if (skipped_in_row >= o.collapse_after)
-    throw Error("training collapsed: " + std::to_string(skipped_in_row) + " skipped steps in a row (step " +
-                std::to_string(r.step) + ", loss scale now " + short_number(scaler.scale()) + ", loss " +
-                short_number(r.loss) + "); " + first_nonfinite());
-  if (!r.skipped && (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)))
-    throw Error("training diverged at step " + std::to_string(r.step) + " (loss " + short_number(r.loss) +
-                ", gradient norm " + short_number(r.grad_norm) + ", loss scaling " +
-                amp::to_string(o.scaler.mode) + ": nothing skipped the step); " + first_nonfinite());
-  return r;
+  last = StepResult{};
+  last.step = r.step;
+  last.tokens = r.tokens;
+  if (r.step % o.log_every == 0 || r.step >= o.steps) return read_log();
+  return last;
 }
 
 template <class S>
@@ -212,6 +237,8 @@ template <class S>
 Trainer<S>::~Trainer() = default;
 template <class S>
 StepResult Trainer<S>::step() { return impl_->run_step(); }
+template <class S>
+StepResult Trainer<S>::read_log() { return impl_->read_log(); }
 template <class S>
 std::int64_t Trainer<S>::steps_done() const { return impl_->step; }
 template <class S>

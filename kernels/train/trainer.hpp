@@ -12,14 +12,22 @@
 ///     backward()                                        (gradients accumulate in fp32, or in S with
 ///                                                        16-bit gradient storage: one rounding per micro-batch)
 ///   [fault hook: an inf or NaN into one gradient]
-///   train_step: unscale + check (ch04), clip (ch06), Adam/SGD + working copies (ch05),
-///               scale update (ch04), schedule (ch06)   (kernels/optim/train_step.hpp)
+///   device_train_step: rate and Adam's constants from the device's count (ch06, ch05),
+///               check + norm (ch04, ch06), Adam/SGD with the unscale and clip folded in +
+///               working copies (ch05), scale update (ch04), the step log
+///               (kernels/optim/train_step.hpp, step_log.hpp)
 /// @endcode
 ///
-/// The host reads scalars only: the loss, the found-inf flag, the norm. It reads whole
-/// tensors only for evaluation (logits), checkpoints, and the collapse report: after
-/// `collapse_after` skipped steps in a row the run stops with an Error naming the first
-/// parameter whose gradient is not finite, instead of looping with a vanishing scale.
+/// The step's control stays on the device (kernels/optim/step_log.hpp): the rate and Adam's
+/// bias corrections come from a device count of the steps taken, and the loss, the norm,
+/// the skips and the scale accumulate into a log record. The host reads that record only
+/// every `log_every` steps, on the run's last step, and for checkpoints (an async copy into
+/// pinned memory, waited for at an event); all the work goes on the trainer's own stream.
+/// It reads whole tensors only for evaluation (logits), checkpoints, and the collapse
+/// report: after `collapse_after` skipped steps in a row the run stops with an Error naming
+/// the first parameter whose gradient is not finite, instead of looping with a vanishing
+/// scale. The Error (as a divergence's) comes at the first read after it happened, up to
+/// `log_every - 1` steps later, and names the step where it happened.
 ///
 /// Reproducibility: the initial weights, the data order (data.hpp), dropout and stochastic
 /// rounding are pure functions of the seed and the micro-batch or step counter, so a
@@ -42,7 +50,10 @@
 
 namespace halfway::train {
 
-/// What one step did (host scalars).
+/// What one step did (host scalars). The host reads the device's step log on logging steps
+/// only (TrainerOptions::log_every, and the run's last step): `logged` says this step's
+/// loss, lr, scale, grad_norm, skipped and skipped_steps were read; on other steps they
+/// keep their defaults.
 struct StepResult {
   std::int64_t step = 0;      ///< this step's number (from 1)
   double loss = 0;            ///< mean token loss over the micro-batches (unscaled)
@@ -51,6 +62,8 @@ struct StepResult {
   float grad_norm = 0;        ///< before clipping (inf/NaN on a skipped step)
   bool skipped = false;
   std::int64_t tokens = 0;    ///< target tokens (with `<eos>`, without padding)
+  bool logged = false;        ///< the fields above were read from the device's log
+  std::int64_t skipped_steps = 0;  ///< steps skipped since this trainer was built (or loaded)
 };
 
 /// Greedy decoding of a set of numbers.
@@ -74,8 +87,12 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  /// One optimizer step (see the file's description). Throws Error on a collapse.
+  /// One optimizer step (see the file's description). Throws Error on a collapse or a
+  /// divergence, found when the log is read: at the logging step after it happened.
   StepResult step();
+  /// The last step's result, with the device's log read now (a wait): for a caller that
+  /// needs the values on a step that was not a logging step. Throws as step() does.
+  StepResult read_log();
   /// Steps taken so far (skipped ones count: they consumed their batches).
   std::int64_t steps_done() const;
   /// The options as the trainer runs them (resolved(): the defaults filled in).

@@ -15,11 +15,13 @@
 #include <cstdint>
 
 #include "common/exercise.hpp"
+#include "common/hd.hpp"
 
 namespace halfway::optim {
 
-/// The Noam rate at `step` (>= 1), in double.
-inline double noam_lr(double factor, std::int64_t d_model, std::int64_t warmup, std::int64_t step) {
+/// The Noam rate at `step` (>= 1), in double (host and device: the trainer computes it on the
+/// device, kernels/optim/step_log.hpp).
+HALFWAY_HD_INLINE double noam_lr(double factor, std::int64_t d_model, std::int64_t warmup, std::int64_t step) {
   // BEGIN EXERCISE 06.2 (2 points): The Noam schedule
   // HINT: std::pow(x, -1.5) or x * std::sqrt(x); compute in double.
   const double s = double(step), w = double(warmup);

@@ -1,4 +1,5 @@
-// The fused training step (train_step.hpp's fused_train_step, chapter 07's trainer) on the
+// The fused training step (train_step.hpp's fused_train_step and device_train_step,
+// chapter 07's trainer's, with its control on the device: step_log.hpp) on the
 // test's backend: the scaler's words on the device, one read-only check+norm pass, Adam
 // folding 1/scale and the clip coefficient. Against the in-place path (train_step with a
 // GradScaler): the same bits for fp32 gradients; for fp16 gradients what the in-place
@@ -12,6 +13,10 @@
 #include "helpers.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/train_step.hpp"
+#if defined(HALFWAY_CH06_EMU)
+#include "common/emu/queue.hpp"
+#include "common/stream.hpp"
+#endif
 
 using namespace ch06;
 using namespace halfway::optim;
@@ -220,3 +225,154 @@ TEST_CASE("device scaler: the rule on the device follows GradScaler's step by st
   }
   CHECK(host.scale() != 256.0f);  // the pattern moved the scale
 }
+
+namespace {
+
+ScheduleOptions short_noam() {
+  ScheduleOptions s;
+  s.kind = ScheduleKind::noam, s.warmup = 3, s.factor = 1.0, s.d_model = 16;
+  return s;
+}
+
+StepPlan plan_for(const ScheduleOptions& s) {
+  StepPlan p;
+  p.schedule = s;
+  p.adam_options = AdamOptions{};
+  p.sr_seed = 1;
+  p.collapse_after = 2;
+  p.scaling = true;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("device step: the rate and Adam's step come from the device's count with the host schedule's bits") {
+  // Six steps, the third overflows: the host path counts the steps taken on the host
+  // (Schedule, adam_steps); the device path only on the device (step_log.hpp). The rates,
+  // bias corrections and so the weights must be the same bits.
+  const float scale = 1000.0f;
+  std::vector<float> g = random_grads<float>(3000, 23, -6.0, 1.0);
+  for (float& x : g) x *= scale;
+  Model<float, float> host_counted(g), device_counted(g);
+  amp::DeviceScaler hs(scaler_at(scale)), ds(scaler_at(scale));
+  Schedule schedule(short_noam());
+  CheckNormWorkspace hws, dws;
+  StepLogDevice log;
+  log.reset(device(), 0, 0);
+  const StepPlan plan = plan_for(short_noam());
+  TrainStepOptions o;
+  const float inf = INFINITY;
+  for (int step = 1; step <= 6; ++step) {
+    const float first = step == 3 ? inf : g[0];
+    copy_in(device(), host_counted.grads.buf.data(), &first, sizeof first);
+    copy_in(device(), device_counted.grads.buf.data(), &first, sizeof first);
+    const StepReport r = fused_train_step(
+        hs, host_counted.grads.grads(), o, hws,
+        [&](double lr, const GradFold& f) { host_counted.adam(lr, host_counted.adam_steps + 1, f); }, schedule);
+    if (!r.skipped) ++host_counted.adam_steps;
+    device_train_step(ds, device_counted.grads.grads(), o, dws, log, plan,
+                      [&](const GradFold& f) { device_counted.adam(0.0, 1, f); });  // the fold's constants win
+  }
+  const StepLog seen = log.read();
+  CHECK(seen.steps == 6);
+  CHECK(seen.taken == 5);
+  CHECK(seen.taken == schedule.steps());
+  CHECK(seen.skipped == 1);
+  CHECK(seen.lr == lr_at(short_noam(), 5));  // the last step was the fifth taken
+  CHECK(seen.last_skipped == 0u);
+  CHECK(seen.skipped_in_row == 0);
+  CHECK(seen.max_skipped_in_row == 1);
+  CHECK(std::isinf(seen.max_grad_norm));  // the overflow's norm, since the last read
+  CHECK(seen.collapse_step == 0);
+  CHECK(seen.scale == hs.scale());
+  CHECK(same_bits(host_counted.host(host_counted.master), device_counted.host(device_counted.master)));
+  CHECK(same_bits(host_counted.host(host_counted.v), device_counted.host(device_counted.v)));
+  const StepLog again = log.read();  // the period was cleared after the first read
+  CHECK(again.max_skipped_in_row == 0);
+  CHECK(again.max_grad_norm == 0.0f);
+  CHECK(again.taken == 5);
+}
+
+TEST_CASE("device step: the record keeps the step of a collapse and of a divergence") {
+  std::vector<float> g(300, 0.5f);
+  Model<float, float> model(g);
+  amp::DeviceScaler ds(scaler_at(64.0f));
+  CheckNormWorkspace ws;
+  StepLogDevice log;
+  log.reset(device(), 0, 0);
+  const StepPlan plan = plan_for(short_noam());  // collapse after 2 skipped steps in a row
+  TrainStepOptions o;
+  const auto step_with = [&](float first) {
+    copy_in(device(), model.grads.buf.data(), &first, sizeof first);
+    device_train_step(ds, model.grads.grads(), o, ws, log, plan, [&](const GradFold& f) { model.adam(0.0, 1, f); });
+  };
+  step_with(0.5f);
+  for (int i = 0; i < 3; ++i) step_with(INFINITY);  // steps 2, 3, 4 skipped: the second in a row collapses
+  step_with(0.5f);
+  StepLog seen = log.read();
+  CHECK(seen.collapse_step == 3);
+  CHECK(seen.collapse_scale == 16.0f);  // 64 halved twice
+  CHECK(seen.max_skipped_in_row == 3);
+  CHECK(seen.skipped_in_row == 0);
+  CHECK(seen.diverge_step == 0);
+  // Without a scaler a NaN norm is refused (error_if_nonfinite) and recorded as a divergence.
+  amp::ScalerOptions off;
+  off.mode = amp::ScaleMode::off;
+  amp::DeviceScaler none(off);
+  StepLogDevice log2;
+  log2.reset(device(), 0, 0);
+  StepPlan unscaled = plan;
+  unscaled.scaling = false;
+  o.clip_options.error_if_nonfinite = true;
+  const float nan = NAN;
+  copy_in(device(), model.grads.buf.data(), &nan, sizeof nan);
+  const std::vector<float> before = model.host(model.master);
+  device_train_step(none, model.grads.grads(), o, ws, log2, unscaled, [&](const GradFold& f) { model.adam(0.0, 1, f); });
+  seen = log2.read();
+  CHECK(seen.diverge_step == 1);
+  CHECK(std::isnan(seen.diverge_norm));
+  CHECK(seen.taken == 0);
+  CHECK(seen.skipped == 0);  // refused, not skipped by a scaler
+  CHECK(same_bits(before, model.host(model.master)));
+}
+
+#if defined(HALFWAY_CH06_EMU)
+TEST_CASE("device step: a captured step reads nothing back and each replay takes its own rate (emu)") {
+  // A step that read the device (a copy to the host, a wait) would break the capture:
+  // the emulator refuses a synchronisation of a capturing stream. Replaying one captured
+  // step three times must then give the bits of three direct steps, each with its own rate.
+  std::vector<float> g = random_grads<float>(2000, 24, -6.0, 1.0);
+  Model<float, float> direct(g), replayed(g);
+  amp::DeviceScaler ds_direct(scaler_at(1.0f)), ds_replayed(scaler_at(1.0f));
+  CheckNormWorkspace ws_direct, ws_replayed;
+  StepLogDevice log_direct, log_replayed;
+  const StepPlan plan = plan_for(short_noam());
+  TrainStepOptions o;
+  Stream stream(Backend::emu);
+  StreamScope on(stream);
+  log_direct.reset(Backend::emu, 0, 0);
+  log_replayed.reset(Backend::emu, 0, 0);
+  const auto step = [&](Model<float, float>& m, amp::DeviceScaler& ds, CheckNormWorkspace& ws, StepLogDevice& log) {
+    device_train_step(ds, m.grads.grads(), o, ws, log, plan, [&](const GradFold& f) { m.adam(0.0, 1, f); });
+  };
+  for (int i = 0; i < 4; ++i) step(direct, ds_direct, ws_direct, log_direct);
+  step(replayed, ds_replayed, ws_replayed, log_replayed);  // the first step uploads and allocates
+  auto* s = static_cast<simt::cudaStream_t>(stream.handle());
+  REQUIRE(simt::cudaStreamBeginCapture(s, simt::cudaStreamCaptureModeGlobal) == simt::cudaSuccess);
+  step(replayed, ds_replayed, ws_replayed, log_replayed);
+  simt::cudaGraph_t graph = nullptr;
+  REQUIRE(simt::cudaStreamEndCapture(s, &graph) == simt::cudaSuccess);  // nothing broke the capture
+  simt::cudaGraphExec_t exec = nullptr;
+  REQUIRE(simt::cudaGraphInstantiate(&exec, graph) == simt::cudaSuccess);
+  for (int i = 0; i < 3; ++i) REQUIRE(simt::cudaGraphLaunch(exec, s) == simt::cudaSuccess);
+  const StepLog a = log_direct.read(), b = log_replayed.read();
+  CHECK(b.steps == 4);
+  CHECK(b.taken == 4);
+  CHECK(b.lr == lr_at(short_noam(), 4));
+  CHECK(a.lr == b.lr);
+  CHECK(same_bits(direct.host(direct.master), replayed.host(replayed.master)));
+  CHECK(same_bits(direct.host(direct.v), replayed.host(replayed.v)));
+  simt::cudaGraphExecDestroy(exec);
+  simt::cudaGraphDestroy(graph);
+}
+#endif

@@ -158,6 +158,49 @@ TEST_CASE("trainer: 20 skipped steps in a row stop the run and name the first no
   CHECK(message.find("first non-finite gradient: generator.weight") != std::string::npos);
 }
 
+TEST_CASE("trainer: a collapse between logging steps is reported at the next read and names its step [fault]") {
+  TrainerOptions o = tiny(100, amp::ScaleMode::dynamic);
+  o.fault = parse_fault("nan@2+1000:generator.weight");
+  o.log_every = 8;  // reads after steps 8, 16, 24: the collapse at step 21 comes out at step 24
+  Trainer<bfloat16> t(o);
+  std::string message;
+  int calls = 0;
+  try {
+    for (; calls < 100; ++calls) t.step();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(t.steps_done() == 24);
+  CHECK(message.find("20 skipped steps in a row (step 21, ") != std::string::npos);
+  CHECK(message.find("first non-finite gradient: generator.weight") != std::string::npos);
+}
+
+TEST_CASE("trainer: only logging steps read the log and the bits do not depend on how often [log]") {
+  TrainerOptions o = tiny(7, amp::ScaleMode::dynamic);
+  o.fault = parse_fault("inf@3");
+  Trainer<half> every(o);
+  o.log_every = 3;
+  Trainer<half> sparse(o);
+  for (int i = 1; i <= 7; ++i) {
+    const StepResult a = every.step(), b = sparse.step();
+    CHECK(a.logged);
+    CHECK(b.logged == (i % 3 == 0 || i == 7));  // and the run's last step
+    CHECK(a.tokens == b.tokens);
+    CHECK(a.skipped_steps == (i >= 3 ? 1 : 0));  // step 3's overflow
+    if (!b.logged) continue;
+    CHECK(b.loss == a.loss);
+    CHECK(b.lr == a.lr);
+    CHECK(b.scale == a.scale);
+    CHECK(b.grad_norm == a.grad_norm);
+    CHECK(b.skipped_steps == 1);
+  }
+  CHECK(same_bits(every.masters_host(), sparse.masters_host()));
+  CHECK(every.loss_scale() == sparse.loss_scale());
+  const StepResult now = sparse.read_log();  // on demand: the last step's values
+  CHECK(now.logged);
+  CHECK(now.step == 7);
+}
+
 TEST_CASE("trainer: with loss scaling off a NaN gradient stops the run instead of training on [fault]") {
   TrainerOptions o = tiny(10, amp::ScaleMode::off);
   o.fault = parse_fault("nan@2");

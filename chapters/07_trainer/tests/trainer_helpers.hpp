@@ -31,6 +31,7 @@ inline TrainerOptions tiny(int steps, amp::ScaleMode scaling = amp::ScaleMode::o
   o.schedule.warmup = 4;
   o.schedule.factor = 1.0;
   o.scaler.mode = scaling;
+  o.log_every = 1;  // every step's values read (the tests check them step by step)
   return o;
 }
 
