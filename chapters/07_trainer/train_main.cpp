@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
       ->check(whole_number<std::int64_t>(0))->capture_default_str();
   app.add_option("--cuda-graph", s.cuda_graph, "replay the steady-state step from a CUDA graph: on or off "
-                                               "(default: on with --backend cuda where the run allows it: --dropout 0; off on emu and cpu)")
+                                               "(default: on with --backend cuda, except SGD with --master sr; off on emu and cpu)")
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
                                             "(also HALFWAY_INJECT_FAULT)");

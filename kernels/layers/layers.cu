@@ -163,9 +163,8 @@ __global__ void masked_softmax_kernel(const float* scores, S* p, int B, int H, i
 // The row's loss comes back to every thread; thread 0 stores it. targets[r] is the same
 // for the whole block, so the ignored-row branch is taken by all threads or none.
 template <class S>
-__global__ void cross_entropy_kernel(const S* logits, const std::int32_t* targets, int rows, int vocab,
-                                     int ignore_index, float smoothing, float row_scale, S* dlogits,
-                                     float* row_loss) {
+__device__ void cross_entropy_rows(const S* logits, const std::int32_t* targets, int rows, int vocab,
+                                   int ignore_index, float smoothing, float row_scale, S* dlogits, float* row_loss) {
   __shared__ float scratch[kBlockReduceSlots];
   const BlockTeam team(scratch);
   for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {
@@ -182,7 +181,34 @@ __global__ void cross_entropy_kernel(const S* logits, const std::int32_t* target
 }
 
 template <class S>
-__global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed) {
+__global__ void cross_entropy_kernel(const S* logits, const std::int32_t* targets, int rows, int vocab,
+                                     int ignore_index, float smoothing, float row_scale, S* dlogits,
+                                     float* row_loss) {
+  cross_entropy_rows<S>(logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss);
+}
+
+// The row scale from the device's words (every block computes the same float).
+template <class S>
+__global__ void cross_entropy_scaled_kernel(const S* logits, const std::int32_t* targets, int rows, int vocab,
+                                            int ignore_index, float smoothing,
+                                            ::halfway::layers::DeviceLossScale scale, S* dlogits, float* row_loss) {
+  using namespace ::halfway::layers;
+  const float row_scale =
+      row_gradient_scale(loss_gradient_scale(scale.scale, scale.weight, scale.divisor), *scale.counted);
+  cross_entropy_rows<S>(logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss);
+}
+
+// One thread: the rows' losses in row order (the order the host added them in before).
+__global__ void loss_mean_add_kernel(const float* row_loss, int rows, const std::int32_t* counted, int divisor,
+                                     float* sum) {
+  float total = 0.0f;
+  for (int r = 0; r < rows; ++r) total += row_loss[r];
+  const int c = *counted;
+  *sum += (c > 0 ? total / float(c) : 0.0f) / float(divisor);
+}
+
+template <class S>
+__device__ void dropout_elements(S* v, std::int64_t n, float p, std::uint64_t seed) {
   const float scale = p >= 1.0f ? 0.0f : 1.0f / (1.0f - p);
   const std::int64_t blocks = (n + 3) / 4;
   for (std::int64_t blk = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; blk < blocks;
@@ -194,6 +220,17 @@ __global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed
       v[i] = keep ? ::halfway::layers::st<S>(::halfway::layers::ld(v[i]) * scale) : ::halfway::layers::st<S>(0.0f);
     }
   }
+}
+
+template <class S>
+__global__ void dropout_kernel(S* v, std::int64_t n, float p, std::uint64_t seed) {
+  dropout_elements<S>(v, n, p, seed);
+}
+
+// The step's seed from device memory (the batch header's): the site's seed as the host's.
+template <class S>
+__global__ void dropout_at_kernel(S* v, std::int64_t n, float p, const std::uint64_t* step_seed, std::uint64_t tag) {
+  dropout_elements<S>(v, n, p, rng::derive_seed(*step_seed, tag));
 }
 
 template <class S>
@@ -309,14 +346,29 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
   void cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab, int ignore_index, \
                      float smoothing, float row_scale, S* dlogits, float* row_loss) {                    \
     if (rows <= 0) return;                                                                               \
-    HALFWAY_LAUNCH(cross_entropy_kernel<S>, row_blocks(rows), kThreads, 0, 0)(                           \
+    HALFWAY_LAUNCH(cross_entropy_kernel<S>, row_blocks(rows), kThreads, 0, 0)(                    \
         logits, targets, rows, vocab, ignore_index, smoothing, row_scale, dlogits, row_loss);            \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void cross_entropy_scaled(const S* logits, const std::int32_t* targets, int rows, int vocab,           \
+                            int ignore_index, float smoothing, ::halfway::layers::DeviceLossScale scale, \
+                            S* dlogits, float* row_loss) {                                               \
+    if (rows <= 0) return;                                                                               \
+    HALFWAY_LAUNCH(cross_entropy_scaled_kernel<S>, row_blocks(rows), kThreads, 0, 0)(                    \
+        logits, targets, rows, vocab, ignore_index, smoothing, scale, dlogits, row_loss);                \
     finish();                                                                                            \
   }                                                                                                      \
   void dropout(S* v, std::int64_t n, float p, std::uint64_t seed) {                                      \
     if (n <= 0 || p <= 0.0f) return;                                                                     \
     const std::int64_t blocks = (n + 3) / 4;                                                             \
     HALFWAY_LAUNCH(dropout_kernel<S>, grid_blocks(blocks, kThreads), kThreads, 0, 0)(v, n, p, seed);     \
+    finish();                                                                                            \
+  }                                                                                                      \
+  void dropout_at(S* v, std::int64_t n, float p, const std::uint64_t* step_seed, std::uint64_t tag) {   \
+    if (n <= 0 || p <= 0.0f) return;                                                                     \
+    const std::int64_t blocks = (n + 3) / 4;                                                             \
+    HALFWAY_LAUNCH(dropout_at_kernel<S>, grid_blocks(blocks, kThreads), kThreads, 0, 0)(v, n, p,         \
+                                                                                        step_seed, tag); \
     finish();                                                                                            \
   }                                                                                                      \
   void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table, int d,        \
@@ -349,6 +401,11 @@ void layernorm_backward_t(const S* x, const S* gamma, const float* mean, const f
   }                                                                                                      \
   void gelu_forward(const S* h, S* a, std::int64_t n) { elementwise<S>(3, h, nullptr, a, n, 1.0f); }     \
   void gelu_backward(const S* h, S* da, std::int64_t n) { elementwise<S>(4, h, nullptr, da, n, 1.0f); }
+
+void loss_mean_add(const float* row_loss, int rows, const std::int32_t* counted, int divisor, float* sum) {
+  HALFWAY_LAUNCH(loss_mean_add_kernel, 1, 1, 0, 0)(row_loss, rows, counted, divisor, sum);
+  finish();
+}
 
 HALFWAY_LAYERS_DEFINE(float)
 HALFWAY_LAYERS_DEFINE(::halfway::half)

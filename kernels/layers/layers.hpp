@@ -35,7 +35,13 @@
   void cross_entropy(const S* logits, const std::int32_t* targets, int rows, int vocab,        \
                      int ignore_index, float smoothing, float row_scale, S* dlogits,           \
                      float* row_loss);                                                         \
+  void cross_entropy_scaled(const S* logits, const std::int32_t* targets, int rows, int vocab, \
+                            int ignore_index, float smoothing,                                 \
+                            ::halfway::layers::DeviceLossScale scale, S* dlogits,              \
+                            float* row_loss);                                                  \
   void dropout(S* v, std::int64_t n, float p, std::uint64_t seed);                            \
+  void dropout_at(S* v, std::int64_t n, float p, const std::uint64_t* step_seed,               \
+                  std::uint64_t tag);                                                          \
   void embedding_forward(const std::int32_t* tokens, int rows, int length, const S* table,     \
                          int d, const float* pe, S* y);                                        \
   void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int vocab, int d, \
@@ -49,6 +55,25 @@
   void gelu_backward(const S* h, S* da, std::int64_t n);
 
 namespace halfway::layers {
+/// The gradient scale of the trainer's loss, read on the device (so no step needs the loss
+/// scale or the batch's row count on the host, and a replayed graph sees the current ones):
+/// dlogits = row_scale * dLoss/dlogits with row_scale = float(double(*scale) * weight /
+/// divisor) / *counted (0 with no counted row), the host's formula, operation for operation.
+struct DeviceLossScale {
+  const float* scale = nullptr;            ///< the loss scale's word (nullptr: 1)
+  double weight = 1.0;                     ///< the loss weight (a host constant)
+  int divisor = 1;                         ///< the micro-batches of a step (a host constant)
+  const std::int32_t* counted = nullptr;   ///< the batch's counted rows (a device word)
+};
+/// The loss's gradient scale before the division by the counted rows.
+HALFWAY_HD_INLINE float loss_gradient_scale(const float* scale, double weight, int divisor) {
+  return float(double(scale ? *scale : 1.0f) * weight / divisor);
+}
+/// The scale of one counted row's gradient (0 when no row counts).
+HALFWAY_HD_INLINE float row_gradient_scale(float scale, int counted) {
+  return counted > 0 ? scale / float(counted) : 0.0f;
+}
+
 /// LayerNorm backward's blocks (at most): each sums its rows' dgamma/dbeta terms into its
 /// own slice of the workspace, then the slices are added in block order (no atomics).
 inline constexpr int kLayerNormGradBlocks = 512;
@@ -69,7 +94,12 @@ inline constexpr std::size_t layernorm_backward_workspace(int rows, int d) {
 /// bias_add rounds the GEMM's fp32 result plus the bias once; relu_forward is torch.relu's
 /// "h < 0 ? 0 : h" (NaN goes on) and relu_dropout_backward "a <= 0 ? 0 : da * scale" (see
 /// relu_range and FeedForward::backward in modules.hpp).
+/// dropout_at is dropout with the seed derive_seed(*step_seed, tag), derived on the device;
+/// cross_entropy_scaled is cross_entropy with the row scale of `scale` (DeviceLossScale);
+/// loss_mean_add adds the mean of row_loss over the *counted rows, divided by `divisor`,
+/// into *sum: one thread, the rows in order (the sum the host made before, same bits).
 HALFWAY_KERNEL_API(
+  void loss_mean_add(const float* row_loss, int rows, const std::int32_t* counted, int divisor, float* sum);
   HALFWAY_LAYERS_KERNELS_FOR(float)
   HALFWAY_LAYERS_KERNELS_FOR(::halfway::half)
   HALFWAY_LAYERS_KERNELS_FOR(::halfway::bfloat16)

@@ -53,6 +53,9 @@ struct RunState {
   bool training = true;      ///< dropout on (training) or off (evaluation)
   std::uint64_t seed = 0;    ///< the run's seed
   std::uint64_t step = 0;    ///< the step: a new dropout mask every step
+  /// derive_seed(seed, step) in the layers' memory (the batch header's, set by
+  /// Seq2Seq::forward on a device): the dropout kernels read the step there.
+  const std::uint64_t* step_seed = nullptr;
 };
 
 /// FNV-1a of a name: the dropout site's tag, stable across runs and backends.
@@ -63,8 +66,8 @@ inline std::uint64_t name_tag(const std::string& s) {
 }
 
 /// The seed of one dropout site at one step.
-inline std::uint64_t dropout_seed(const RunState& run, std::uint64_t tag) {
-  return rng::derive_seed(rng::derive_seed(run.seed, run.step), tag);
+inline DropoutSeed dropout_seed(const RunState& run, std::uint64_t tag) {
+  return {rng::derive_seed(rng::derive_seed(run.seed, run.step), tag), run.step_seed, tag};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -288,7 +291,7 @@ class MultiheadAttention {
     B_ = B, Lq_ = Lq, Lk_ = Lk;
     key_pad_ = key_pad;
     causal_ = causal;
-    seed_ = run.training && p_ > 0 ? dropout_seed(run, tag_) : 0;
+    seed_ = run.training && p_ > 0 ? dropout_seed(run, tag_) : DropoutSeed{};
     drop_ = run.training && p_ > 0;
     const int D = d_, H = h_, dh = D / H;
     const std::int64_t nq = std::int64_t(B) * Lq, nk = std::int64_t(B) * Lk;
@@ -413,7 +416,8 @@ class MultiheadAttention {
 
   int d_, h_;
   float p_;
-  std::uint64_t tag_, seed_ = 0;
+  std::uint64_t tag_;
+  DropoutSeed seed_;
   bool drop_ = false, self_ = true, causal_ = false;
   int B_ = 0, Lq_ = 0, Lk_ = 0;
   const S *xq_ = nullptr, *xkv_ = nullptr, *dxkv_ = nullptr;
@@ -484,7 +488,7 @@ class FeedForward {
   const S* forward(const S* x, int rows, const RunState& run) {
     rows_ = rows;
     drop_ = run.training && p_ > 0;
-    seed_ = drop_ ? dropout_seed(run, tag_) : 0;
+    seed_ = drop_ ? dropout_seed(run, tag_) : DropoutSeed{};
     const S* h = linear1.forward(x, rows);
     h_ = h;  // linear1's output buffer, untouched until its next forward: GELU's saved input
     const std::int64_t n = std::int64_t(rows) * f_;
@@ -552,7 +556,8 @@ class FeedForward {
   int f_, rows_ = 0;
   Activation act_;
   float p_;
-  std::uint64_t tag_, seed_ = 0;
+  std::uint64_t tag_;
+  DropoutSeed seed_;
   bool drop_ = false;
   const S* h_ = nullptr;
   Buf<S> a_;

@@ -344,6 +344,26 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   }
 }
 
+/// One dropout site's seed at one step: the value the host derives, and where a kernel can
+/// read the step's seed instead (the batch header's, in the layers' memory: a step replayed
+/// from a graph then draws the current step's masks, not the captured step's).
+struct DropoutSeed {
+  std::uint64_t value = 0;                   ///< derive_seed(step seed, tag), on the host
+  const std::uint64_t* step_seed = nullptr;  ///< the step's seed in the layers' memory, or nullptr
+  std::uint64_t tag = 0;                     ///< the site's tag
+};
+
+/// dropout_inplace at a site: on a device with the step's seed in device memory, the kernel
+/// derives the site's seed there (the same value: derive_seed is host and device code).
+template <class T>
+void dropout_inplace(T* v, std::int64_t n, float p, const DropoutSeed& seed) {
+  if constexpr (!std::is_same_v<T, double>) {
+    if (p > 0.0f && seed.step_seed && on_device<T>())
+      return HALFWAY_KERNEL(layers_backend(), dropout_at(v, n, p, seed.step_seed, seed.tag));
+  }
+  dropout_inplace(v, n, p, seed.value);
+}
+
 /// The activations of the feed-forward block.
 enum class Activation { relu, gelu };
 
@@ -401,6 +421,28 @@ acc_t<S> cross_entropy(const S* logits, const std::int32_t* targets, int rows, i
   }
   errors.rethrow();
   return count > 0 ? total / A(count) : A(0);
+}
+
+/// The trainer's cross-entropy, which sends nothing to the host: the gradient's scale comes
+/// from words in the layers' memory (DeviceLossScale: the loss scale's word, the batch's
+/// counted rows) and the mean loss over the counted rows, divided by scale.divisor, is
+/// added into *loss_sum (a word in the layers' memory). `targets` and `row_loss` (rows
+/// floats of workspace) are in the layers' memory too. On the cpu this is cross_entropy
+/// above with that scale: the same bits as the host-driven form; on a device the kernel
+/// computes the scale, and loss_mean_add adds the row losses in row order as the host did.
+template <class S>
+void cross_entropy_into(const S* logits, const std::int32_t* targets, int rows, int vocab, int ignore_index,
+                        acc_t<S> smoothing, const DeviceLossScale& scale, S* dlogits, float* row_loss,
+                        float* loss_sum) {
+  static_assert(!std::is_same_v<S, double>, "the trainer's loss: float, half or bfloat16");
+  if (on_device<S>()) {
+    HALFWAY_KERNEL(layers_backend(), cross_entropy_scaled(logits, targets, rows, vocab, ignore_index, smoothing,
+                                                          scale, dlogits, row_loss));
+    return HALFWAY_KERNEL(layers_backend(), loss_mean_add(row_loss, rows, scale.counted, scale.divisor, loss_sum));
+  }
+  const float mean = cross_entropy<S>(logits, targets, rows, vocab, ignore_index, smoothing,
+                                      loss_gradient_scale(scale.scale, scale.weight, scale.divisor), dlogits);
+  *loss_sum += mean / float(scale.divisor);
 }
 
 }  // namespace halfway::layers

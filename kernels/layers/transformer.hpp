@@ -8,12 +8,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "common/batch.hpp"
+#include "kernels/layers/batch_upload.hpp"
 #include "kernels/layers/modules.hpp"
 
 namespace halfway::layers {
@@ -28,7 +30,7 @@ namespace halfway::layers {
 
 /// Dropout on a copy (the branch gradient); returns src itself when dropout is off.
 template <class S>
-const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, std::uint64_t seed, Buf<S>& tmp) {
+const S* dropped_copy(const S* src, std::int64_t n, bool on, float p, const DropoutSeed& seed, Buf<S>& tmp) {
   if (!on) return src;
   S* t = tmp.get(std::size_t(n));
   copy_values(src, t, n);
@@ -64,8 +66,8 @@ class EncoderLayer {
     rows_ = B * L;
     const std::int64_t n = std::int64_t(rows_) * d_;
     drop_ = run.training && p_ > 0;
-    seed1_ = drop_ ? dropout_seed(run, tag1_) : 0;
-    seed2_ = drop_ ? dropout_seed(run, tag2_) : 0;
+    seed1_ = drop_ ? dropout_seed(run, tag1_) : DropoutSeed{};
+    seed2_ = drop_ ? dropout_seed(run, tag2_) : DropoutSeed{};
     S* r1 = r1_.get(std::size_t(n));
     S* r2 = r2_.get(std::size_t(n));
     if (!pre_) {
@@ -119,7 +121,8 @@ class EncoderLayer {
   int d_, rows_ = 0;
   float p_;
   bool pre_, drop_ = false;
-  std::uint64_t tag1_, tag2_, seed1_ = 0, seed2_ = 0;
+  std::uint64_t tag1_, tag2_;
+  DropoutSeed seed1_, seed2_;
   Buf<S> r1_, r2_, dx_, dmid_, tmp_;
 };
 
@@ -156,7 +159,7 @@ class DecoderLayer {
     mem_rows_ = B * Ls;
     const std::int64_t n = std::int64_t(rows_) * d_;
     drop_ = run.training && p_ > 0;
-    for (int i = 0; i < 3; ++i) seed_[i] = drop_ ? dropout_seed(run, tag_[i]) : 0;
+    for (int i = 0; i < 3; ++i) seed_[i] = drop_ ? dropout_seed(run, tag_[i]) : DropoutSeed{};
     S* r1 = r_[0].get(std::size_t(n));
     S* r2 = r_[1].get(std::size_t(n));
     S* r3 = r_[2].get(std::size_t(n));
@@ -213,7 +216,8 @@ class DecoderLayer {
   int d_, rows_ = 0, mem_rows_ = 0;
   float p_;
   bool pre_, drop_ = false;
-  std::uint64_t tag_[3], seed_[3] = {0, 0, 0};
+  std::uint64_t tag_[3];
+  DropoutSeed seed_[3];
   Buf<S> r_[3], dx_, dmid_[2], tmp_;
 };
 
@@ -379,7 +383,9 @@ class Seq2Seq {
   }
 
   /// Forward to the logits [B Lt, V] (S). The batch must stay alive until backward().
-  const S* forward(const Batch& b, const RunState& run) {
+  /// `loss_ignore_index`: the target loss_into() will ignore (the batch header's counted
+  /// rows are those of the other targets).
+  const S* forward(const Batch& b, const RunState& given, int loss_ignore_index = -1) {
     const MemoryUseScope use(MemoryUse::activations);  // what it allocates (chapter 07's memory report)
     batch_ = &b;
     const int D = cfg.d_model;
@@ -387,14 +393,16 @@ class Seq2Seq {
                    "sequences up to max_length " + std::to_string(cfg.max_length),
                    std::to_string(std::max(b.Ls, b.Lt)));
     const std::int64_t ns = std::int64_t(b.B) * b.Ls * D, nt = std::int64_t(b.B) * b.Lt * D;
+    const DeviceBatch& db = to_device(b, given, loss_ignore_index);
+    RunState run = given;
+    if (on_device<S>()) run.step_seed = &db.header->step_seed;  // the kernels read the step there
     drop_ = run.training && cfg.dropout > 0;
-    seed_src_ = drop_ ? dropout_seed(run, name_tag("src_dropout")) : 0;
-    seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : 0;
+    seed_src_ = drop_ ? dropout_seed(run, name_tag("src_dropout")) : DropoutSeed{};
+    seed_tgt_ = drop_ ? dropout_seed(run, name_tag("tgt_dropout")) : DropoutSeed{};
     S* es = emb_src_.get(std::size_t(ns));
     S* et = emb_tgt_.get(std::size_t(nt));
-    const DeviceBatch& db = to_device(b);
-    embedding_forward<S>(db.src, b.B * b.Ls, b.Ls, embedding.w(), cfg.vocab, D, db.pe, es);
-    embedding_forward<S>(db.tgt_in, b.B * b.Lt, b.Lt, embedding.w(), cfg.vocab, D, db.pe, et);
+    embedding_forward<S>(db.src, b.B * b.Ls, b.Ls, embedding.w(), cfg.vocab, D, pe_where(), es);
+    embedding_forward<S>(db.tgt_in, b.B * b.Lt, b.Lt, embedding.w(), cfg.vocab, D, pe_where(), et);
     if (drop_) {
       dropout_inplace(es, ns, cfg.dropout, seed_src_);
       dropout_inplace(et, nt, cfg.dropout, seed_tgt_);
@@ -412,7 +420,68 @@ class Seq2Seq {
     const int rows = batch_->B * batch_->Lt;
     S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
     return cross_entropy<S>(logits(), batch_->tgt_out.data(), rows, cfg.vocab, ignore_index,
-                            smoothing, scale, dl, nullptr, dev_.tgt_out, &row_loss_);
+                            smoothing, scale, dl, nullptr, upload_.view().tgt_out, &row_loss_);
+  }
+  /// The trainer's loss: as loss(), but nothing comes back to the host. The gradient's scale
+  /// is read on the device (`scale`: the loss scale's word and host constants; the counted
+  /// rows come from the batch's header, for the forward's `loss_ignore_index`, which must
+  /// be `ignore_index`), and the mean loss divided by scale.divisor is added into *loss_sum,
+  /// a word in the layers' memory (cross_entropy_into in ops.hpp).
+  void loss_into(float* loss_sum, DeviceLossScale scale, int ignore_index, A smoothing = 0) {
+    HALFWAY_EXPECT(ignore_index == ignore_, "loss_into's ignore index as the forward's loss_ignore_index (" +
+                                                std::to_string(ignore_) + ")",
+                   std::to_string(ignore_index));
+    const MemoryUseScope use(MemoryUse::backward);
+    const int rows = batch_->B * batch_->Lt;
+    S* dl = dlogits_.get(std::size_t(rows) * cfg.vocab);
+    float* rl = on_device<S>() ? row_loss_.get(std::size_t(rows)) : nullptr;
+    scale.counted = &upload_.view().header->counted;
+    cross_entropy_into<S>(logits(), upload_.view().tgt_out, rows, cfg.vocab, ignore_index, smoothing, scale, dl,
+                          rl, loss_sum);
+  }
+  /// A step replayed from a graph (kernels/train/step_graph.hpp, emu and cuda): micro-batch
+  /// `slot`'s batch to the device now, outside the graph (its tokens checked, its header as
+  /// forward() makes it, one copy), and use_batch_slot(slot) before its forward() makes the
+  /// forward read it there without a copy (BatchUpload::preload).
+  void preload_batch(int slot, const Batch& b, const RunState& run, int loss_ignore_index) {
+    check_batch_tokens(b);
+    upload_.preload(slot, b, header(b, run, loss_ignore_index));
+  }
+  void use_batch_slot(int slot) { upload_.use_slot(slot); }
+  /// A float word of the model's in the layers' memory, for loss_into's sum (until the
+  /// trainer's log record holds it).
+  float* loss_word() { return loss_word_.get(1); }
+
+  /// Sizes every buffer once, for the largest batches a run will see: training batches of
+  /// up to train_B sequences (forward, loss, backward) and evaluation batches of up to
+  /// eval_B (forward only), sources up to Ls tokens, targets up to Lt. One sizing pass of
+  /// each on a batch of token 0 allocates what they need; the gradients are zeroed after
+  /// it. Later batches within those sizes allocate nothing: steps, evaluation, translation.
+  /// A second call with sizes already covered does nothing (the trainer asks every step).
+  void reserve(int train_B, int eval_B, int Ls, int Lt) {
+    const std::array<int, 4> want{train_B, eval_B, Ls, Lt};
+    if (want == reserved_) return;
+    reserved_ = want;
+    const auto pass = [&](int B, bool training) {
+      Batch b;
+      b.B = B, b.Ls = Ls, b.Lt = Lt;
+      b.src.assign(std::size_t(B) * Ls, 0);
+      b.tgt_in.assign(std::size_t(B) * Lt, 0);
+      b.tgt_out.assign(std::size_t(B) * Lt, 0);
+      b.src_pad.assign(b.src.size(), 0);
+      b.tgt_pad.assign(b.tgt_in.size(), 0);
+      upload_.reserve(B, Ls, Lt, on_device<S>());
+      forward(b, RunState{training, 0, 0});
+      if (!training) return;
+      float* word = loss_word();
+      loss_into(word, DeviceLossScale{}, -1);
+      backward();
+      zero_values(word, 1);
+    };
+    if (train_B > 0) pass(train_B, true);
+    if (eval_B > 0) pass(eval_B, false);
+    zero_grad();
+    batch_ = nullptr;
   }
   /// The logits of the last forward (in the layers' memory: on cuda a device pointer).
   const S* logits() const { return last_logits_; }
@@ -453,56 +522,49 @@ class Seq2Seq {
       de = emb_grad_.get(std::size_t(ne));
       zero_values(de, ne);
     }
-    embedding_backward<S>(dev_.tgt_in, b.B * b.Lt, det, D, de, cfg.vocab);
-    embedding_backward<S>(dev_.src, b.B * b.Ls, des, D, de, cfg.vocab);
+    embedding_backward<S>(upload_.view().tgt_in, b.B * b.Lt, det, D, de, cfg.vocab);
+    embedding_backward<S>(upload_.view().src, b.B * b.Ls, des, D, de, cfg.vocab);
     if constexpr (is_16bit_v<S>) {
       if (ge.s) accumulate_grad<S>(de, ge.s, ne);
     }
   }
 
  private:
-  /// The batch and the position code where the kernels can read them.
-  struct DeviceBatch {
-    const std::int32_t *src = nullptr, *tgt_in = nullptr, *tgt_out = nullptr;
-    const std::uint8_t *src_pad = nullptr, *tgt_pad = nullptr;
-    const A* pe = nullptr;
-  };
-  /// On the cpu, pointers into the batch; on emu and cuda, its tokens and masks copied into
-  /// device buffers (after checking the tokens on the host) and the position code uploaded.
-  const DeviceBatch& to_device(const Batch& b) {
-    if (!on_device<S>()) {
-      dev_ = {b.src.data(), b.tgt_in.data(), b.tgt_out.data(), b.src_pad.data(), b.tgt_pad.data(), pe_.data()};
-      return dev_;
+  /// The batch where the kernels read it: on emu and cuda its tokens are checked on the
+  /// host, then header and arrays go in one copy (batch_upload.hpp); the position code is
+  /// uploaded once.
+  const DeviceBatch& to_device(const Batch& b, const RunState& run, int loss_ignore_index) {
+    const bool device = on_device<S>();
+    if (device) {
+      check_batch_tokens(b);
+      if (pe_dev_.size() < pe_.size()) copy_in(pe_dev_.get(pe_.size()), pe_.data(), pe_.size() * sizeof(A));
     }
+    ignore_ = loss_ignore_index;
+    return upload_.upload(b, header(b, run, loss_ignore_index), device);
+  }
+  static BatchHeader header(const Batch& b, const RunState& run, int loss_ignore_index) {
+    return {b.B, b.Ls, b.Lt, counted_targets(b, loss_ignore_index), run.step, rng::derive_seed(run.seed, run.step)};
+  }
+  void check_batch_tokens(const Batch& b) const {
     check_tokens(b.src.data(), b.B * b.Ls, cfg.vocab);
     check_tokens(b.tgt_in.data(), b.B * b.Lt, cfg.vocab);
-    const auto upload = [](auto& buf, const auto& v) {
-      auto* p = buf.get(v.size());
-      copy_in(p, v.data(), v.size() * sizeof(v[0]));
-      return p;
-    };
-    dev_.src = upload(tokens_[0], b.src);
-    dev_.tgt_in = upload(tokens_[1], b.tgt_in);
-    dev_.tgt_out = upload(tokens_[2], b.tgt_out);
-    dev_.src_pad = b.src_pad.empty() ? nullptr : upload(masks_[0], b.src_pad);
-    dev_.tgt_pad = b.tgt_pad.empty() ? nullptr : upload(masks_[1], b.tgt_pad);
-    if (pe_dev_.size() < pe_.size()) upload(pe_dev_, pe_);
-    dev_.pe = pe_dev_.data();
-    return dev_;
   }
+  /// The position code in the layers' memory.
+  const A* pe_where() const { return on_device<S>() ? pe_dev_.data() : pe_.data(); }
 
   const Batch* batch_ = nullptr;
   std::vector<A> pe_;
-  DeviceBatch dev_;
-  Buf<std::int32_t> tokens_[3];
-  Buf<std::uint8_t> masks_[2];
+  BatchUpload upload_;
+  std::array<int, 4> reserved_{0, 0, 0, 0};  // reserve()'s last sizes
+  int ignore_ = -1;  // the forward's loss_ignore_index
   Buf<A> pe_dev_;
   bool drop_ = false;
-  std::uint64_t seed_src_ = 0, seed_tgt_ = 0;
+  DropoutSeed seed_src_, seed_tgt_;
   const S* last_logits_ = nullptr;
   Buf<S> emb_src_, emb_tgt_, dlogits_;
   Buf<A> emb_grad_;  // the embedding's fp32 sums for 16-bit gradients
   Buf<float> row_loss_;  // cross_entropy's per-row losses on a device (kept: no step allocates)
+  Buf<float> loss_word_;  // loss_word()
 };
 
 }  // namespace halfway::layers

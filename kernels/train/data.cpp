@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/error.hpp"
+#include "common/number_words.hpp"
 #include "common/rng.hpp"
 
 namespace halfway::train {
@@ -35,6 +36,17 @@ std::vector<int> DataOrder::batch(std::int64_t k) {
   }
   const std::int64_t lo = j * batch_, hi = std::min<std::int64_t>(lo + batch_, size());
   return {cached_.begin() + lo, cached_.begin() + hi};
+}
+
+void DataOrder::prepare(std::int64_t k) {
+  prepared_ = task::make_batch(batch(k));
+  prepared_k_ = k;
+}
+
+Batch DataOrder::take(std::int64_t k) {
+  if (prepared_k_ != k) prepare(k);
+  prepared_k_ = -1;
+  return std::move(prepared_);
 }
 
 }  // namespace halfway::train

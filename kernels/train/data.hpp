@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/batch.hpp"
+
 namespace halfway::train {
 
 class DataOrder {
@@ -28,6 +30,13 @@ class DataOrder {
   /// Epoch e's permutation of the numbers.
   std::vector<int> epoch_order(std::int64_t e) const;
 
+  /// Micro-batch k as the model reads it (task::make_batch): the one prepare(k) built, else
+  /// built now. The trainer prepares micro-batch k + 1 after it has queued k's work, so the
+  /// host builds the next batch while the device runs the current one.
+  Batch take(std::int64_t k);
+  /// Builds micro-batch k for a take(k) to come.
+  void prepare(std::int64_t k);
+
  private:
   std::vector<int> numbers_;
   int batch_;
@@ -35,6 +44,8 @@ class DataOrder {
   std::int64_t per_epoch_;
   std::int64_t cached_epoch_ = -1;
   std::vector<int> cached_;
+  std::int64_t prepared_k_ = -1;
+  Batch prepared_;
 };
 
 }  // namespace halfway::train

@@ -9,6 +9,15 @@ namespace halfway::train {
 template <class S>
 std::vector<std::vector<std::int32_t>> Trainer<S>::translate(const std::vector<int>& numbers) {
   auto& model = impl_->model;
+  if (numbers.size() > std::size_t(kEvalBatch)) {  // in batches of kEvalBatch
+    std::vector<std::vector<std::int32_t>> all;
+    for (std::size_t lo = 0; lo < numbers.size(); lo += std::size_t(kEvalBatch)) {
+      const auto hi = std::min(numbers.size(), lo + std::size_t(kEvalBatch));
+      auto part = translate({numbers.begin() + std::ptrdiff_t(lo), numbers.begin() + std::ptrdiff_t(hi)});
+      for (auto& o : part) all.push_back(std::move(o));
+    }
+    return all;
+  }
   const int B = int(numbers.size());
   auto out = std::vector<std::vector<std::int32_t>>(std::size_t(B));
   if (B == 0) return out;
@@ -50,26 +59,20 @@ std::vector<std::vector<std::int32_t>> Trainer<S>::translate(const std::vector<i
 template <class S>
 EvalResult Trainer<S>::evaluate(const std::vector<int>& numbers, int examples, int max_failures) {
   EvalResult r;
-  // Batches of at most 256 numbers: the activations of a whole split at once are small,
-  // but a bound keeps the memory independent of the set's size.
-  for (std::size_t lo = 0; lo < numbers.size(); lo += 256) {
-    const std::vector<int> part(numbers.begin() + std::ptrdiff_t(lo),
-                                numbers.begin() + std::ptrdiff_t(std::min(numbers.size(), lo + 256)));
-    const auto out = translate(part);
-    for (std::size_t i = 0; i < part.size(); ++i) {
-      auto want = task::target_words(part[i]);
-      want.push_back(task::kEos);
-      const auto& got = out[i];
-      ++r.count;
-      const bool ok = got == want;
-      r.exact += ok;
-      r.tokens += std::int64_t(want.size());
-      for (std::size_t k = 0; k < want.size(); ++k) r.correct_tokens += k < got.size() && got[k] == want[k];
-      const std::string line = std::to_string(part[i]) + " -> " + task::words(got);
-      if (int(r.examples.size()) < examples) r.examples.push_back(line);
-      if (!ok && int(r.failures.size()) < max_failures)
-        r.failures.push_back(line + " (expected " + task::words(want) + ")");
-    }
+  const auto out = translate(numbers);  // in batches of at most kEvalBatch
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    auto want = task::target_words(numbers[i]);
+    want.push_back(task::kEos);
+    const auto& got = out[i];
+    ++r.count;
+    const bool ok = got == want;
+    r.exact += ok;
+    r.tokens += std::int64_t(want.size());
+    for (std::size_t k = 0; k < want.size(); ++k) r.correct_tokens += k < got.size() && got[k] == want[k];
+    const std::string line = std::to_string(numbers[i]) + " -> " + task::words(got);
+    if (int(r.examples.size()) < examples) r.examples.push_back(line);
+    if (!ok && int(r.failures.size()) < max_failures)
+      r.failures.push_back(line + " (expected " + task::words(want) + ")");
   }
   return r;
 }

@@ -11,7 +11,9 @@ MemoryBreakdown measure(const TrainerOptions& o, int steps) {
   MemoryBreakdown r;
   std::array<long long, kMemoryUses> before{};
   for (int u = 0; u < kMemoryUses; ++u) before[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u));
-  Trainer<S> t(o);
+  TrainerOptions training_only = o;
+  training_only.eval_batch = 0;  // the training step's memory, not evaluation's
+  Trainer<S> t(training_only);
   for (int i = 0; i < steps; ++i) t.step();
   r.parameters = t.parameter_count();
   const layers::StoreBytes b = t.store_bytes();  // the store's own count

@@ -73,9 +73,6 @@ CudaGraph parse_cuda_graph(const std::string& text) {
 }
 
 std::string graph_blocker(const TrainerOptions& o) {
-  if (o.model.dropout > 0)
-    return "dropout's seed reaches its kernels as a host argument (a replay would repeat the captured step's "
-           "masks): use --dropout 0";
   if (o.optimizer == OptimizerKind::sgd && o.master == optim::MasterMode::stochastic)
     return "SGD's stochastic rounding takes its seed as a host argument (a replay would repeat it): use Adam";
   return "";
@@ -128,6 +125,7 @@ TrainerOptions resolved(TrainerOptions o, bool fp32) {
     if (!ok) throw UsageError(msg);
   };
   usage(o.batch >= 1, "expected a batch size >= 1, found " + std::to_string(o.batch));
+  usage(o.eval_batch >= 0, "expected an evaluation batch size >= 0, found " + std::to_string(o.eval_batch));
   usage(o.accumulate >= 1, "expected --accumulate >= 1, found " + std::to_string(o.accumulate));
   usage(std::isfinite(o.loss_weight) && o.loss_weight > 0, "expected a loss weight > 0, found " + std::to_string(o.loss_weight));
   usage(o.train_limit >= 0, "expected a training subset size >= 0");

@@ -54,8 +54,8 @@ enum class CudaGraph { automatic, on, off };
 CudaGraph parse_cuda_graph(const std::string& text);
 struct TrainerOptions;
 /// Why `o`'s step cannot be replayed from a graph: a value that changes from step to step
-/// still reaches a kernel as a host argument, which a graph would replay frozen (dropout's
-/// seed; SGD's stochastic-rounding seed). Empty when it can.
+/// still reaches a kernel as a host argument, which a graph would replay frozen (SGD's
+/// stochastic-rounding seed). Empty when it can.
 std::string graph_blocker(const TrainerOptions& o);
 
 /// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
@@ -84,6 +84,10 @@ inline constexpr std::int64_t kDefaultEpochs = 48;
 /// (rounded up). The default run: 48 epochs of 800 numbers at batch 32 = 1200 steps.
 std::int64_t steps_for_epochs(std::int64_t epochs, int batch, int accumulate, std::int64_t train_limit);
 
+/// The largest batch evaluate() and translate() decode at once: a bound that keeps their
+/// memory independent of the set's size (TrainerOptions::eval_batch sizes the model for it).
+inline constexpr int kEvalBatch = 256;
+
 struct TrainerOptions {
   layers::Config model{};
   Backend backend = Backend::cpu;
@@ -92,6 +96,10 @@ struct TrainerOptions {
   std::int64_t train_limit = 0;     ///< > 0: train on the first N training numbers only (tests)
   int batch = 32;
   int accumulate = 1;               ///< micro-batches per optimizer step
+  /// The largest evaluation batch the model's buffers are sized for when the trainer is
+  /// built (evaluate() decodes in batches of at most kEvalBatch): evaluation and translation
+  /// then allocate nothing. 0: sized for training only (chapter 07's memory report).
+  int eval_batch = 256;
   /// The run's length (the schedule's T; a resumed run continues to it). 0: kDefaultEpochs
   /// epochs at this batch (steps_for_epochs), 1200 steps at batch 32.
   std::int64_t steps = 0;

@@ -164,43 +164,48 @@ void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& ba
   step_word_at = r.step;
   // A graph records pointers: an allocation since the captures may have moved a buffer.
   if (!graphs.empty() && graph_allocations != allocation_count(b)) drop_graphs();
-  const auto work = [&] { step_work(r, batches); };
   if (o.cuda_graph != CudaGraph::on || direct_steps < kDirectSteps) {
-    work();
+    step_work(batches, false);
     ++direct_steps;
     return;
   }
+  // The batches go to the device before the graph, one copy each into a slot of their own
+  // (BatchUpload::preload): the graph reads them there.
+  for (int i = 0; i < o.accumulate; ++i)
+    model.preload_batch(i, batches[std::size_t(i)], micro_run(i), task::kPad);
+  const auto work = [&] { step_work(batches, true); };
   // A graph replays fixed shapes (the launches' grids, the kernels' sizes): one graph per
   // shape of the step's micro-batches (the last batch of an epoch may be short, a batch of
   // small numbers has shorter sequences).
   std::vector<int> shape;
   for (const Batch& m : batches) shape.insert(shape.end(), {m.B, m.Ls, m.Lt});
-  if (!graph_stream) graph_stream = std::make_unique<Stream>(b);
   auto& g = graphs[shape];
   if (!g) {
     auto fresh = std::make_unique<StepGraph>(b);
-    fresh->capture(*graph_stream, work, "step " + std::to_string(r.step));
+    fresh->capture(stream, work, "step " + std::to_string(r.step));
     g = std::move(fresh);
     graph_allocations = allocation_count(b);
   }
-  g->replay(*graph_stream);
+  g->replay(stream);  // the trainer's stream: after the preloads, before the log's read
   ++replayed_steps;
 }
 
 template <class S>
-void Trainer<S>::Impl::step_work(StepResult& r, const std::vector<Batch>& batches) {
+void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preloaded) {
   count_step(o.backend, step_word.data());
   model.zero_grad();
-  const A scale = A(double(scaler.scale()) * o.loss_weight / o.accumulate);
+  // The loss is summed on the device, into the step's log record, and its gradient scaled
+  // there: the scale is the scaler's word (1 when scaling is off), the batch's counted rows
+  // its header's.
+  const amp::ScalerWords* words = scaler.words(model.store.backend());
+  const layers::DeviceLossScale loss_scale{o.scaler.mode == amp::ScaleMode::off ? nullptr : &words->state.scale,
+                                           o.loss_weight, o.accumulate};
   for (int i = 0; i < o.accumulate; ++i) {
-    const layers::RunState run{true, dropout_seed, std::uint64_t(micro + i)};
-    model.forward(batches[std::size_t(i)], run);
-    r.loss += double(model.loss(task::kPad, A(0), scale)) / o.accumulate;
+    if (preloaded) model.use_batch_slot(i);
+    model.forward(batches[std::size_t(i)], micro_run(i), task::kPad);
+    model.loss_into(log.loss_sum(), loss_scale, task::kPad);
     model.backward();
   }
-  // Until the loss adds into the record on the device (StepLog::loss_sum), the host's sum goes there.
-  const float host_loss = float(r.loss);
-  copy_in(log.loss_sum(), &host_loss, sizeof host_loss);
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
@@ -218,12 +223,16 @@ StepResult Trainer<S>::Impl::run_step() {
   // The host's part: this step's micro-batches.
   std::vector<Batch> batches;
   for (int i = 0; i < o.accumulate; ++i) {
-    batches.push_back(task::make_batch(order.batch(micro + i)));
-    const Batch& b = batches.back();
-    r.tokens += std::count_if(b.tgt_out.begin(), b.tgt_out.end(), [](std::int32_t t) { return t != task::kPad; });
+    batches.push_back(order.take(micro + i));
+    r.tokens += counted_targets(batches.back(), task::kPad);
   }
+  // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
+  // no later step, evaluation or translation allocates.
+  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
+                task::kMaxSource, task::kMaxTarget);
   run_step_work(r, batches);
   micro += o.accumulate;
+  order.prepare(micro);  // the next step's first micro-batch, while the device runs this step
   last = StepResult{};
   last.step = r.step;
   last.tokens = r.tokens;

@@ -52,11 +52,10 @@ struct Trainer<S>::Impl {
   /// own number. step_word_at: what it holds before the next step (-1: to be uploaded).
   Buf<std::int64_t> step_word;
   std::int64_t step_word_at = -1;
-  /// --cuda-graph on: the steady-state step, recorded once on graph_stream and replayed
+  /// --cuda-graph on: the steady-state step, recorded once on `stream` and replayed
   /// (step_graph.hpp), one graph per shape of the step's micro-batches (B, Ls, Lt each).
   /// Dropped by anything that may have moved the buffers they point into (an allocation)
   /// or the state they were recorded with (a load): the next step records them again.
-  std::unique_ptr<Stream> graph_stream;
   std::map<std::vector<int>, std::unique_ptr<StepGraph>> graphs;
   std::int64_t direct_steps = 0;    ///< steps run directly since the graphs were last dropped
   std::int64_t replayed_steps = 0;  ///< steps replayed from a graph (tests)
@@ -82,7 +81,10 @@ struct Trainer<S>::Impl {
  private:
   /// The step's device work on its micro-batches (Trainer::step()'s list): recorded by a
   /// graph or run as is.
-  void step_work(StepResult& r, const std::vector<Batch>& batches);
+  /// `preloaded`: the batches are in the model's batch slots already (a graphed step).
+  void step_work(const std::vector<Batch>& batches, bool preloaded);
+  /// Micro-batch i of this step: training, the dropout's seed and micro-batch index.
+  layers::RunState micro_run(int i) const { return {true, dropout_seed, std::uint64_t(micro + i)}; }
   /// Runs step_work directly, or (--cuda-graph on, after the direct steps) from a graph.
   void run_step_work(StepResult& r, const std::vector<Batch>& batches);
   /// The fault hook (fault_inject.hpp): the value into fault_param's first gradient element.

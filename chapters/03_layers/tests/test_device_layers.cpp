@@ -23,19 +23,13 @@
 #include <vector>
 
 #include "chapters/03_layers/tests/gradcheck.hpp"
+#include "chapters/03_layers/tests/small_model.hpp"
 
 using namespace halfway;
 using namespace halfway::layers;
 using namespace ch03test;
 
 namespace {
-
-// Resolved on first use inside a test, never in a static initialiser (ctest's discovery
-// runs this binary at build time, and the gpu build must not touch the GPU then).
-Backend device() {
-  static const Backend chosen = select_backend(HALFWAY_TEST_BACKEND);
-  return chosen;
-}
 
 struct Run {
   std::vector<std::string> names;
@@ -45,21 +39,13 @@ struct Run {
 template <class S>
 Run run_model(Backend backend, bool pre) {
   BackendScope scope(backend);
-  Config c;
-  c.vocab = 7, c.d_model = 16, c.heads = 2, c.d_ff = 32, c.encoder_layers = 1, c.decoder_layers = 1;
-  c.dropout = 0.1f;
+  Config c = small_config();
   c.pre_ln = pre;
   c.activation = pre ? Activation::gelu : Activation::relu;  // both activations' kernels
   Seq2Seq<S> model(c);
   auto ps = model.params();
   randomize(model.store, 31, 0.3);
-  Batch b;
-  b.B = 2, b.Ls = 3, b.Lt = 3;
-  b.src = {1, 2, 2, 3, 4, 0};
-  b.src_pad = {0, 0, 0, 0, 0, 1};
-  b.tgt_in = {5, 6, 6, 5, 1, 0};
-  b.tgt_pad = {0, 0, 0, 0, 0, 1};
-  b.tgt_out = {6, 6, 2, 1, 0, 0};
+  const Batch b = small_batch();
   // Two steps: the second reuses every buffer, draws new dropout masks and starts from
   // zero_grad() (one launch over the store's gradients). Its results are compared.
   Run r;
@@ -108,7 +94,7 @@ double bound(bool forward, bool relu) {
 
 TEST_CASE("device: the layers' backend scope") {
   {
-    BackendScope scope(device());
+    BackendScope scope(test_device());
     REQUIRE(on_device<float>());
     REQUIRE(on_device<half>());
     REQUIRE(!on_device<double>());  // fp64 is the cpu's checking mode only
@@ -119,12 +105,12 @@ TEST_CASE("device: the layers' backend scope") {
 TEST_CASE_TEMPLATE("device: the whole model against the cpu, fp32 and mixed", S, float, half, bfloat16) {
   for (bool pre : {false, true}) {
     CAPTURE(pre);
-    const Run cpu = run_model<S>(Backend::cpu, pre), dev = run_model<S>(device(), pre);
+    const Run cpu = run_model<S>(Backend::cpu, pre), dev = run_model<S>(test_device(), pre);
     double worst = 0;
     for (std::size_t i = 0; i < cpu.names.size(); ++i) worst = std::max(worst, rel_error(dev.values[i], cpu.values[i]));
     char note[160];
     std::snprintf(note, sizeof note, "%s %s: largest %s/cpu relative error %.3g (bounds %.3g forward, %.3g backward)",
-                  precision_name<S>(), pre ? "pre-LN GELU" : "post-LN ReLU", std::string(to_string(device())).c_str(), worst,
+                  precision_name<S>(), pre ? "pre-LN GELU" : "post-LN ReLU", std::string(to_string(test_device())).c_str(), worst,
                   bound<S>(true, !pre), bound<S>(false, !pre));
     MESSAGE(note);
     for (std::size_t i = 0; i < cpu.names.size(); ++i) {

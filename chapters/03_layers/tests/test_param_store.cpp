@@ -16,6 +16,7 @@
 
 #include "common/emu/runtime.hpp"
 #include "kernels/layers/transformer.hpp"
+#include "chapters/03_layers/tests/small_model.hpp"
 
 using namespace halfway;
 using namespace halfway::layers;
@@ -29,16 +30,7 @@ Config tiny_config() {
   return c;
 }
 
-Batch tiny_batch() {
-  Batch b;
-  b.B = 2, b.Ls = 3, b.Lt = 3;
-  b.src = {1, 2, 2, 3, 4, 0};
-  b.src_pad = {0, 0, 0, 0, 0, 1};
-  b.tgt_in = {5, 6, 6, 5, 1, 0};
-  b.tgt_pad = {0, 0, 0, 0, 0, 1};
-  b.tgt_out = {6, 6, 2, 1, 0, 0};
-  return b;
-}
+Batch tiny_batch() { return ch03test::small_batch(); }
 
 unsigned long long launches() { return simt::emu_counters().launches; }
 
