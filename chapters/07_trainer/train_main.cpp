@@ -39,7 +39,7 @@ const TrainerOptions kDefaults;  // the trainer's defaults are the program's (0:
 struct Settings {
   std::string precision = "fp16", backend = "auto", size = "seed", optimizer = "adam";
   std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32";
-  std::string checkpoint, resume, log, fault;
+  std::string checkpoint, resume, log, fault, cuda_graph;  // cuda_graph empty: the backend's default
   std::int64_t steps = kDefaults.steps, epochs = 0, warmup = kDefaults.schedule.warmup, checkpoint_every = 0,
                eval_every = 200, train_limit = kDefaults.train_limit;
   int batch = kDefaults.batch, accumulate = kDefaults.accumulate, threads = 0;
@@ -124,7 +124,7 @@ void train(const Settings& s, const TrainerOptions& options) {
                     : "constant rate " + fmt("%g", o.schedule.peak))
             << ", clip " << (o.clip ? fmt("%g", o.max_norm) : std::string("off")) << ", loss scaling "
             << amp::to_string(o.scaler.mode) << ", masters " << master_option(o.master) << ", gradients " << s.grad_storage
-            << ", init " << s.init
+            << ", init " << s.init << (o.cuda_graph == CudaGraph::on ? ", steps replayed from a CUDA graph" : "")
             << ", seed " << o.seed;
   if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
   std::cout << "\n";
@@ -255,6 +255,9 @@ int main(int argc, char** argv) {
       ->check(whole_number<std::int64_t>(1))->capture_default_str();
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
       ->check(whole_number<std::int64_t>(0))->capture_default_str();
+  app.add_option("--cuda-graph", s.cuda_graph, "replay the steady-state step from a CUDA graph: on or off "
+                                               "(default: on with --backend cuda, except SGD with --master sr; off on emu and cpu)")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--inject-fault", s.fault, "fault hook: inf@STEP or nan@STEP[+COUNT][:PARAM] into one gradient "
                                             "(also HALFWAY_INJECT_FAULT)");
   app.add_option("--telemetry", s.telemetry, "write where the gradients would land in fp16 and bf16 at the run's loss "
@@ -330,6 +333,7 @@ int main(int argc, char** argv) {
     o.master = optim::parse_master_mode(s.master);
     o.grad_storage = parse_grad_storage(s.grad_storage);
     o.init = s.init == "seed" ? InitKind::seed : InitKind::course;
+    if (!s.cuda_graph.empty()) o.cuda_graph = parse_cuda_graph(s.cuda_graph);
     std::string fault = s.fault;
     if (fault.empty())
       if (const char* env = std::getenv("HALFWAY_INJECT_FAULT")) fault = env;

@@ -324,9 +324,14 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   // Pageable host memory may make the driver stage the copy synchronously: counted as a wait.
   const bool pageable = (resolved == cudaMemcpyHostToDevice && !is_pinned(src)) ||
                         (resolved == cudaMemcpyDeviceToHost && !is_pinned(dst));
+  // A captured copy reads its source when the graph runs. One into pageable host memory
+  // returns with the data there, a wait that a capture cannot record (CUDA refuses it).
+  if (capturing(stream)) {
+    if (resolved == cudaMemcpyDeviceToHost && !is_pinned(dst)) return refuse_in_capture(stream);
+    count(stream, copy_counts(resolved, bytes, pageable));
+    return detail::submit(stream, copy_work(dst, src, bytes));
+  }
   count(stream, copy_counts(resolved, bytes, pageable));
-  // A captured copy reads its source when the graph runs.
-  if (capturing(stream)) return detail::submit(stream, copy_work(dst, src, bytes));
   switch (resolved) {
     case cudaMemcpyHostToDevice:
       return detail::submit(stream, is_pinned(src) ? copy_work(dst, src, bytes) : staged_copy_work(dst, src, bytes));

@@ -30,7 +30,8 @@
 /// arguments, copies, memsets, event records) instead of running it; cudaStreamEndCapture
 /// returns it as a graph, cudaGraphInstantiate makes it launchable, and cudaGraphLaunch
 /// queues the recorded work again on a stream, in the recorded order. A synchronisation of
-/// the capturing stream or of the whole device, or work on the legacy default stream
+/// the capturing stream (a copy into pageable host memory included) or of the whole device,
+/// or work on the legacy default stream
 /// during a capture, is an error (cudaErrorStreamCaptureUnsupported or ...Implicit) and
 /// invalidates the capture, as CUDA does.
 #pragma once

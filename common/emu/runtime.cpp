@@ -352,7 +352,11 @@ void buf_copy(void* dst, const void* src, std::size_t bytes, emu_device::Copy di
   const cudaMemcpyKind kind = direction == emu_device::Copy::to_device ? cudaMemcpyHostToDevice
                               : direction == emu_device::Copy::to_host ? cudaMemcpyDeviceToHost
                                                                        : cudaMemcpyDeviceToDevice;
-  check(cudaMemcpyAsync(dst, src, bytes, kind, static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync", bytes);
+  check(cudaMemcpyAsync(dst, src, bytes, kind, static_cast<cudaStream_t>(stream)),
+        kind == cudaMemcpyDeviceToHost   ? "cudaMemcpyAsync to the host"
+        : kind == cudaMemcpyHostToDevice ? "cudaMemcpyAsync to the device"
+                                         : "cudaMemcpyAsync within the device",
+        bytes);
 }
 void buf_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize", 0); }
 void* buf_create_stream() {

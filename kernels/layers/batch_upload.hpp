@@ -43,10 +43,14 @@ class BatchUpload {
       return view_;
     }
     const PackedBatchLayout at(b);
-    staging_.resize(at.bytes);
-    pack_batch(b, h, staging_.data());
-    std::byte* d = device_.get(at.bytes);
-    copy_in(d, staging_.data(), at.bytes);
+    std::byte* d = nullptr;
+    if (use_slot_ >= 0) {  // preloaded: no copy here (a graph then records none)
+      d = slots_[std::size_t(use_slot_)].data();
+      use_slot_ = -1;
+    } else {
+      d = device_.get(at.bytes);
+      stage_and_copy(b, h, d, at.bytes);
+    }
     const auto ints = [&](std::size_t offset) { return reinterpret_cast<const std::int32_t*>(d + offset); };
     const auto mask = [&](bool has, std::size_t offset) {
       return has ? reinterpret_cast<const std::uint8_t*>(d + offset) : nullptr;
@@ -55,12 +59,32 @@ class BatchUpload {
              mask(at.has_src_pad, at.src_pad), mask(at.has_tgt_pad, at.tgt_pad)};
     return view_;
   }
+  /// A step replayed from a graph (kernels/train/step_graph.hpp): micro-batch `slot` of the
+  /// step goes to the device now, outside the graph (one copy on the current stream, into a
+  /// device buffer of that slot's), and the upload() after use_slot(slot) reads it there
+  /// without a copy. The graph then records no copy, and each replay reads the batches the
+  /// host preloaded before it. A slot's buffer is allocated by its first preload.
+  void preload(int slot, const Batch& b, const BatchHeader& h) {
+    const PackedBatchLayout at(b);
+    if (slots_.size() <= std::size_t(slot)) slots_.resize(std::size_t(slot) + 1);
+    stage_and_copy(b, h, slots_[std::size_t(slot)].get(at.bytes), at.bytes);
+  }
+  /// The next upload() takes slot `slot`'s preloaded batch (of the same shape).
+  void use_slot(int slot) { use_slot_ = slot; }
   /// The last upload's view.
   const DeviceBatch& view() const { return view_; }
 
  private:
+  // b and h packed into the staging buffer, then one copy of `bytes` to d.
+  void stage_and_copy(const Batch& b, const BatchHeader& h, std::byte* d, std::size_t bytes) {
+    staging_.resize(bytes);
+    pack_batch(b, h, staging_.data());
+    copy_in(d, staging_.data(), bytes);
+  }
   std::vector<std::byte> staging_;
   Buf<std::byte> device_;
+  std::vector<Buf<std::byte>> slots_;  // preload()'s device buffers
+  int use_slot_ = -1;
   BatchHeader header_;  // the cpu's header
   DeviceBatch view_;
 };

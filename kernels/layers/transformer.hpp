@@ -439,6 +439,15 @@ class Seq2Seq {
     cross_entropy_into<S>(logits(), upload_.view().tgt_out, rows, cfg.vocab, ignore_index, smoothing, scale, dl,
                           rl, loss_sum);
   }
+  /// A step replayed from a graph (kernels/train/step_graph.hpp, emu and cuda): micro-batch
+  /// `slot`'s batch to the device now, outside the graph (its tokens checked, its header as
+  /// forward() makes it, one copy), and use_batch_slot(slot) before its forward() makes the
+  /// forward read it there without a copy (BatchUpload::preload).
+  void preload_batch(int slot, const Batch& b, const RunState& run, int loss_ignore_index) {
+    check_batch_tokens(b);
+    upload_.preload(slot, b, header(b, run, loss_ignore_index));
+  }
+  void use_batch_slot(int slot) { upload_.use_slot(slot); }
   /// A float word of the model's in the layers' memory, for loss_into's sum (until the
   /// trainer's log record holds it).
   float* loss_word() { return loss_word_.get(1); }
@@ -527,14 +536,18 @@ class Seq2Seq {
   const DeviceBatch& to_device(const Batch& b, const RunState& run, int loss_ignore_index) {
     const bool device = on_device<S>();
     if (device) {
-      check_tokens(b.src.data(), b.B * b.Ls, cfg.vocab);
-      check_tokens(b.tgt_in.data(), b.B * b.Lt, cfg.vocab);
+      check_batch_tokens(b);
       if (pe_dev_.size() < pe_.size()) copy_in(pe_dev_.get(pe_.size()), pe_.data(), pe_.size() * sizeof(A));
     }
     ignore_ = loss_ignore_index;
-    const BatchHeader h{b.B, b.Ls, b.Lt, counted_targets(b, loss_ignore_index), run.step,
-                        rng::derive_seed(run.seed, run.step)};
-    return upload_.upload(b, h, device);
+    return upload_.upload(b, header(b, run, loss_ignore_index), device);
+  }
+  static BatchHeader header(const Batch& b, const RunState& run, int loss_ignore_index) {
+    return {b.B, b.Ls, b.Lt, counted_targets(b, loss_ignore_index), run.step, rng::derive_seed(run.seed, run.step)};
+  }
+  void check_batch_tokens(const Batch& b) const {
+    check_tokens(b.src.data(), b.B * b.Ls, cfg.vocab);
+    check_tokens(b.tgt_in.data(), b.B * b.Lt, cfg.vocab);
   }
   /// The position code in the layers' memory.
   const A* pe_where() const { return on_device<S>() ? pe_dev_.data() : pe_.data(); }

@@ -66,6 +66,18 @@ amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16) {
   return o;
 }
 
+CudaGraph parse_cuda_graph(const std::string& text) {
+  if (text == "on") return CudaGraph::on;
+  if (text == "off") return CudaGraph::off;
+  throw UsageError("expected --cuda-graph on or off, found '" + text + "'");
+}
+
+std::string graph_blocker(const TrainerOptions& o) {
+  if (o.optimizer == OptimizerKind::sgd && o.master == optim::MasterMode::stochastic)
+    return "SGD's stochastic rounding takes its seed as a host argument (a replay would repeat it): use Adam";
+  return "";
+}
+
 layers::GradType parse_grad_storage(const std::string& text) {
   if (text == "fp32") return layers::GradType::fp32;
   if (text == "16") return layers::GradType::storage;
@@ -130,6 +142,12 @@ TrainerOptions resolved(TrainerOptions o, bool fp32) {
     usage(o.grad_storage == layers::GradType::fp32,
           "--grad-storage 16 needs a 16-bit precision (fp16 or bf16): in fp32 the gradients are fp32");
   }
+  const std::string blocker = graph_blocker(o);
+  if (o.cuda_graph == CudaGraph::automatic)
+    o.cuda_graph = o.backend == Backend::cuda && blocker.empty() ? CudaGraph::on : CudaGraph::off;
+  usage(o.cuda_graph == CudaGraph::off || o.backend != Backend::cpu,
+        "--cuda-graph on needs --backend emu or cuda: the cpu backend has no streams to capture");
+  usage(o.cuda_graph == CudaGraph::off || blocker.empty(), "--cuda-graph on: " + blocker);
   if (o.schedule.warmup == 0) o.schedule.warmup = default_warmup(o.steps);
   o.schedule.d_model = o.model.d_model;
   o.schedule.total = o.steps;

@@ -19,6 +19,7 @@
 #include "kernels/layers/modules.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/schedule.hpp"
+#include "kernels/train/fault_inject.hpp"
 
 namespace halfway::train {
 
@@ -35,7 +36,8 @@ struct FaultInjection {
   std::int64_t count = 1;  ///< steps in a row
   float value = INFINITY;
   std::string param;       ///< where; empty: the default above
-  bool active(std::int64_t k) const { return step > 0 && k >= step && k < step + count; }
+  /// The rule the device applies (fault_inject.hpp).
+  bool active(std::int64_t k) const { return fault_active(step, count, k); }
 };
 /// Parses the text form above; UsageError on a bad one.
 FaultInjection parse_fault(const std::string& text);
@@ -43,6 +45,19 @@ FaultInjection parse_fault(const std::string& text);
 /// "auto" (dynamic in fp16, off in fp32 and bf16, whose range is fp32's), "dynamic",
 /// "static:S" (a fixed scale S > 0), "off". UsageError otherwise.
 amp::ScalerOptions parse_loss_scaling(const std::string& text, bool fp16);
+
+/// `--cuda-graph`: replay the steady-state step from a CUDA graph (step_graph.hpp).
+/// automatic: on with the cuda backend where the run allows it (graph_blocker), off on emu
+/// (the tests' backend runs the step directly unless a test asks for the graph: a kernel's
+/// error then comes out of its own launch) and on the cpu (no streams).
+enum class CudaGraph { automatic, on, off };
+/// "on" or "off"; UsageError otherwise.
+CudaGraph parse_cuda_graph(const std::string& text);
+struct TrainerOptions;
+/// Why `o`'s step cannot be replayed from a graph: a value that changes from step to step
+/// still reaches a kernel as a host argument, which a graph would replay frozen (SGD's
+/// stochastic-rounding seed). Empty when it can.
+std::string graph_blocker(const TrainerOptions& o);
 
 /// "fp32" (the default: fp32 gradients, torch.amp's way) or "16" (gradients in the 16-bit
 /// storage type, half the bytes, kept scaled: the optimizer unscales each in fp32 registers;
@@ -103,6 +118,8 @@ struct TrainerOptions {
   optim::MasterMode master = optim::MasterMode::master;
   InitKind init = InitKind::course;
   FaultInjection fault{};
+  /// resolved() turns automatic into on or off for the backend; on needs emu or cuda.
+  CudaGraph cuda_graph = CudaGraph::automatic;
   int collapse_after = 20;          ///< skipped steps in a row that stop the run
   /// Steps between the host's reads of the step log (kernels/optim/step_log.hpp): only
   /// every log_every-th step (and the last) fills StepResult's loss, norm, scale and skip

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "common/device_memory.hpp"
 #include "common/error.hpp"
@@ -132,38 +133,82 @@ std::string Trainer<S>::Impl::first_nonfinite() {
 }
 
 template <class S>
-StepResult Trainer<S>::Impl::run_step() {
-  StepResult r;
-  r.step = ++step;
+void Trainer<S>::Impl::inject_fault() {
+  // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
+  const layers::Grad<S> g = fault_param->grad();
+  FaultWrite w{o.fault.step, o.fault.count, 0, 4};
+  void* target = g.a;
+  const A v = o.fault.value;
+  std::memcpy(&w.bits, &v, sizeof v);
+  if constexpr (sizeof(S) == 2) {
+    if (!g.a) {  // 16-bit gradient storage: the value in S
+      const S vs = layers::st<S>(v);
+      std::uint16_t bits = 0;
+      std::memcpy(&bits, &vs, sizeof vs);
+      w.bits = bits, w.bytes = 2;
+      target = g.s;
+    }
+  }
+  train::inject_fault(o.backend, step_word.data(), w, target);
+}
+
+template <class S>
+void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& batches) {
+  const Backend b = o.backend;
+  if (step_word_at != r.step - 1) {
+    // The first step, or a load moved the step: the word follows (a host copy, outside
+    // any graph), and a recorded step may hold the state of before.
+    const std::int64_t before = r.step - 1;
+    copy_in(b, step_word.get(1, b), &before, sizeof before);
+    drop_graphs();
+  }
+  step_word_at = r.step;
+  // A graph records pointers: an allocation since the captures may have moved a buffer.
+  if (!graphs.empty() && graph_allocations != allocation_count(b)) drop_graphs();
+  // Data parallel (chapter 08): the ranks' all-reduce waits on the host, so those steps run directly.
+  if (o.cuda_graph != CudaGraph::on || o.after_backward || direct_steps < kDirectSteps) {
+    step_work(batches, false);
+    ++direct_steps;
+    return;
+  }
+  // The batches go to the device before the graph, one copy each into a slot of their own
+  // (BatchUpload::preload): the graph reads them there.
+  for (int i = 0; i < o.accumulate; ++i)
+    model.preload_batch(i, batches[std::size_t(i)], micro_run(i), task::kPad);
+  const auto work = [&] { step_work(batches, true); };
+  // A graph replays fixed shapes (the launches' grids, the kernels' sizes): one graph per
+  // shape of the step's micro-batches (the last batch of an epoch may be short, a batch of
+  // small numbers has shorter sequences).
+  std::vector<int> shape;
+  for (const Batch& m : batches) shape.insert(shape.end(), {m.B, m.Ls, m.Lt});
+  auto& g = graphs[shape];
+  if (!g) {
+    auto fresh = std::make_unique<StepGraph>(b);
+    fresh->capture(stream, work, "step " + std::to_string(r.step));
+    g = std::move(fresh);
+    graph_allocations = allocation_count(b);
+  }
+  g->replay(stream);  // the trainer's stream: after the preloads, before the log's read
+  ++replayed_steps;
+}
+
+template <class S>
+void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preloaded) {
+  count_step(o.backend, step_word.data());
   model.zero_grad();
-  // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
-  // no later step, evaluation or translation allocates.
-  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
-                task::kMaxSource, task::kMaxTarget);
-  // The loss is summed on the device and its gradient scaled there: the scale is the
-  // scaler's word (1 when scaling is off), the batch's counted rows its header's.
-  float* loss_sum = log.loss_sum();  // the step log's word: end_step moves it and clears it
+  // The loss is summed on the device, into the step's log record, and its gradient scaled
+  // there: the scale is the scaler's word (1 when scaling is off), the batch's counted rows
+  // its header's.
   const amp::ScalerWords* words = scaler.words(model.store.backend());
   const layers::DeviceLossScale loss_scale{o.scaler.mode == amp::ScaleMode::off ? nullptr : &words->state.scale,
                                            o.loss_weight, o.accumulate};
   for (int i = 0; i < o.accumulate; ++i) {
-    const Batch b = order.take(micro);
-    const layers::RunState run{true, dropout_seed, std::uint64_t(micro)};
-    ++micro;
-    model.forward(b, run, task::kPad);
-    model.loss_into(loss_sum, loss_scale, task::kPad);
+    if (preloaded) model.use_batch_slot(i);
+    model.forward(batches[std::size_t(i)], micro_run(i), task::kPad);
+    model.loss_into(log.loss_sum(), loss_scale, task::kPad);
     model.backward();
-    order.prepare(micro);  // while the device runs this micro-batch
-    r.tokens += counted_targets(b, task::kPad);
   }
-  if (fault_param && o.fault.active(r.step)) {
-    // One gradient element, as a real overflow would leave it (inf and NaN stay so in S).
-    const layers::Grad<S> g = fault_param->grad();
-    const A v = o.fault.value;
-    const S vs = layers::st<S>(v);
-    if (g.a) copy_in(g.a, &v, sizeof v);
-    else copy_in(g.s, &vs, sizeof vs);
-  }
+  if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
@@ -172,6 +217,25 @@ StepResult Trainer<S>::Impl::run_step() {
   // multiplies (PyTorch's error_if_nonfinite), so the gradients still show where it began.
   ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
   optim::device_train_step(scaler, grads(), ts, ws, log, plan, [&](const optim::GradFold& f) { optimizer_step(f); });
+}
+
+template <class S>
+StepResult Trainer<S>::Impl::run_step() {
+  StepResult r;
+  r.step = ++step;
+  // The host's part: this step's micro-batches.
+  std::vector<Batch> batches;
+  for (int i = 0; i < o.accumulate; ++i) {
+    batches.push_back(order.take(micro + i));
+    r.tokens += counted_targets(batches.back(), task::kPad);
+  }
+  // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
+  // no later step, evaluation or translation allocates.
+  model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
+                task::kMaxSource, task::kMaxTarget);
+  run_step_work(r, batches);
+  micro += o.accumulate;
+  order.prepare(micro);  // the next step's first micro-batch, while the device runs this step
   last = StepResult{};
   last.step = r.step;
   last.tokens = r.tokens;

@@ -29,6 +29,12 @@
 /// scale. The Error (as a divergence's) comes at the first read after it happened, up to
 /// `log_every - 1` steps later, and names the step where it happened.
 ///
+/// With `--cuda-graph on` (TrainerOptions::cuda_graph; emu and cuda) the step's device work
+/// is captured once per shape of its micro-batches, after one direct step, and replayed
+/// (step_graph.hpp): the host takes the batches, preloads them into their slots and launches
+/// the graph; the fault hook is a kernel that reads a device step counter (fault_inject.hpp).
+/// The replayed steps give the bits of the direct ones (chapter 07's graph replay test).
+///
 /// Reproducibility: the initial weights, the data order (data.hpp), dropout and stochastic
 /// rounding are pure functions of the seed and the micro-batch or step counter, so a
 /// checkpoint (save()/load()) restores the run exactly: N steps straight and N/2 + save +
