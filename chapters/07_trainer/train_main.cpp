@@ -38,7 +38,8 @@ const TrainerOptions kDefaults;  // the trainer's defaults are the program's (0:
 
 struct Settings {
   std::string precision = "fp16", backend = "auto", size = "seed", optimizer = "adam";
-  std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32";
+  std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32",
+              comm_dtype = "fp32";
   std::string checkpoint, resume, log, fault;
   std::int64_t steps = kDefaults.steps, epochs = 0, warmup = kDefaults.schedule.warmup, checkpoint_every = 0,
                eval_every = 200, train_limit = kDefaults.train_limit;
@@ -106,6 +107,7 @@ template <class S>
 void train(const Settings& s, const TrainerOptions& options) {
   Trainer<S> t(options);
   const TrainerOptions& o = t.options();  // with the defaults filled in
+  const bool root = o.rank == 0;  // data parallel (chapter 08): rank 0 alone evaluates, logs and saves
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
   std::unique_ptr<Telemetry> telemetry;
@@ -154,7 +156,9 @@ void train(const Settings& s, const TrainerOptions& options) {
     loss_avg = std::isnan(loss_avg) ? r.loss : 0.95 * loss_avg + 0.05 * r.loss;
     const double secs = timer.seconds();
     std::optional<EvalResult> e;
-    if (s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
+    // Data parallel: rank 0 alone evaluates (every rank holds the same weights; evaluation
+    // draws no random numbers and changes no training state, so the others need not wait).
+    if (root && s.eval_every > 0 && r.step % s.eval_every == 0 && r.step < o.steps) e = t.evaluate(t.held_out_numbers(), 0, 0);
     log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
@@ -181,6 +185,7 @@ void train(const Settings& s, const TrainerOptions& options) {
     t.save(s.checkpoint);
     std::cout << "checkpoint: " << s.checkpoint << " (step " << t.steps_done() << ")\n";
   }
+  if (!root) return;  // the other ranks print nothing (their stdout is /dev/null) and need no result
   const EvalResult held = t.evaluate(t.held_out_numbers(), 5, 20);
   print_eval("held-out", held, true);
   std::cout << "steps " << t.steps_done() << ", wall " << fmt("%.1f", secs) << " s, held-out exact match "
@@ -241,6 +246,9 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
   app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(whole_number<std::int64_t>(1));
   app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
+  app.add_option("--comm-dtype", s.comm_dtype, "data parallel (mpirun): the gradients' type on the wire, fp32 or 16 (the "
+                                              "precision's 16-bit type: half the bytes; a sum past its range skips the step)")
+      ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
   add_log_option(app, s.log, "one row per step (.csv or .jsonl)");
   app.add_option("--eval-every", s.eval_every, "held-out evaluation every N steps (0: at the end only)")
       ->check(whole_number<std::int64_t>(0))->capture_default_str();
@@ -333,18 +341,26 @@ int main(int argc, char** argv) {
     // the gradients are summed after the backward (averaged: the loss weight is divided by the
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
     std::unique_ptr<dist::Communicator> comm;
+    double comm_seconds = 0;
+    std::int64_t comm_calls = 0;
     if (!*tr && dist::launched_by_mpirun()) {
       comm = dist::make_communicator(o.backend);
       o.rank = comm->rank();
       o.ranks = comm->size();
       o.loss_weight /= comm->size();
-      o.after_backward = [c = comm.get()](const amp::GradBuffer& g) { dist::sum_gradients(*c, g, dist::Accumulate::fp32); };
+      if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
+      const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
+      o.after_backward = [c = comm.get(), wire, &comm_seconds, &comm_calls](const amp::GradBuffer& g) {
+        const WallTimer timer;  // the hook's time: the all-reduce, and the wait for the slowest rank's backward
+        dist::sum_gradients_as(*c, g, wire);
+        comm_seconds += timer.seconds(), ++comm_calls;
+      };
       if (comm->rank() != 0) {
         s.log.clear(), s.checkpoint.clear(), s.telemetry.clear();
         if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
-                << "every batch of " << o.batch << "; gradients summed in fp32 after the backward (loss weight 1/"
+                << "every batch of " << o.batch << "; gradients summed in " << to_string(wire) << " after the backward (loss weight 1/"
                 << comm->size() << ")\n";
     }
     if (*tr) {
@@ -356,5 +372,8 @@ int main(int argc, char** argv) {
     if (s.precision == "fp32") train<float>(s, o);
     else if (s.precision == "fp16") train<half>(s, o);
     else train<bfloat16>(s, o);
+    if (comm_calls > 0)
+      std::cout << "communication (rank 0): " << fmt("%.1f", comm_seconds) << " s in " << comm_calls << " gradient all-reduces ("
+                << fmt("%.2f", 1000 * comm_seconds / double(comm_calls)) << " ms each, waiting for the other ranks included)\n";
   });
 }
