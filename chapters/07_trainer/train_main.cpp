@@ -340,6 +340,7 @@ int main(int argc, char** argv) {
     // Data parallel (chapter 08): under mpirun every rank trains on its share of each batch,
     // the gradients are summed after the backward (averaged: the loss weight is divided by the
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
+    if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
     std::unique_ptr<dist::Communicator> comm;
     double comm_seconds = 0;
     std::int64_t comm_calls = 0;
@@ -348,7 +349,6 @@ int main(int argc, char** argv) {
       o.rank = comm->rank();
       o.ranks = comm->size();
       o.loss_weight /= comm->size();
-      if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
       const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
       o.after_backward = [c = comm.get(), wire, &comm_seconds, &comm_calls](const amp::GradBuffer& g) {
         const WallTimer timer;  // the hook's time: the all-reduce, and the wait for the slowest rank's backward
