@@ -369,9 +369,18 @@ int main(int argc, char** argv) {
       else translate<bfloat16>(s, o);
       return;
     }
-    if (s.precision == "fp32") train<float>(s, o);
-    else if (s.precision == "fp16") train<half>(s, o);
-    else train<bfloat16>(s, o);
+    try {
+      if (s.precision == "fp32") train<float>(s, o);
+      else if (s.precision == "fp16") train<half>(s, o);
+      else train<bfloat16>(s, o);
+    } catch (const std::exception& e) {
+      if (!comm || comm->size() == 1) throw;
+      // One rank's error (rank 0's checkpoint folder, say) must end every rank: the others
+      // would otherwise wait for it in their next all-reduce forever.
+      std::cerr << "halfway-train: rank " << comm->rank() << ": error: " << e.what() << " (ending all " << comm->size()
+                << " ranks)" << std::endl;
+      dist::abort_all_ranks(1);
+    }
     if (comm_calls > 0)
       std::cout << "communication (rank 0): " << fmt("%.1f", comm_seconds) << " s in " << comm_calls << " gradient all-reduces ("
                 << fmt("%.2f", 1000 * comm_seconds / double(comm_calls)) << " ms each, waiting for the other ranks included)\n";
