@@ -38,7 +38,8 @@ const TrainerOptions kDefaults;  // the trainer's defaults are the program's (0:
 
 struct Settings {
   std::string precision = "fp16", backend = "auto", size = "seed", optimizer = "adam";
-  std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32";
+  std::string loss_scaling = "auto", master = master_option(kDefaults.master), init = "course", grad_storage = "fp32",
+              comm_dtype = "fp32";
   std::string checkpoint, resume, log, fault, cuda_graph;  // cuda_graph empty: the backend's default
   std::int64_t steps = kDefaults.steps, epochs = 0, warmup = kDefaults.schedule.warmup, checkpoint_every = 0,
                eval_every = 200, train_limit = kDefaults.train_limit;
@@ -107,6 +108,7 @@ template <class S>
 void train(const Settings& s, const TrainerOptions& options) {
   Trainer<S> t(options);
   const TrainerOptions& o = t.options();  // with the defaults filled in
+  const bool root = o.rank == 0;  // data parallel (chapter 08): rank 0 alone evaluates, logs and saves
   if (!s.resume.empty()) t.load(s.resume);  // before anything is written: a bad checkpoint changes nothing
   StepLog log(s.log);
   std::unique_ptr<Telemetry> telemetry;
@@ -161,7 +163,9 @@ void train(const Settings& s, const TrainerOptions& options) {
     }
     const double secs = timer.seconds();
     std::optional<EvalResult> e;
-    if (eval_now) e = t.evaluate(t.held_out_numbers(), 0, 0);
+    // Data parallel: rank 0 alone evaluates (every rank holds the same weights; evaluation
+    // draws no random numbers and changes no training state, so the others need not wait).
+    if (root && eval_now) e = t.evaluate(t.held_out_numbers(), 0, 0);
     if (r.logged) log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
     char status[160];
@@ -188,6 +192,7 @@ void train(const Settings& s, const TrainerOptions& options) {
     t.save(s.checkpoint);
     std::cout << "checkpoint: " << s.checkpoint << " (step " << t.steps_done() << ")\n";
   }
+  if (!root) return;  // the other ranks print nothing (their stdout is /dev/null) and need no result
   const EvalResult held = t.evaluate(t.held_out_numbers(), 5, 20);
   print_eval("held-out", held, true);
   std::cout << "steps " << t.steps_done() << ", wall " << fmt("%.1f", secs) << " s, held-out exact match "
@@ -248,6 +253,9 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", s.checkpoint, "write checkpoints into DIR (at the end, and every --checkpoint-every steps)");
   app.add_option("--checkpoint-every", s.checkpoint_every, "steps between checkpoints")->check(whole_number<std::int64_t>(1));
   app.add_option("--resume", s.resume, "continue the run saved in DIR (same model, precision, seed and batch)");
+  app.add_option("--comm-dtype", s.comm_dtype, "data parallel (mpirun): the gradients' type on the wire, fp32 or 16 (the "
+                                              "precision's 16-bit type: half the bytes; a sum past its range skips the step)")
+      ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
   add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
   app.add_option("--log-every", s.log_every,
                  "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
@@ -348,19 +356,27 @@ int main(int argc, char** argv) {
     // Data parallel (chapter 08): under mpirun every rank trains on its share of each batch,
     // the gradients are summed after the backward (averaged: the loss weight is divided by the
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
+    if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
     std::unique_ptr<dist::Communicator> comm;
+    double comm_seconds = 0;
+    std::int64_t comm_calls = 0;
     if (!*tr && dist::launched_by_mpirun()) {
       comm = dist::make_communicator(o.backend);
       o.rank = comm->rank();
       o.ranks = comm->size();
       o.loss_weight /= comm->size();
-      o.after_backward = [c = comm.get()](const amp::GradBuffer& g) { dist::sum_gradients(*c, g, dist::Accumulate::fp32); };
+      const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
+      o.after_backward = [c = comm.get(), wire, &comm_seconds, &comm_calls](const amp::GradBuffer& g) {
+        const WallTimer timer;  // the hook's time: the all-reduce, and the wait for the slowest rank's backward
+        dist::sum_gradients_as(*c, g, wire);
+        comm_seconds += timer.seconds(), ++comm_calls;
+      };
       if (comm->rank() != 0) {
         s.log.clear(), s.checkpoint.clear(), s.telemetry.clear();
         if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
-                << "every batch of " << o.batch << "; gradients summed in fp32 after the backward (loss weight 1/"
+                << "every batch of " << o.batch << "; gradients summed in " << to_string(wire) << " after the backward (loss weight 1/"
                 << comm->size() << ")\n";
     }
     if (*tr) {
@@ -369,8 +385,20 @@ int main(int argc, char** argv) {
       else translate<bfloat16>(s, o);
       return;
     }
-    if (s.precision == "fp32") train<float>(s, o);
-    else if (s.precision == "fp16") train<half>(s, o);
-    else train<bfloat16>(s, o);
+    try {
+      if (s.precision == "fp32") train<float>(s, o);
+      else if (s.precision == "fp16") train<half>(s, o);
+      else train<bfloat16>(s, o);
+    } catch (const std::exception& e) {
+      if (!comm || comm->size() == 1) throw;
+      // One rank's error (rank 0's checkpoint folder, say) must end every rank: the others
+      // would otherwise wait for it in their next all-reduce forever.
+      std::cerr << "halfway-train: rank " << comm->rank() << ": error: " << e.what() << " (ending all " << comm->size()
+                << " ranks)" << std::endl;
+      dist::abort_all_ranks(1);
+    }
+    if (comm_calls > 0)
+      std::cout << "communication (rank 0): " << fmt("%.1f", comm_seconds) << " s in " << comm_calls << " gradient all-reduces ("
+                << fmt("%.2f", 1000 * comm_seconds / double(comm_calls)) << " ms each, waiting for the other ranks included)\n";
   });
 }

@@ -77,6 +77,12 @@ class Communicator {
 /// launcher's environment), whether or not this build has MPI.
 bool launched_by_mpirun();
 
+/// Ends every rank of the job with exit code `code` (MPI_Abort on MPI_COMM_WORLD once MPI is
+/// initialised; otherwise this process alone). For an error that only one rank sees (rank 0
+/// alone writes the checkpoints and the log): had that rank just exited, the others would
+/// wait in their next collective forever, and MPI_Finalize on the failing rank waits for them.
+[[noreturn]] void abort_all_ranks(int code);
+
 /// The communicator for `backend`: MPI (cpu, emu) or NCCL (cuda) when this process was
 /// launched by mpirun, a size-1 communicator otherwise (a single process stays exactly a
 /// single process: MPI is not even initialised). Throws a clear Error when launched by

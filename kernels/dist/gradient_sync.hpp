@@ -21,4 +21,12 @@ namespace halfway::dist {
 /// every rank). `grads` lives in `comm.backend()`'s memory.
 void sum_gradients(Communicator& comm, const amp::GradBuffer& grads, Accumulate acc);
 
+/// halfway-train's --comm-dtype: the gradients cross the wire as `wire`.
+/// - DType::f32: fp32 gradients as they are, 16-bit ones widened (Accumulate::fp32).
+/// - DType::f16 or bf16 (the run's 16-bit type): 16-bit gradients summed in it
+///   (Accumulate::wire16); fp32 gradients are first rounded to it and widened back after the
+///   sum (cpu and emu: host memory). A sum past the type's range is inf on every rank, which
+///   the trainer's check then turns into the same skipped step everywhere.
+void sum_gradients_as(Communicator& comm, const amp::GradBuffer& grads, DType wire);
+
 }  // namespace halfway::dist

@@ -1,9 +1,12 @@
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/error.hpp"
 #include "kernels/dist/communicator.hpp"
 #include "kernels/dist/single_communicator.hpp"
 #if HALFWAY_WITH_MPI
+#include <mpi.h>
+
 #include "kernels/dist/mpi_communicator.hpp"
 #endif
 #if HALFWAY_WITH_NCCL
@@ -16,6 +19,17 @@ bool launched_by_mpirun() {
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
     if (std::getenv(name)) return true;
   return false;
+}
+
+void abort_all_ranks(int code) {
+  std::fflush(nullptr);  // this rank's last lines before MPI ends the job
+#if HALFWAY_WITH_MPI
+  int initialised = 0, finalised = 0;
+  MPI_Initialized(&initialised);
+  MPI_Finalized(&finalised);
+  if (initialised && !finalised) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::_Exit(code);
 }
 
 std::unique_ptr<Communicator> make_communicator(Backend backend) {
