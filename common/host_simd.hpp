@@ -2,9 +2,10 @@
 /// @brief The host's hand-vectorised fast paths: whether this build has them, whether this
 /// CPU runs them, and a switch that turns them off (for the tests that compare twins).
 ///
-/// A few host loops have a fast path written with x86 intrinsics: the cpu GEMM's bulk
-/// fp16 conversions (F16C, kernels/gemm/gemm_cpu.cpp) and the dropout mask (AVX-512,
-/// kernels/layers/dropout_simd.hpp). Every one of them
+/// A few host loops have a fast path written with x86 intrinsics: the bulk fp16
+/// conversions (F16C, kernels/fp16/convert_array.cpp), the 16-bit cpu GEMM's packing and
+/// inner loops (AVX2, AVX-512, AVX512-BF16, AMX: kernels/gemm/cpu_isa.hpp picks one) and
+/// the dropout mask (AVX-512, kernels/layers/dropout_simd.hpp). Every one of them
 ///  - is compiled only where HALFWAY_HOST_SIMD is 1: x86-64 with GCC or Clang, and not in
 ///    the HALFWAY_PLAIN_CPU build (cmake -DHALFWAY_PLAIN_CPU=ON). It is enabled by a
 ///    `target` attribute on its own functions, never by a global -m flag, so the rest of

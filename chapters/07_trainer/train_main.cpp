@@ -20,6 +20,7 @@
 #include "common/progress.hpp"
 #include "common/timer.hpp"
 #include "kernels/dist/communicator.hpp"
+#include "kernels/gemm/cpu_isa.hpp"
 #include "kernels/dist/gradient_sync.hpp"
 #include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
@@ -130,6 +131,8 @@ void train(const Settings& s, const TrainerOptions& options) {
             << ", seed " << o.seed;
   if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
   std::cout << "\n";
+  // The 16-bit GEMM's instruction-set path (HALFWAY_CPU_ISA forces one; step_time.py reads this line).
+  if (o.backend == Backend::cpu) std::cout << "cpu isa: " << to_string(cpu_isa()) << "\n";
   if (t.steps_done() >= o.steps) std::cout << "nothing to train: the run ended at step " << t.steps_done() << "\n";
   // Before step 1: a folder that cannot take the checkpoint must not cost a whole run.
   if (!s.checkpoint.empty()) check_writable_folder(s.checkpoint);

@@ -3,8 +3,9 @@
 /// ones: F16C where the CPU has it (8 halves per instruction), a plain twin with the same
 /// bits elsewhere (common/host_simd.hpp), blocks of a few KiB, OpenMP only for large arrays.
 ///
-/// The cpu GEMM converts its inputs and output with them, the layers round their fp32
-/// results, the optimizer rounds the masters into the working copy. (cast.hpp's cpu casts
+/// The cpu GEMM rounds its 16-bit output with them (its inputs it converts while packing,
+/// kernels/gemm/gemm_cpu_packed.hpp), the layers widen and round their blocks with them,
+/// the optimizer rounds the masters into the working copy. (cast.hpp's cpu casts
 /// are chapter 01's oracle of the cast kernels instead: one element at a time through
 /// exercises 01.1-01.3, counting what the narrow format lost.)
 #pragma once

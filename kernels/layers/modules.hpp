@@ -89,6 +89,13 @@ void linear_param_backward(const S* x, const S* dy, std::int64_t lddy, int rows,
   }
 }
 
+/// dx = dy W (W [out, in]) in S: in 16-bit the GEMM's fp32 sums rounded once in its
+/// epilogue, the same bits as an fp32 dx rounded in a pass of its own, without that pass.
+template <class S>
+void linear_dx(const S* dy, std::int64_t lddy, int rows, int in, int out, const S* w, std::int64_t ldw, S* dx) {
+  mm<S, S>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, 0.0f);
+}
+
 /// y = x W^T + b with W [out, in], b [out]. Saves a pointer to x.
 template <class S>
 class Linear {
@@ -110,14 +117,10 @@ class Linear {
   }
   /// dx rounded once to S.
   const S* backward(const S* dy) {
-    A* dxa = dxa_.get(std::size_t(rows_) * in_);
-    linear_param_backward<S>(x_, dy, out_, rows_, in_, out_, weight.w(), in_, weight.grad(), bias.grad(), dxa,
+    linear_param_backward<S>(x_, dy, out_, rows_, in_, out_, weight.w(), in_, weight.grad(), bias.grad(), nullptr,
                              gsum_);
-    S* dx = reinterpret_cast<S*>(dxa);
-    if constexpr (!std::is_same_v<S, A>) {
-      dx = dx_.get(std::size_t(rows_) * in_);
-      round_to<S>(dxa, dx, std::int64_t(rows_) * in_);
-    }
+    S* dx = dx_.get(std::size_t(rows_) * in_);
+    linear_dx<S>(dy, out_, rows_, in_, out_, weight.w(), in_, dx);
     return dx;
   }
   /// Activations this layer keeps for backward: its input (owned upstream, counted here).
@@ -128,7 +131,6 @@ class Linear {
   int in_, out_, rows_ = 0;
   const S* x_ = nullptr;
   Buf<S> y_, dx_;
-  Buf<A> dxa_;
   Buf<A> ws_, gsum_;
 };
 
@@ -386,15 +388,14 @@ class MultiheadAttention {
              std::int64_t(Lq) * Lk, std::int64_t(Lq) * dh, std::int64_t(Lk) * dh);
     const S* W = in_proj_weight.w();
     const Grad<S> dW = in_proj_weight.grad(), db = in_proj_bias.grad();
-    A* dxa = dxa_.get(std::size_t(nq + nk) * D);
     S* dx = dx_.get(std::size_t(nq + nk) * D);
     if (self_) {
       S* dqkv = dproj_.get(std::size_t(nq) * 3 * D);
       merge_heads(dqh, dqkv, 3 * D, 0, B, Lq);
       merge_heads(dkh, dqkv, 3 * D, D, B, Lk);
       merge_heads(dvh, dqkv, 3 * D, 2 * D, B, Lk);
-      linear_param_backward<S>(xq_, dqkv, 3 * D, int(nq), D, 3 * D, W, D, dW, db, dxa, gsum_);
-      round_to<S>(dxa, dx, nq * D);
+      linear_param_backward<S>(xq_, dqkv, 3 * D, int(nq), D, 3 * D, W, D, dW, db, nullptr, gsum_);
+      linear_dx<S>(dqkv, 3 * D, int(nq), D, 3 * D, W, D, dx);
       dxkv_ = nullptr;
     } else {
       S* dq = dproj_.get(std::size_t(nq) * D + std::size_t(nk) * 2 * D);
@@ -402,10 +403,11 @@ class MultiheadAttention {
       merge_heads(dqh, dq, D, 0, B, Lq);
       merge_heads(dkh, dkv, 2 * D, 0, B, Lk);
       merge_heads(dvh, dkv, 2 * D, D, B, Lk);
-      linear_param_backward<S>(xq_, dq, D, int(nq), D, D, W, D, dW, db, dxa, gsum_);
+      linear_param_backward<S>(xq_, dq, D, int(nq), D, D, W, D, dW, db, nullptr, gsum_);
       linear_param_backward<S>(xkv_, dkv, 2 * D, int(nk), D, 2 * D, W + std::int64_t(D) * D, D,
-                               dW + std::int64_t(D) * D, db + D, dxa + nq * D, gsum_);
-      round_to<S>(dxa, dx, (nq + nk) * D);
+                               dW + std::int64_t(D) * D, db + D, nullptr, gsum_);
+      linear_dx<S>(dq, D, int(nq), D, D, W, D, dx);
+      linear_dx<S>(dkv, 2 * D, int(nk), D, 2 * D, W + std::int64_t(D) * D, D, dx + nq * D);
       dxkv_ = dx + nq * D;
     }
     return dx;
@@ -439,7 +441,7 @@ class MultiheadAttention {
   const S *xq_ = nullptr, *xkv_ = nullptr, *dxkv_ = nullptr;
   const std::uint8_t* key_pad_ = nullptr;
   Buf<S> proj_, qh_, kh_, vh_, p_buf_, pdrop_, oh_, o_, doh_, dvh_, ds_, dqh_, dkh_, dproj_, dx_;
-  Buf<A> scores_, dxa_, ws_, gsum_;
+  Buf<A> scores_, ws_, gsum_;
 };
 
 /// ReLU as torch.relu computes it, a = (h < 0 ? +0 : h), so a NaN goes on (it must not hide

@@ -22,7 +22,7 @@ call by the clock on the wall. The columns:
   - x fp32: the step against fp32's step, same round, same path.
 The precisions alternate within a round, so a change in the machine's load falls on all.
 
-ISA paths: HALFWAY_CPU_ISA=generic|avx2|avx512bf16|amx forces the cpu GEMM's path where
+ISA paths: HALFWAY_CPU_ISA=generic|avx2|avx512|avx512bf16|amx forces the cpu GEMM's path where
 the trainer has them (it names the path it runs in a line "cpu isa: NAME"). Each path this
 CPU's flags allow is tried; a path the trainer does not name back is reported as not
 available, and without any such line the table has one row per precision, the default path.
@@ -43,6 +43,7 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 PATH_FLAGS = {
     "generic": [],
     "avx2": ["avx2", "fma", "f16c"],
+    "avx512": ["avx512f"],
     "avx512bf16": ["avx512f", "avx512_bf16"],
     "amx": ["amx_tile", "amx_bf16"],
 }
