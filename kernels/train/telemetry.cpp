@@ -1,11 +1,15 @@
 #include "kernels/train/telemetry.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/number_words.hpp"
+#include "kernels/amp/grad_scaler.hpp"
 #include "kernels/amp/numerics.hpp"
+#include "kernels/amp/unscale.hpp"
+#include "kernels/fp16/convert_array.hpp"
 #include "kernels/layers/transformer.hpp"
 
 namespace halfway::train {
@@ -50,6 +54,45 @@ struct Telemetry::Impl {
       }
     }
   }
+
+  /// What unscaling does to the parameter gradients `g` once stored in 16 bits at the run's
+  /// multiplier (--grad-storage 16): the fused step's read, g * (1/scale) in fp32 registers
+  /// (kernels/optim/update_element.hpp), against chapter 04's in-place unscale_, which
+  /// writes g * (1/scale) back into the 16-bit type (amp::unscale_and_check, the trainer's
+  /// path before issue 21). Rows of kind "unscale"; see telemetry.hpp for the columns.
+  void count_unscale(std::int64_t step, float scale, const float* g, std::int64_t n) {
+    const float mult = float(double(scale) * run.loss_weight / run.accumulate);
+    const float inv_scale = 1.0f / scale;
+    const auto count = static_cast<std::size_t>(n);
+    std::vector<float> scaled(count), stored(count), in_place(count);
+    for (std::int64_t i = 0; i < n; ++i) scaled[i] = g[i] * mult;
+    std::vector<std::uint16_t> bits(count);
+    for (const DType f : {DType::f16, DType::bf16}) {
+      convert_from_f32(f, scaled.data(), bits.data(), n);
+      convert_to_f32(f, bits.data(), stored.data(), n);
+      amp::unscale_and_check(amp::GradBuffer{Backend::cpu, f, bits.data(), n}, inv_scale, nullptr);
+      convert_to_f32(f, bits.data(), in_place.data(), n);
+      // exact_zero: 0 once stored; underflow: stored nonzero, 0 after unscaling (flushed by
+      // unscaling); normal: nonzero after unscaling; nonfinite: inf or NaN once stored.
+      std::int64_t zero = 0, nonfinite = 0, flushed_fused = 0, flushed_in_place = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(stored[i])) {
+          ++nonfinite;
+        } else if (stored[i] == 0.0f) {
+          ++zero;
+        } else {
+          flushed_fused += stored[i] * inv_scale * 1.0f == 0.0f;  // the fused read, clip coefficient 1
+          flushed_in_place += in_place[i] == 0.0f;
+        }
+      }
+      const char* format = f == DType::f16 ? "fp16" : "bf16";
+      const std::int64_t kept = n - zero - nonfinite;
+      csv.row(step, scale, scale, mult, "unscale", "fused step (read in fp32)", format, n, zero, flushed_fused, 0,
+              kept - flushed_fused, 0, nonfinite);
+      csv.row(step, scale, scale, mult, "unscale", "in place (chapter 04's unscale_)", format, n, zero,
+              flushed_in_place, 0, kept - flushed_in_place, 0, nonfinite);
+    }
+  }
 };
 
 Telemetry::Telemetry(const std::string& csv_path, std::int64_t every, const TrainerOptions& run,
@@ -75,6 +118,10 @@ void Telemetry::measure(std::int64_t step, const std::vector<float>& weights, fl
   });
   for (const auto* p : m.store.params())
     impl_->count(step, scale, "parameter", p->name, m.store.grads() + p->offset, p->numel());
+  std::vector<float> all;  // every parameter gradient, without the store's padding
+  all.reserve(std::size_t(m.store.size()));
+  for (const auto* p : m.store.params()) all.insert(all.end(), m.store.grads() + p->offset, m.store.grads() + p->offset + p->numel());
+  impl_->count_unscale(step, scale, all.data(), std::int64_t(all.size()));
 }
 
 }  // namespace halfway::train

@@ -24,6 +24,14 @@
 /// scale this row counts at: run_scale or 1), multiplier (loss_scale x loss weight /
 /// micro-batches), kind (activation | parameter), tensor, format (fp16 | bf16), values,
 /// exact_zero, underflow, subnormal, normal, overflow, nonfinite (amp::RangeCounts' order).
+///
+/// Rows of kind `unscale` (at the run's scale only, tensor "fused step (read in fp32)" or
+/// "in place (chapter 04's unscale_)") follow all parameter gradients once stored in the
+/// 16-bit format at the multiplier, as `--grad-storage 16` stores them, through unscaling:
+/// exact_zero counts those stored as 0, underflow those stored nonzero that unscaling
+/// flushes to 0, normal those still nonzero after it, nonfinite those stored as inf or NaN
+/// (subnormal and overflow are 0). The fused step multiplies by 1/scale in fp32 registers
+/// and flushes none; the in-place unscale_ rounds the product back into the 16-bit type.
 #pragma once
 
 #include <cstdint>

@@ -102,7 +102,7 @@ TEST_CASE("telemetry: a run with it gives the same masters and scale, bit for bi
     CHECK(sum == std::stoll(r.at("values")));
     CHECK(std::stoll(r.at("values")) > 0);
     ++steps[r.at("step")];
-    if (r.at("format") != "fp16") continue;
+    if (r.at("format") != "fp16" || r.at("kind") == "unscale") continue;
     const std::string key = r.at("step") + " " + r.at("kind") + " " + r.at("tensor");
     (std::stod(r.at("loss_scale")) == 1.0 ? underflow_at_1 : underflow_at_run)[key] = std::stoll(r.at("underflow"));
   }
@@ -116,6 +116,34 @@ TEST_CASE("telemetry: a run with it gives the same masters and scale, bit for bi
     lost_at_1 += underflow_at_1.at(key);
   }
   CHECK(lost_at_1 > 0);  // at scale 1 some of the tiny model's gradients are below fp16's 2^-24
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("telemetry: the fused step's unscale flushes none of the 16-bit gradients the in-place unscale flushes [telemetry]") {
+  // At the run's scale (2^16 here) the tiny model's parameter gradients, stored in fp16,
+  // are unscaled two ways at every measurement: the fused step's read in fp32 registers
+  // keeps every stored value (1/scale times an fp16 value is far above fp32's 2^-149);
+  // chapter 04's in-place unscale_ rounds the products back into fp16 and flushes those
+  // below 2^-25 (the same tiny model loses values at scale 1, the first test case).
+  const int n = 4;
+  const std::string path = temp_csv("telemetry_unscale");
+  check_telemetry_changes_nothing(tiny_fp16(n), n, path);
+  std::int64_t fused_rows = 0, fused_flushed = 0, in_place_flushed = 0, kept = 0;
+  for (const auto& r : read_csv(path)) {
+    if (r.at("kind") != "unscale" || r.at("format") != "fp16") continue;
+    CHECK(r.at("loss_scale") == r.at("run_scale"));
+    if (r.at("tensor").rfind("fused", 0) == 0) {
+      ++fused_rows;
+      fused_flushed += std::stoll(r.at("underflow"));
+      kept += std::stoll(r.at("normal"));
+    } else {
+      in_place_flushed += std::stoll(r.at("underflow"));
+    }
+  }
+  CHECK(fused_rows == 3);  // steps 0, 2 and 4
+  CHECK(kept > 0);
+  CHECK(fused_flushed == 0);
+  CHECK(in_place_flushed > 0);
   std::filesystem::remove(path);
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,15 @@ TEST_CASE("emu strict: a copy from pageable memory is staged and a kernel's erro
   HALFWAY_LAUNCH(add_one, 1, 4, 0, 0)(x.get(), 4);
   CHECK_THROWS_WITH_AS(run_queued(), doctest::Contains("kernel 'trap_in_thread_3'"), simt::KernelError);
   CHECK(x.host()[0] == 7.0f);
+}
+
+TEST_CASE("emu strict: async mode is the default and only HALFWAY_EMU_ASYNC=0 turns it off") {
+  // Every emu test binary (./course test, .ci/run) runs in the mode the environment gives:
+  // async unless a test sets HALFWAY_EMU_ASYNC=0 (emu_tests_sync alone does, CMakeLists.txt).
+  simt::reset_async_mode();
+  const char* env = std::getenv("HALFWAY_EMU_ASYNC");
+  const bool turned_off = env != nullptr && std::string(env) == "0";
+  CHECK(simt::async_mode() == !turned_off);
 }
 
 TEST_CASE("emu strict: HALFWAY_EMU_ASYNC=0 runs every launch at once") {
