@@ -7,8 +7,10 @@
         [--bin build/cpu-only/bin/halfway-train] [--base OTHER/halfway-train] [--steps 40] \\
         [--rounds 3] [--threads 1,default] [--isa avx2]
 
-A step is the median of the per-step differences of the log's `seconds` column (--log-every
-1) after the first 3 steps (the first allocates every buffer). The configurations (binary,
+A step's wall time is the median of the per-step differences of the log's `seconds` column
+(--log-every 1) after the first 3 steps (the first allocates every buffer); its cpu time is
+the training loop's (all threads) that halfway-train prints, over the steps (printed to
+0.1 s: use enough steps). The configurations (binary,
 precision, threads) alternate within a round, so a change of the machine's load falls on
 all of them; each cell is the median over the rounds, with the rounds' range: on a shared
 machine that range is the noise to compare a ratio with. OMP_WAIT_POLICY and GOMP_SPINCOUNT
@@ -19,31 +21,35 @@ adds a second binary (e.g. main's build) measured in the same rounds.
 import argparse
 import csv
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+# halfway-train's closing line: "trained N steps in S s (M ms/step; cpu time C s)".
+TRAINED = re.compile(r"^trained (\d+) steps in [\d.]+ s \([\d.]+ ms/step; cpu time ([\d.]+) s\)", re.M)
 
 
 def step_ms(train, precision, threads, steps, env):
-    """Median wall milliseconds a step of one short run."""
+    """(median wall milliseconds a step, cpu milliseconds a step) of one short run."""
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, "run.csv")
         cmd = [train, "--precision", precision, "--backend", "cpu", "--steps", str(steps), "--eval-every", "0",
                "--log-every", "1", "--log", log]
         if threads != "default":
             cmd += ["--threads", threads]
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if r.returncode != 0:
             sys.exit(f"course_run_time: {' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-300:]}")
         with open(log, newline="") as f:
             seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
     diffs = [b - a for a, b in zip(seconds, seconds[1:])][3:]
-    if not diffs:
-        sys.exit(f"course_run_time: --steps {steps} leaves no step to time (at least 5)")
-    return 1000.0 * statistics.median(diffs)
+    m = TRAINED.search(r.stdout)
+    if not diffs or not m:
+        sys.exit(f"course_run_time: --steps {steps} leaves no step to time (at least 5), or no 'trained' line")
+    return 1000.0 * statistics.median(diffs), 1000.0 * float(m.group(2)) / int(m.group(1))
 
 
 def load():
@@ -80,15 +86,19 @@ def main():
         for c in configs:
             ms[c].append(step_ms(c[1], c[2], c[3], a.steps, env))
         print(f"  round {r + 1} done, load {load()}", flush=True)
-    print("\n| binary | threads | precision | ms a step (median) | rounds' range | x fp32 (same binary and threads, median of the rounds' ratios) |")
-    print("|---|---|---|---|---|---|")
+    print("\nwall: the median step; cpu: the training loop's cpu time (all threads) / steps, as halfway-train "
+          "prints it; each the median over the rounds, with the rounds' range, and x fp32: the median of the "
+          "rounds' ratios to fp32 (same binary, threads and round)")
+    print("\n| binary | threads | precision | wall ms a step | range | x fp32 | cpu ms a step | range | x fp32 |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, b, q, t in configs:
-        med = statistics.median(ms[(name, b, q, t)])
-        ref = ms.get((name, b, "fp32", t))
-        # The ratio within each round (same load), then its median.
-        ratio = statistics.median(x / y for x, y in zip(ms[(name, b, q, t)], ref)) if ref else float("nan")
-        lo, hi = min(ms[(name, b, q, t)]), max(ms[(name, b, q, t)])
-        print(f"| {name} | {t} | {q} | {med:.1f} | {lo:.1f}-{hi:.1f} | {ratio:.2f}x |")
+        cells = []
+        for i in (0, 1):
+            got = [x[i] for x in ms[(name, b, q, t)]]
+            ref = [x[i] for x in ms.get((name, b, "fp32", t), [])]
+            ratio = statistics.median(x / y for x, y in zip(got, ref)) if ref else float("nan")
+            cells.append(f"{statistics.median(got):.1f} | {min(got):.1f}-{max(got):.1f} | {ratio:.2f}x")
+        print(f"| {name} | {t} | {q} | {' | '.join(cells)} |")
     print(f"\nload after: {load()}")
 
 
