@@ -27,6 +27,14 @@ inline bool worth_threads(std::int64_t work) {
   return work >= (std::int64_t(1) << 23) && omp_get_max_threads() > 1;
 }
 
+/// Whether a GEMM of `macs` multiply-adds (m * n * k) should run on OpenMP threads: from
+/// 2^24 (16.8M, about 0.3 ms on one AVX-512 core, more on AVX2). Each parallel region wakes
+/// the sleeping workers (common/omp_wait_policy.cpp: tens of microseconds) and, on a loaded
+/// machine, waits for a core for each of them at its end: below this, a GEMM on one thread
+/// loses less than a region costs. At halfway-train's seed shapes only the feed-forward
+/// layers' products (128 x 2048 x 128 and its transposes) pass.
+inline bool worth_gemm_threads(double macs) { return macs >= double(1 << 24) && omp_get_max_threads() > 1; }
+
 /// body(begin, end) over [0, n): on the calling thread, or in chunks of 64K elements on
 /// OpenMP threads when `threads` (usually worth_threads(n)).
 template <class Body>

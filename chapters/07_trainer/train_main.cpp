@@ -15,6 +15,7 @@
 
 #include "common/cli.hpp"
 #include "common/error.hpp"
+#include "common/host_threads.hpp"
 #include "common/log.hpp"
 #include "common/number_words.hpp"
 #include "common/progress.hpp"
@@ -53,6 +54,7 @@ struct Settings {
   std::int64_t telemetry_every = 50;
   std::int64_t profile_steps = 0;    // the runtime's counters per step (step_profile.hpp)
   std::int64_t log_every = kDefaults.log_every;
+  std::string threads_default;       // how the default thread count was chosen (empty: --threads or OMP_NUM_THREADS)
 };
 
 std::string percent(double x) {
@@ -133,6 +135,7 @@ void train(const Settings& s, const TrainerOptions& options) {
   std::cout << "\n";
   // The 16-bit GEMM's instruction-set path (HALFWAY_CPU_ISA forces one; step_time.py reads this line).
   if (o.backend == Backend::cpu) std::cout << "cpu isa: " << to_string(cpu_isa()) << "\n";
+  if (!s.threads_default.empty()) std::cout << "threads: " << s.threads_default << " (--threads sets them)\n";
   if (t.steps_done() >= o.steps) std::cout << "nothing to train: the run ended at step " << t.steps_done() << "\n";
   // Before step 1: a folder that cannot take the checkpoint must not cost a whole run.
   if (!s.checkpoint.empty()) check_writable_folder(s.checkpoint);
@@ -284,11 +287,19 @@ int main(int argc, char** argv) {
   tr->add_option("numbers", s.numbers, "numbers 0..999");
   tr->add_flag("--held-out", s.held_out, "translate every held-out number instead (in the split's order)");
   for (auto* a : {&app, tr})
-    a->add_option("--threads", s.threads, "OpenMP and OpenBLAS threads (default: their own, all cores)")
+    a->add_option("--threads", s.threads, "OpenMP and OpenBLAS threads (default: the CPUs this process may use, "
+                                          "less the 1-minute load average, at least 1; or OMP_NUM_THREADS)")
         ->check(whole_number(1));
   add_backend_option(*tr, s.backend);
 
   return run_program(argc, argv, app, [&] {
+    // No --threads: the CPUs this process may use less the busy ones (common/host_threads.hpp),
+    // unless OMP_NUM_THREADS says; under mpirun the ranks share the cores (chapter 08).
+    if (s.threads == 0 && std::getenv("OMP_NUM_THREADS") == nullptr && !dist::launched_by_mpirun()) {
+      const HostThreads h = default_host_threads();
+      s.threads = h.threads;
+      s.threads_default = h.describe();
+    }
     if (s.threads > 0) {  // both pools: our loops are OpenMP, the cpu GEMM is OpenBLAS's
       omp_set_num_threads(s.threads);
       openblas_set_num_threads(s.threads);

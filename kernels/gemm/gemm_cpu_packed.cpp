@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "common/host_simd.hpp"
+#include "common/parallel_ranges.hpp"
 #include "kernels/fp16/convert_array.hpp"
 
 namespace halfway {
@@ -35,13 +36,15 @@ struct Scratch {
 
 // body(i) for i < n, on OpenMP threads when `parallel` (no OpenMP region otherwise: entering
 // one costs about a microsecond, and the attention's products are a few hundred flops).
+// Dynamic: a thread that waits for a core leaves its slivers to those that run. Each
+// sliver's sums are one thread's whatever the count, so the bits do not depend on it.
 template <class Body>
 void for_each(int n, bool parallel, Body body) {
   if (!parallel) {
     for (int i = 0; i < n; ++i) body(i);
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
   for (int i = 0; i < n; ++i) body(i);
 }
 
@@ -92,7 +95,7 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   const int nc = int(std::min<std::int64_t>((g.n + nr - 1) / nr, std::max<std::size_t>(1, kPanelBytes / b_sliver))) * nr;
   const int m_slivers = (g.m + mr - 1) / mr;
   const bool direct = g.alpha == 1.0f && g.beta == 0.0f;
-  const bool parallel = omp_get_max_threads() > 1 && double(g.m) * g.n * g.k >= double(1 << 22);
+  const bool parallel = worth_gemm_threads(double(g.m) * g.n * g.k);
   thread_local Scratch b_pack, c_stage;
   // A 16-bit C is computed in fp32, the whole batch, and rounded at the end by the bulk
   // conversion (one call for a contiguous batch: the attention's are 128 small matrices).
@@ -118,9 +121,10 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
     for (int j0 = 0; j0 < g.n; j0 += nc) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
-      // One B for the whole batch (stride 0) in one panel: packed once.
+      // One B for the whole batch (stride 0) in one panel: packed once. On this thread: it is
+      // 1/m of the panel's work, less than a second parallel region costs.
       if (z == 0 || g.stride_b != 0 || nc < g.n)
-        for_each(n_slivers, parallel, [&](int s) {
+        for_each(n_slivers, false, [&](int s) {
           path.pack_b(g.in, b + std::int64_t(j0 + s * nr) * b_rs, b_rs, b_ps, std::min(nr, cols - s * nr), g.k, kp,
                       bp + s * b_sliver);
         });
