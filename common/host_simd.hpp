@@ -29,6 +29,7 @@ namespace halfway::simd {
 enum class Isa {
   f16c,    ///< AVX + F16C: 8 halves <-> 8 floats per instruction (x86-64 CPUs since 2012)
   avx512,  ///< AVX-512F + BMI2: 16 32-bit lanes, mask registers, pdep
+  avx512bf16,  ///< AVX-512BW + AVX512-BF16: 32 floats -> 32 bf16 per VCVTNE2PS2BF16
 };
 
 namespace detail {
@@ -44,7 +45,11 @@ inline bool cpu_has(Isa isa) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
   }();
-  return isa == Isa::f16c ? f16c : avx512;
+  static const bool avx512bf16 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
+  }();
+  return isa == Isa::f16c ? f16c : isa == Isa::avx512 ? avx512 : avx512bf16;
 #else
   (void)isa;
   return false;

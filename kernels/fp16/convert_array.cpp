@@ -74,6 +74,36 @@ inline std::uint16_t f32_to_bf16_rne(float f) {
   return static_cast<std::uint16_t>(u >> 16);
 }
 
+#if HALFWAY_HOST_SIMD
+// 32 floats to 32 bf16 per VCVTNE2PS2BF16 (AVX512-BF16), rounding to nearest even like
+// f32_to_bf16_rne. The instruction differs from the course's rule in two places, fixed
+// here so the bits are the plain twin's: a NaN keeps its payload (the course's NaN is
+// 0x7fff: blended in), and a denormal float reads as zero (the rule rounds it: a block
+// with one goes through the plain loop; training values never are, bf16 having fp32's
+// exponent range). The integer rule took ~12% of a bf16 training step at 4 lanes.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void f32_to_bf16_avx512bf16(const float* s, std::uint16_t* d,
+                                                                                  std::int64_t n) {
+  const __m512i exponent = _mm512_set1_epi32(0x7f800000), mantissa = _mm512_set1_epi32(0x007fffff);
+  const __m512i nan_bits = _mm512_set1_epi16(0x7fff);
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 lo = _mm512_loadu_ps(s + i), hi = _mm512_loadu_ps(s + i + 16);
+    const __m512i lo_i = _mm512_castps_si512(lo), hi_i = _mm512_castps_si512(hi);
+    const __mmask16 denormal = (_mm512_testn_epi32_mask(lo_i, exponent) & _mm512_test_epi32_mask(lo_i, mantissa)) |
+                               (_mm512_testn_epi32_mask(hi_i, exponent) & _mm512_test_epi32_mask(hi_i, mantissa));
+    if (denormal) {
+      for (int j = 0; j < 32; ++j) d[i + j] = f32_to_bf16_rne(s[i + j]);
+      continue;
+    }
+    const __mmask32 nan = __mmask32(_mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q)) |
+                          __mmask32(_mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q)) << 16;
+    const __m512i r = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo's 16 in the low half
+    _mm512_storeu_si512(d + i, _mm512_mask_blend_epi16(nan, r, nan_bits));
+  }
+  for (; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
+}
+#endif  // HALFWAY_HOST_SIMD
+
 void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
   if (in == DType::bf16) {
     for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
@@ -87,6 +117,9 @@ void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
 
 void from_f32_run(DType out, const float* s, std::uint16_t* d, std::int64_t n) {
   if (out == DType::bf16) {
+#if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::avx512bf16)) return f32_to_bf16_avx512bf16(s, d, n);
+#endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
   } else {
 #if HALFWAY_HOST_SIMD

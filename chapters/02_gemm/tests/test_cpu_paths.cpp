@@ -13,6 +13,7 @@
 #include "chapters/02_gemm/tests/gemm_check.hpp"
 #include "common/error.hpp"
 #include "common/host_simd.hpp"
+#include "kernels/fp16/convert_array.hpp"
 #include "kernels/gemm/cpu_isa.hpp"
 #include "kernels/gemm/gemm.hpp"
 
@@ -167,6 +168,67 @@ TEST_CASE("cpu paths: the fp32 paths give the plain twin's bits") {
         CHECK(std::memcmp(fast.data(), plain.data(), plain.size() * sizeof(float)) == 0);
       });
     }
+  }
+}
+
+TEST_CASE("cpu paths: bf16 on avx512bf16 gives the bits of VDPBF16PS's order which differ from the fp32 order") {
+  // VDPBF16PS (Intel SDM) updates a lane with the odd k of its pair first, then the even
+  // one, each product exact in fp32 (8 x 8 significant bits) and each addition rounded to
+  // nearest even: acc = (acc + a[2q+1] b[2q+1]) + a[2q] b[2q] for q = 0, 1, ..., K padded
+  // with zeros to even. That plain model gives the path's bits exactly (alpha 1, beta 0:
+  // no epilogue), and they differ from the fp32 paths' order k = 0, 1, ... on some
+  // elements: the bits depend on the path.
+  if (!cpu_isa_available(CpuIsa::avx512bf16)) {
+    MESSAGE("skipped: this machine (CPU, OS or build) has no avx512bf16 path");
+    return;
+  }
+  const int m = 19, n = 45, k = 131;  // k odd: the last pair is padded
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> af(std::size_t(m) * k), bf(std::size_t(k) * n);
+  for (float& x : af) x = u(rng);
+  for (float& x : bf) x = u(rng);
+  std::vector<std::uint16_t> a(af.size()), b(bf.size());
+  convert_from_f32(DType::bf16, af.data(), a.data(), std::int64_t(a.size()));
+  convert_from_f32(DType::bf16, bf.data(), b.data(), std::int64_t(b.size()));
+  convert_to_f32(DType::bf16, a.data(), af.data(), std::int64_t(a.size()));  // the bf16 values, exact
+  convert_to_f32(DType::bf16, b.data(), bf.data(), std::int64_t(b.size()));
+  std::vector<float> pairs(std::size_t(m) * n), in_order(std::size_t(m) * n);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      auto prod = [&](int p) { return p < k ? af[std::size_t(i) * k + p] * bf[std::size_t(p) * n + j] : 0.0f; };
+      float acc = 0.0f, seq = 0.0f;
+      for (int q = 0; 2 * q < k; ++q) {
+        acc += prod(2 * q + 1);
+        acc += prod(2 * q);
+      }
+      for (int p = 0; p < k; ++p) seq += prod(p);
+      pairs[std::size_t(i) * n + j] = acc;
+      in_order[std::size_t(i) * n + j] = seq;
+    }
+  for (const auto& l : kLayouts) {
+    CAPTURE(int(l[0]));
+    CAPTURE(int(l[1]));
+    // The same matrices in each layout: op(A) = A, op(B) = B.
+    std::vector<std::uint16_t> at(a.size()), bt(b.size());
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p) at[std::size_t(p) * m + i] = a[std::size_t(i) * k + p];
+    for (int p = 0; p < k; ++p)
+      for (int j = 0; j < n; ++j) bt[std::size_t(j) * k + p] = b[std::size_t(p) * n + j];
+    GemmArgs g = gemm_args(l[0], l[1], m, n, k);
+    g.in = DType::bf16;
+    g.a = l[0] == Op::N ? a.data() : at.data();
+    g.b = l[1] == Op::N ? b.data() : bt.data();
+    std::vector<float> c(std::size_t(m) * n, -1.0f);
+    g.c = c.data();
+    {
+      const ScopedCpuIsa units(CpuIsa::avx512bf16);
+      gemm_cpu(g);
+    }
+    CHECK(std::memcmp(c.data(), pairs.data(), c.size() * sizeof(float)) == 0);
+    int differ = 0;
+    for (std::size_t e = 0; e < c.size(); ++e) differ += c[e] != in_order[e];
+    CHECK(differ > 0);
   }
 }
 

@@ -4,7 +4,8 @@ bf16) and per cpu ISA path: the step, its GEMMs (time and rate against the core'
 what the 16-bit formats add (conversions), everything else, and the ratio to fp32's step.
 
     OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 chapters/07_trainer/roofline/step_time.py \\
-        [--bin-dir build/default/bin] [--steps 30,120] [--rounds 3] [--paths default,avx2,...]
+        [--bin-dir build/default/bin] [--steps 30,120] [--rounds 3] [--paths generic,avx2,...]
+        [--precisions fp32,bf16]
 
 One step is the difference of a long and a short halfway-train run (roofline.py's method:
 start-up and the final evaluation cancel), its cpu time from the children's rusage, one
@@ -82,7 +83,13 @@ def main():
     p.add_argument("--steps", default="30,120", help="the two step counts (short,long)")
     p.add_argument("--rounds", type=int, default=3, help="rounds of runs; the median is kept")
     p.add_argument("--paths", default="", help="comma-separated ISA paths to try (default: all the CPU has)")
+    p.add_argument("--precisions", default=",".join(PRECISIONS),
+                   help="comma-separated precisions (fp32 always runs: the ratios are to its step)")
     a = p.parse_args()
+    precisions = ["fp32"] + [q for q in a.precisions.split(",") if q and q != "fp32"]
+    for q in precisions:
+        if q not in PRECISIONS:
+            sys.exit(f"step_time: --precisions: expected names from {', '.join(PRECISIONS)}, found '{q}'")
     steps, train, counter, peak = checked_args(a, "step_time")
     wanted = [s for s in a.paths.split(",") if s] or list(PATH_FLAGS)
     for s in wanted:
@@ -118,24 +125,27 @@ def main():
     cmd = lambda precision: lambda n: [train, "--precision", precision, "--backend", "cpu", "--threads", "1",
                                        "--eval-every", "0", "--steps", str(n)]
     # samples[path][precision]: per round, (gemm s, flops, step s, 16-bit extra s, ratio), cpu time
-    samples = {label: {q: [] for q in PRECISIONS} for label, _ in paths}
-    for _ in range(a.rounds):
+    samples = {label: {q: [] for q in precisions} for label, _ in paths}
+    for r in range(a.rounds):
         for label, env in paths:
             env = dict(env, LD_PRELOAD=counter)
             got = {}
-            for q in PRECISIONS:
+            for q in precisions:
                 calls, flops, gemm_wall, cpu_s, wall = per_step(cmd(q), steps, env)
                 got[q] = (flops, gemm_wall / wall * cpu_s if wall > 0 else 0.0, cpu_s)
             rest32 = got["fp32"][2] - got["fp32"][1]
-            for q in PRECISIONS:
+            for q in precisions:
                 flops, gemm_s, cpu_s = got[q]
                 samples[label][q].append((gemm_s, flops, cpu_s, (cpu_s - gemm_s) - rest32, cpu_s / got["fp32"][2]))
+            print(f"step_time: round {r + 1}, {label}: " +
+                  ", ".join(f"{q} {got[q][2] * 1e3:.1f} ms ({got[q][2] / got['fp32'][2]:.2f}x)" for q in precisions),
+                  flush=True)
 
     print(f"\n| CPU, path | precision | step ms | GEMM ms | GEMM GFLOP/s (of {gflops_peak:.0f}) | "
           "16-bit extra ms | the rest ms | x fp32 |")
     print("|---|---|---|---|---|---|---|---|")
     for label, _ in paths:
-        for q in PRECISIONS:
+        for q in precisions:
             gemm_s, flops, cpu_s, extra_s, ratio = (statistics.median(c) for c in zip(*samples[label][q]))
             gemm = f"{gemm_s * 1e3:.1f}" if gemm_s > 0 else "(not sgemm)"
             rate = f"{flops / gemm_s / 1e9:.0f}" if gemm_s > 0 else "-"
