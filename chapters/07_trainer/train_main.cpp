@@ -22,6 +22,7 @@
 #include "common/timer.hpp"
 #include "kernels/dist/communicator.hpp"
 #include "kernels/gemm/cpu_isa.hpp"
+#include "kernels/dist/gradient_buckets.hpp"
 #include "kernels/dist/gradient_sync.hpp"
 #include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
@@ -55,6 +56,8 @@ struct Settings {
   std::int64_t profile_steps = 0;    // the runtime's counters per step (step_profile.hpp)
   std::int64_t log_every = kDefaults.log_every;
   std::string threads_default;       // how the default thread count was chosen (empty: --threads or OMP_NUM_THREADS)
+  double bucket_mb = 1;  // data parallel: chapter 08's bucket-size ablation chose it
+  std::string trace;     // data parallel: the per-rank timeline of backward and buckets
 };
 
 std::string percent(double x) {
@@ -262,6 +265,11 @@ int main(int argc, char** argv) {
   app.add_option("--comm-dtype", s.comm_dtype, "data parallel (mpirun): the gradients' type on the wire, fp32 or 16 (the "
                                               "precision's 16-bit type: half the bytes; a sum past its range skips the step)")
       ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
+  app.add_option("--bucket-mb", s.bucket_mb, "data parallel (mpirun): MB of gradients per all-reduce started during the "
+                                            "backward (0: one all-reduce after it)")
+      ->check(number_in(0.0, 4096.0))->capture_default_str();
+  app.add_option("--trace", s.trace, "data parallel (mpirun, --bucket-mb > 0): rank r writes the timeline of its "
+                                    "backward layers and buckets to FILE.rank<r>.csv (plots/ch08_timeline.py)");
   add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
   app.add_option("--log-every", s.log_every,
                  "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
@@ -372,6 +380,7 @@ int main(int argc, char** argv) {
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
     if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
     std::unique_ptr<dist::Communicator> comm;
+    std::unique_ptr<dist::GradientBuckets> buckets;
     double comm_seconds = 0;
     std::int64_t comm_calls = 0;
     if (!*tr && dist::launched_by_mpirun()) {
@@ -380,9 +389,17 @@ int main(int argc, char** argv) {
       o.ranks = comm->size();
       o.loss_weight /= comm->size();
       const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
-      o.after_backward = [c = comm.get(), wire, &comm_seconds, &comm_calls](const amp::GradBuffer& g) {
-        const WallTimer timer;  // the hook's time: the all-reduce, and the wait for the slowest rank's backward
-        dist::sum_gradients_as(*c, g, wire);
+      if (s.bucket_mb > 0) {  // buckets started during the backward (gradient_buckets.hpp)
+        buckets = std::make_unique<dist::GradientBuckets>(
+            std::int64_t(s.bucket_mb * 1e6),
+            [c = comm.get(), wire](const amp::GradBuffer& part) { return dist::start_sum_gradients(*c, part, wire); });
+        if (!s.trace.empty()) buckets->record_trace();
+        o.grads_final = [b = buckets.get()](const amp::GradBuffer& g, std::int64_t from) { b->final_from(g, from); };
+      }
+      o.after_backward = [c = comm.get(), b = buckets.get(), wire, &comm_seconds, &comm_calls](const amp::GradBuffer& g) {
+        const WallTimer timer;  // the hook's time: the all-reduce (or the buckets' rest), and the wait for the slowest rank
+        if (b) b->finish(g);
+        else dist::sum_gradients_as(*c, g, wire);
         comm_seconds += timer.seconds(), ++comm_calls;
       };
       if (comm->rank() != 0) {
@@ -390,9 +407,11 @@ int main(int argc, char** argv) {
         if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
-                << "every batch of " << o.batch << "; gradients summed in " << to_string(wire) << " after the backward (loss weight 1/"
+                << "every batch of " << o.batch << "; gradients summed in " << to_string(wire)
+                << (buckets ? " in buckets of " + fmt("%g", s.bucket_mb) + " MB during" : std::string(" after")) << " the backward (loss weight 1/"
                 << comm->size() << ")\n";
     }
+    if (!s.trace.empty() && !buckets) throw UsageError("--trace needs mpirun and --bucket-mb > 0 (it times the buckets)");
     if (*tr) {
       if (s.precision == "fp32") translate<float>(s, o);
       else if (s.precision == "fp16") translate<half>(s, o);
@@ -411,6 +430,9 @@ int main(int argc, char** argv) {
                 << " ranks)" << std::endl;
       dist::abort_all_ranks(1);
     }
+    if (buckets && !s.trace.empty())
+      dist::write_trace_csv(s.trace + ".rank" + std::to_string(comm->rank()) + ".csv", comm->rank(), buckets->trace());
+    if (buckets) std::cout << "buckets (last step): " << buckets->last_buckets().size() << "\n";
     if (comm_calls > 0)
       std::cout << "communication (rank 0): " << fmt("%.1f", comm_seconds) << " s in " << comm_calls << " gradient all-reduces ("
                 << fmt("%.2f", 1000 * comm_seconds / double(comm_calls)) << " ms each, waiting for the other ranks included)\n";

@@ -1,6 +1,6 @@
 // Chapter 08: the ring all-reduce's cost, measured. For buffers from 4 KiB to 64 MiB it
-// times the ring of exercise 08.1 and the MPI library's MPI_Allreduce (the slowest rank's
-// median), then fits the ring's cost model
+// times the ring of exercise 08.1 and the MPI library's all-reduce (the communicator's:
+// MPI_Iallreduce in place, waited for; the slowest rank's median), then fits the ring's cost model
 //     t(bytes) = 2 (N - 1) alpha + 2 (N - 1) / N x bytes / beta
 // (alpha: the latency of one message, beta: the bandwidth of one link) by least squares
 // and prints the model's prediction next to each measurement. Rank 0 prints.
@@ -37,7 +37,7 @@ double slowest_median(Communicator& comm, int repeats, F&& call) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Chapter 08: ring all-reduce against MPI_Allreduce, and the ring's cost model"};
+  CLI::App app{"Chapter 08: ring all-reduce against MPI's, and the ring's cost model"};
   int repeats = 9;
   std::int64_t max_mib = 64;
   std::string csv;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     }
     const double det = sxx * syy - sxy * sxy;
     const double alpha = n_ranks > 1 ? (sxt * syy - syt * sxy) / det : 0, inv_beta = n_ranks > 1 ? (sxx * syt - sxy * sxt) / det : 0;
-    std::printf("%d rank(s); ring of exercise 08.1 against MPI_Allreduce (median of %d, slowest rank)\n", n_ranks, repeats);
+    std::printf("%d rank(s); ring of exercise 08.1 against MPI_Iallreduce (median of %d, slowest rank)\n", n_ranks, repeats);
     std::printf("fit: alpha = %.1f us per message, beta = %.2f GB/s per link\n", alpha * 1e6,
                 inv_beta > 0 ? 1e-9 / inv_beta : 0.0);
     std::printf("%10s %12s %12s %12s %14s\n", "bytes", "ring ms", "model ms", "MPI ms", "ring busbw GB/s");

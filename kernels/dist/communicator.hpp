@@ -40,7 +40,13 @@ class Pending {
  public:
   virtual ~Pending() = default;
   virtual void wait() = 0;
+  /// Whether it has finished, without blocking. MPI moves a nonblocking collective on only
+  /// inside MPI calls: asking now and then (the gradient buckets ask after every layer's
+  /// backward) is what lets it overlap the computation.
+  virtual bool done() = 0;
 };
+/// A collective that has already finished (a blocking one, or a size-1 communicator's).
+std::unique_ptr<Pending> finished_pending();
 
 class Communicator {
  public:

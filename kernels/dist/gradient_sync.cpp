@@ -34,4 +34,11 @@ void sum_gradients_as(Communicator& comm, const amp::GradBuffer& grads, DType wi
   convert_to_f32(wire, words.data(), g, grads.count);
 }
 
+std::unique_ptr<Pending> start_sum_gradients(Communicator& comm, const amp::GradBuffer& part, DType wire) {
+  if (part.dtype == DType::f32 && wire == DType::f32 && comm.size() > 1)
+    return comm.all_reduce_async(static_cast<float*>(part.data), part.count, ReduceOp::sum);
+  sum_gradients_as(comm, part, wire);
+  return finished_pending();
+}
+
 }  // namespace halfway::dist

@@ -29,4 +29,10 @@ void sum_gradients(Communicator& comm, const amp::GradBuffer& grads, Accumulate 
 ///   the trainer's check then turns into the same skipped step everywhere.
 void sum_gradients_as(Communicator& comm, const amp::GradBuffer& grads, DType wire);
 
+/// A bucket's share of sum_gradients_as, started: nonblocking where the communicator has it
+/// (fp32 gradients with fp32 on the wire: all_reduce_async), else summed before it returns
+/// (16-bit words: the MPI reductions of all_reduce16 are blocking) and handed back finished.
+/// `part` is a slice of the flat gradient buffer (gradient_buckets.hpp).
+std::unique_ptr<Pending> start_sum_gradients(Communicator& comm, const amp::GradBuffer& part, DType wire);
+
 }  // namespace halfway::dist

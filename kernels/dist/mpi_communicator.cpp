@@ -75,6 +75,11 @@ class MpiPending final : public Pending {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // errors: reported by wait() only
   }
   void wait() override { check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait", comm_); }
+  bool done() override {
+    int flag = 0;  // a finished request becomes MPI_REQUEST_NULL: a later wait() returns at once
+    check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test", comm_);
+    return flag != 0;
+  }
 
  private:
   MPI_Request request_;
@@ -106,33 +111,35 @@ int MpiCommunicator::count(std::int64_t n, const char* what) const {
   return int(n);
 }
 
-void MpiCommunicator::all_reduce(float* data, std::int64_t n, ReduceOp op) {
+// Every all-reduce is a nonblocking one (waited for when blocking): a gradient bucket's sum
+// then adds every element in the same order as one sum of the whole buffer. OpenMPI's
+// MPI_Allreduce picks its algorithm by message size, and with 3 ranks a different size
+// adds the ranks in a different order (chapter 08's bucket test showed other bits); its
+// MPI_Iallreduce in place runs one tree whatever the size.
+std::unique_ptr<Pending> MpiCommunicator::start_all_reduce(void* data, std::int64_t n, MPI_Datatype type, MPI_Op op) {
   wait_for_device();
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count(n, "all_reduce"), MPI_FLOAT, mpi_op(op), comm_),
-            "MPI_Allreduce", comm_);
+  MPI_Request request = MPI_REQUEST_NULL;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count(n, "all_reduce"), type, op, comm_, &request), "MPI_Iallreduce",
+            comm_);
+  return std::make_unique<MpiPending>(request, comm_);
+}
+
+void MpiCommunicator::all_reduce(float* data, std::int64_t n, ReduceOp op) {
+  start_all_reduce(data, n, MPI_FLOAT, mpi_op(op))->wait();
 }
 
 void MpiCommunicator::all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) {
   HALFWAY_EXPECT(type != DType::f32, "f16 or bf16 words for all_reduce16", "f32");
+  if (acc == Accumulate::wire16) return start_all_reduce(data, n, MPI_UINT16_T, sum16_op(type))->wait();
   wait_for_device();
-  if (acc == Accumulate::wire16) {
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count(n, "all_reduce16"), MPI_UINT16_T, sum16_op(type), comm_),
-              "MPI_Allreduce (16-bit sum)", comm_);
-    return;
-  }
   widened_.resize(std::size_t(n));
   convert_to_f32(type, data, widened_.data(), n);
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, widened_.data(), count(n, "all_reduce16"), MPI_FLOAT, MPI_SUM, comm_),
-            "MPI_Allreduce", comm_);
+  start_all_reduce(widened_.data(), n, MPI_FLOAT, MPI_SUM)->wait();
   convert_from_f32(type, widened_.data(), data, n);
 }
 
 std::unique_ptr<Pending> MpiCommunicator::all_reduce_async(float* data, std::int64_t n, ReduceOp op) {
-  wait_for_device();
-  MPI_Request request = MPI_REQUEST_NULL;
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count(n, "all_reduce_async"), MPI_FLOAT, mpi_op(op), comm_, &request),
-            "MPI_Iallreduce", comm_);
-  return std::make_unique<MpiPending>(request, comm_);
+  return start_all_reduce(data, n, MPI_FLOAT, mpi_op(op));
 }
 
 void MpiCommunicator::shard_counts(std::int64_t n) {

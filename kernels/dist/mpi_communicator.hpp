@@ -51,6 +51,8 @@ class MpiCommunicator final : public Communicator {
   /// Queued emu kernels finish before MPI reads or writes their memory.
   void wait_for_device() const;
   int count(std::int64_t n, const char* what) const;
+  /// MPI_Iallreduce in place: every all-reduce of this class.
+  std::unique_ptr<Pending> start_all_reduce(void* data, std::int64_t n, MPI_Datatype type, MPI_Op op);
   /// Every rank's shard size and offset of n values (MPI's counts and displacements).
   void shard_counts(std::int64_t n);
 

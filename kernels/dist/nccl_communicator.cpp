@@ -34,6 +34,7 @@ class NcclPending final : public Pending {
     check_cuda(cudaEventDestroy(done_), "cudaEventDestroy");
     done_ = nullptr;
   }
+  bool done() override { return !done_ || cudaEventQuery(done_) == cudaSuccess; }
 
  private:
   cudaEvent_t done_ = nullptr;

@@ -24,6 +24,17 @@ namespace halfway::layers {
 /// underflow tables); an empty observer costs nothing.
 template <class S>
 using GradObserver = std::function<void(const std::string& where, const S* grad, std::int64_t n)>;
+/// Told during backward each time a module's parameter gradients are final: every gradient
+/// from element `from` of the store's flat buffer on (backward runs in the reverse order
+/// of the offsets). Data parallel (chapter 08) launches a bucket's all-reduce from it.
+using GradsFinal = std::function<void(std::int64_t from)>;
+/// The first element of module `m`'s parameters in their store (the smallest offset).
+template <class S, class Module>
+std::int64_t first_offset(Module& m) {
+  std::vector<Param<S>*> ps;
+  m.collect(ps);
+  return ps.front()->offset;
+}
 }  // namespace halfway::layers
 
 namespace halfway::layers {
@@ -243,13 +254,16 @@ class Encoder {
     for (auto& l : layers) x = l.forward(x, B, L, pad, run);
     return norm.forward(x, rows_);
   }
-  /// `observe` sees the gradient of every layer's input.
-  const S* backward(const S* dy, const GradObserver<S>& observe = {}) {
+  /// `observe` sees the gradient of every layer's input; `final` is told after the norm's
+  /// and every layer's backward.
+  const S* backward(const S* dy, const GradObserver<S>& observe = {}, const GradsFinal& final = {}) {
     dy = norm.backward(dy);
+    if (final) final(first_offset<S>(norm));
     int i = int(layers.size());
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       dy = it->backward(dy);
       if (observe) observe(prefix_ + "layers." + std::to_string(--i) + " input", dy, std::int64_t(rows_) * d_);
+      if (final) final(first_offset<S>(*it));
     }
     return dy;
   }
@@ -285,17 +299,20 @@ class Decoder {
     for (auto& l : layers) x = l.forward(x, mem, B, Lt, Ls, tgt_pad, src_pad, run);
     return norm.forward(x, rows_);
   }
-  /// `observe` sees the gradient of every layer's input and of the memory.
-  const S* backward(const S* dy, const GradObserver<S>& observe = {}) {
+  /// `observe` sees the gradient of every layer's input and of the memory; `final` is told
+  /// after the norm's and every layer's backward.
+  const S* backward(const S* dy, const GradObserver<S>& observe = {}, const GradsFinal& final = {}) {
     const std::int64_t nm = std::int64_t(mem_rows_) * d_;
     A* acc = dmem_acc_.get(std::size_t(nm));
     zero_values(acc, nm);
     dy = norm.backward(dy);
+    if (final) final(first_offset<S>(norm));
     int i = int(layers.size());
     for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
       dy = it->backward(dy);
       accumulate<S>(it->dmem(), acc, nm);
       if (observe) observe(prefix_ + "layers." + std::to_string(--i) + " input", dy, std::int64_t(rows_) * d_);
+      if (final) final(first_offset<S>(*it));
     }
     round_to<S>(acc, dmem_.get(std::size_t(nm)), nm);
     return dy;
@@ -495,8 +512,11 @@ class Seq2Seq {
   /// Backward that shows every activation gradient to `observe` on the way: the logits',
   /// the decoder's output, each layer's input, the memory's (measurements only).
   void backward(const GradObserver<S>& observe) { backward(dlogits_.data(), observe); }
+  /// Backward that tells `final` each time a module's parameter gradients are final (the
+  /// generator, each norm and layer, at last the embedding: from 0 on).
+  void backward(const GradsFinal& final) { backward(dlogits_.data(), {}, final); }
   /// Backward from a given gradient of the logits [B Lt, V].
-  void backward(const S* dlogits, const GradObserver<S>& observe = {}) {
+  void backward(const S* dlogits, const GradObserver<S>& observe = {}, const GradsFinal& final = {}) {
     const MemoryUseScope use(MemoryUse::backward);
     const Batch& b = *batch_;
     const int D = cfg.d_model;
@@ -506,9 +526,10 @@ class Seq2Seq {
       observe("logits", dlogits, std::int64_t(b.B) * b.Lt * cfg.vocab);
       observe("transformer.decoder output", dy, nt);
     }
-    S* det = const_cast<S*>(decoder.backward(dy, observe));  // the decoder layer's dx buffer: ours now
+    if (final) final(first_offset<S>(generator));
+    S* det = const_cast<S*>(decoder.backward(dy, observe, final));  // the decoder layer's dx buffer: ours now
     if (observe) observe("transformer.encoder output (memory)", decoder.dmem(), ns);
-    S* des = const_cast<S*>(encoder.backward(decoder.dmem(), observe));
+    S* des = const_cast<S*>(encoder.backward(decoder.dmem(), observe, final));
     if (drop_) {
       dropout_inplace(det, nt, cfg.dropout, seed_tgt_);
       dropout_inplace(des, ns, cfg.dropout, seed_src_);
@@ -527,6 +548,7 @@ class Seq2Seq {
     if constexpr (is_16bit_v<S>) {
       if (ge.s) accumulate_grad<S>(de, ge.s, ne);
     }
+    if (final) final(embedding.offset);
   }
 
  private:

@@ -139,6 +139,11 @@ struct TrainerOptions {
   /// step: kernels/dist's sum_gradients over the ranks (with loss_weight divided by their
   /// number the sum is the average). Empty: one process.
   std::function<void(const amp::GradBuffer&)> after_backward;
+  /// Data parallel with buckets (chapter 08, kernels/dist/gradient_buckets.hpp): when set,
+  /// called during the last micro-batch's backward each time the gradients from element
+  /// `from` on are final, and once with `from` = the buffer's count before it begins. Not
+  /// called on a step with an injected fault (the fault is written after the backward).
+  std::function<void(const amp::GradBuffer&, std::int64_t from)> grads_final;
   /// Data parallel: this process's share of every global micro-batch of `batch` numbers
   /// (DataOrder::set_shard). 0 of 1: one process.
   int rank = 0;

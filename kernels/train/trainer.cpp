@@ -206,7 +206,14 @@ void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preload
     if (preloaded) model.use_batch_slot(i);
     model.forward(batches[std::size_t(i)], micro_run(i), task::kPad);
     model.loss_into(log.loss_sum(), loss_scale, task::kPad);
-    model.backward();
+    if (i + 1 < o.accumulate || !o.grads_final || fault_param) {
+      model.backward();
+      continue;
+    }
+    // The last backward tells chapter 08's buckets as each layer's gradients become final.
+    const amp::GradBuffer g = grads();
+    o.grads_final(g, g.count);
+    model.backward([&](std::int64_t from) { o.grads_final(g, from); });
   }
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
