@@ -47,7 +47,7 @@ struct Settings {
   int batch = kDefaults.batch, accumulate = kDefaults.accumulate, threads = 0;
   std::uint64_t seed = kDefaults.seed;
   double lr_factor = kDefaults.schedule.factor, lr = 0, clip = kDefaults.max_norm, dropout = kDefaults.model.dropout;
-  bool seed_warmup = false, quiet = false, held_out = false;
+  bool seed_warmup = false, quiet = false, held_out = false, shard_optimizer = false;
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
@@ -135,7 +135,7 @@ void train(const Settings& s, const TrainerOptions& options) {
   if (o.backend == Backend::cpu) std::cout << "cpu isa: " << to_string(cpu_isa()) << "\n";
   if (t.steps_done() >= o.steps) std::cout << "nothing to train: the run ended at step " << t.steps_done() << "\n";
   // Before step 1: a folder that cannot take the checkpoint must not cost a whole run.
-  if (!s.checkpoint.empty()) check_writable_folder(s.checkpoint);
+  if (!s.checkpoint.empty() && root) check_writable_folder(s.checkpoint);  // ZeRO-1's other ranks only gather
   std::cout << "task: " << t.train_numbers().size() << " training numbers, " << t.held_out_numbers().size()
             << " held out (never trained on)\n";
 
@@ -259,6 +259,8 @@ int main(int argc, char** argv) {
   app.add_option("--comm-dtype", s.comm_dtype, "data parallel (mpirun): the gradients' type on the wire, fp32 or 16 (the "
                                               "precision's 16-bit type: half the bytes; a sum past its range skips the step)")
       ->check(CLI::IsMember({"fp32", "16"}))->capture_default_str();
+  app.add_flag("--shard-optimizer", s.shard_optimizer, "data parallel (mpirun): ZeRO-1, each rank keeps 1/N of the fp32 masters and "
+                                                      "Adam's moments (gradients reduce-scattered, working copies all-gathered)");
   add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
   app.add_option("--log-every", s.log_every,
                  "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
@@ -360,6 +362,7 @@ int main(int argc, char** argv) {
     // the gradients are summed after the backward (averaged: the loss weight is divided by the
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
     if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
+    if (s.shard_optimizer && s.comm_dtype == "16") throw UsageError("--shard-optimizer reduce-scatters in fp32: leave out --comm-dtype 16");
     std::unique_ptr<dist::Communicator> comm;
     double comm_seconds = 0;
     std::int64_t comm_calls = 0;
@@ -374,13 +377,20 @@ int main(int argc, char** argv) {
         dist::sum_gradients_as(*c, g, wire);
         comm_seconds += timer.seconds(), ++comm_calls;
       };
+      if (s.shard_optimizer) o.shard_optimizer = comm.get();  // ZeRO-1: the trainer reduce-scatters instead
       if (comm->rank() != 0) {
-        s.log.clear(), s.checkpoint.clear(), s.telemetry.clear();
+        s.log.clear(), s.telemetry.clear();
+        if (!s.shard_optimizer) s.checkpoint.clear();  // ZeRO-1: every rank's save() gathers the shards
         if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
                 << "every batch of " << o.batch << "; gradients summed in " << to_string(wire) << " after the backward (loss weight 1/"
                 << comm->size() << ")\n";
+      if (s.shard_optimizer)
+        std::cout << "ZeRO-1: each rank keeps 1/" << comm->size() << " of the fp32 masters and Adam's moments; gradients "
+                  << "reduce-scattered in fp32, working copies all-gathered\n";
+    } else if (s.shard_optimizer && !*tr) {
+      std::cout << "--shard-optimizer: one process, nothing to shard (it takes effect under mpirun -np N, N > 1)\n";
     }
     if (*tr) {
       if (s.precision == "fp32") translate<float>(s, o);
