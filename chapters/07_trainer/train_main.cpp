@@ -49,7 +49,7 @@ struct Settings {
   int batch = kDefaults.batch, accumulate = kDefaults.accumulate, threads = 0;
   std::uint64_t seed = kDefaults.seed;
   double lr_factor = kDefaults.schedule.factor, lr = 0, clip = kDefaults.max_norm, dropout = kDefaults.model.dropout;
-  bool seed_warmup = false, quiet = false, held_out = false;
+  bool seed_warmup = false, quiet = false, held_out = false, shard_optimizer = false;
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
@@ -141,7 +141,7 @@ void train(const Settings& s, const TrainerOptions& options) {
   if (!s.threads_default.empty()) std::cout << "threads: " << s.threads_default << " (--threads sets them)\n";
   if (t.steps_done() >= o.steps) std::cout << "nothing to train: the run ended at step " << t.steps_done() << "\n";
   // Before step 1: a folder that cannot take the checkpoint must not cost a whole run.
-  if (!s.checkpoint.empty()) check_writable_folder(s.checkpoint);
+  if (!s.checkpoint.empty() && root) check_writable_folder(s.checkpoint);  // ZeRO-1's other ranks only gather
   std::cout << "task: " << t.train_numbers().size() << " training numbers, " << t.held_out_numbers().size()
             << " held out (never trained on)\n";
 
@@ -270,6 +270,8 @@ int main(int argc, char** argv) {
       ->check(number_in(0.0, 4096.0))->capture_default_str();
   app.add_option("--trace", s.trace, "data parallel (mpirun, --bucket-mb > 0): rank r writes the timeline of its "
                                     "backward layers and buckets to FILE.rank<r>.csv (plots/ch08_timeline.py)");
+  app.add_flag("--shard-optimizer", s.shard_optimizer, "data parallel (mpirun): ZeRO-1, each rank keeps 1/N of the fp32 masters and "
+                                                      "Adam's moments (gradients reduce-scattered, working copies all-gathered)");
   add_log_option(app, s.log, "one row per logging step, every --log-every steps (.csv or .jsonl)");
   app.add_option("--log-every", s.log_every,
                  "steps between the host's reads of the step's results (loss, norm, scale, skips): the --log rows, "
@@ -379,6 +381,7 @@ int main(int argc, char** argv) {
     // the gradients are summed after the backward (averaged: the loss weight is divided by the
     // ranks), and rank 0 alone writes the output, the log and the checkpoints.
     if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
+    if (s.shard_optimizer && s.comm_dtype == "16") throw UsageError("--shard-optimizer reduce-scatters in fp32: leave out --comm-dtype 16");
     std::unique_ptr<dist::Communicator> comm;
     std::unique_ptr<dist::GradientBuckets> buckets;
     double comm_seconds = 0;
@@ -389,7 +392,8 @@ int main(int argc, char** argv) {
       o.ranks = comm->size();
       o.loss_weight /= comm->size();
       const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
-      if (s.bucket_mb > 0) {  // buckets started during the backward (gradient_buckets.hpp)
+      // ZeRO-1 reduce-scatters after the backward (sharded_optimizer.hpp): no all-reduce buckets then.
+      if (s.bucket_mb > 0 && !s.shard_optimizer) {  // buckets started during the backward (gradient_buckets.hpp)
         buckets = std::make_unique<dist::GradientBuckets>(
             std::int64_t(s.bucket_mb * 1e6),
             [c = comm.get(), wire](const amp::GradBuffer& part) { return dist::start_sum_gradients(*c, part, wire); });
@@ -402,14 +406,21 @@ int main(int argc, char** argv) {
         else dist::sum_gradients_as(*c, g, wire);
         comm_seconds += timer.seconds(), ++comm_calls;
       };
+      if (s.shard_optimizer) o.shard_optimizer = comm.get();  // ZeRO-1: the trainer reduce-scatters instead
       if (comm->rank() != 0) {
-        s.log.clear(), s.checkpoint.clear(), s.telemetry.clear();
+        s.log.clear(), s.telemetry.clear();
+        if (!s.shard_optimizer) s.checkpoint.clear();  // ZeRO-1: every rank's save() gathers the shards
         if (!std::freopen("/dev/null", "w", stdout)) throw Error("rank " + std::to_string(comm->rank()) + ": cannot silence stdout");
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
                 << "every batch of " << o.batch << "; gradients summed in " << to_string(wire)
                 << (buckets ? " in buckets of " + fmt("%g", s.bucket_mb) + " MB during" : std::string(" after")) << " the backward (loss weight 1/"
                 << comm->size() << ")\n";
+      if (s.shard_optimizer)
+        std::cout << "ZeRO-1: each rank keeps 1/" << comm->size() << " of the fp32 masters and Adam's moments; gradients "
+                  << "reduce-scattered in fp32, working copies all-gathered\n";
+    } else if (s.shard_optimizer && !*tr) {
+      std::cout << "--shard-optimizer: one process, nothing to shard (it takes effect under mpirun -np N, N > 1)\n";
     }
     if (!s.trace.empty() && !buckets) throw UsageError("--trace needs mpirun and --bucket-mb > 0 (it times the buckets)");
     if (*tr) {

@@ -194,6 +194,16 @@ class ParamStore {
   A* moment_m() { return m_.data(); }
   A* moment_v() { return v_.data(); }
 
+  /// ZeRO-1 (chapter 08, kernels/dist/sharded_optimizer.hpp): a 16-bit store's masters move
+  /// to the ranks' shards and this full copy is freed; the store then works as one built
+  /// with Masters::none (its working copies are the weights). In fp32 the working copy is
+  /// the master: nothing is freed.
+  void release_masters() {
+    if constexpr (!kAliased) {
+      masters_ = Buf<A>();  // freed (and no longer counted by the memory report)
+      has_masters_ = false;
+    }
+  }
   /// Allocates the two moments (zero) on the first call; later calls do nothing.
   void ensure_moments() {
     check_backend();

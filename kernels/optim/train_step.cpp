@@ -35,8 +35,6 @@ StepReport train_step(amp::GradScaler& scaler, const GradBuffer& grads, const Tr
   return r;
 }
 
-namespace {
-
 StepRule fused_rule(const amp::DeviceScaler& scaler, const TrainStepOptions& o) {
   HALFWAY_EXPECT(!o.clip_before_unscale, "clipping after the unscale in the fused step",
                  "clip_before_unscale (the ablation runs on train_step)");
@@ -47,6 +45,8 @@ StepRule fused_rule(const amp::DeviceScaler& scaler, const TrainStepOptions& o) 
   rule.skip_nonfinite_norm = o.clip && o.clip_options.error_if_nonfinite;
   return rule;
 }
+
+namespace {
 
 // check+norm, the optimizer with the words folded in, the scaler's update: launches only.
 StepWords* fused_launches(amp::DeviceScaler& scaler, const GradBuffer& grads, const StepRule& rule,

@@ -88,6 +88,10 @@ using FusedOptimizerStep = std::function<void(double lr, const GradFold& fold)>;
 StepReport fused_train_step(amp::DeviceScaler& scaler, const GradBuffer& grads, const TrainStepOptions& options,
                             CheckNormWorkspace& ws, const FusedOptimizerStep& optimizer, Schedule& schedule);
 
+/// The rule of the fused step's words (check_norm.hpp) for these options and this scaler
+/// (ZeRO-1's consensus, kernels/dist/sharded_optimizer.hpp, finishes the words with it).
+StepRule fused_rule(const amp::DeviceScaler& scaler, const TrainStepOptions& o);
+
 /// The device step's optimizer: every word it needs, the rate and Adam's constants included,
 /// is in the fold (GradFold::constants, GradFold::sr_seed).
 using DeviceOptimizerStep = std::function<void(const GradFold& fold)>;

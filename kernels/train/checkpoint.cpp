@@ -102,13 +102,19 @@ void Trainer<S>::save(const std::string& dir) {
   t.read_log();  // the counts of steps taken and skipped in a row, as the device has them
   const TrainerOptions& o = t.o;
   auto& st = t.model.store;
-  const bool masters = !std::is_same_v<S, float> && st.has_masters();  // fp32: the weights are the masters
-  const std::vector<A> all_masters = masters ? st.masters_host() : std::vector<A>{};
+  // ZeRO-1: every rank gathers the shards (collective), rank 0 alone writes the full state.
+  dist::ShardedOptimizer* shard = t.shard.get();
+  const bool masters = !std::is_same_v<S, float> && (st.has_masters() || (shard && shard->masters()));  // fp32: the weights are the masters
+  const std::vector<A> all_masters = !masters ? std::vector<A>{} : shard ? shard->gather_host(shard->masters()) : st.masters_host();
   std::vector<A> m, v;
-  if (st.has_moments()) {
+  if (shard && shard->has_moments()) {
+    m = shard->gather_host(shard->moment_m());
+    v = shard->gather_host(shard->moment_v());
+  } else if (st.has_moments()) {
     m = to_host(st.moment_m(), std::size_t(st.size()));
     v = to_host(st.moment_v(), std::size_t(st.size()));
   }
+  if (shard && shard->comm().rank() != 0) return;
   std::vector<std::vector<S>> working;
   std::vector<TensorOut> ts;
   for (auto* p : st.params()) working.push_back(st.working_host(*p));
@@ -208,6 +214,8 @@ void Trainer<S>::load(const std::string& dir) {
   const auto tensors = layers::read_safetensors(path);
 
   auto& st = t.model.store;
+  dist::ShardedOptimizer* shard = t.shard.get();  // ZeRO-1: the file's full state, this rank's shard kept
+  const bool with_masters = st.has_masters() || (shard && shard->masters());
   const auto find = [&](const std::string& name, const char* dtype, const layers::Param<S>& p) -> const layers::SafeTensor* {
     const auto it = tensors.find(name);
     if (it == tensors.end()) return nullptr;
@@ -219,8 +227,8 @@ void Trainer<S>::load(const std::string& dir) {
   // A store with masters takes them (from master.NAME, or in fp32 the weights themselves);
   // one without takes the 16-bit working copies as they were saved.
   const std::size_t n = std::size_t(st.size());
-  std::vector<A> masters(st.has_masters() ? n : 0, A(0)), m, v;
-  std::vector<S> working(st.has_masters() ? 0 : n, layers::st<S>(A(0)));
+  std::vector<A> masters(with_masters ? n : 0, A(0)), m, v;
+  std::vector<S> working(with_masters ? 0 : n, layers::st<S>(A(0)));
   // Adam's moments exist from its first step on, and then every parameter's are needed: a
   // missing one would resume from zero moments, silently another run.
   const std::int64_t adam_steps = j.value("adam_step", std::int64_t(0));
@@ -229,7 +237,7 @@ void Trainer<S>::load(const std::string& dir) {
   for (auto* p : st.params()) {
     const auto* w = find(p->name, st_dtype(layers::dtype_of<S>()), *p);
     if (!w) fail("tensor " + p->name + " is missing");
-    if (!st.has_masters()) {
+    if (!with_masters) {
       std::memcpy(working.data() + p->offset, w->bytes.data(), w->bytes.size());
     } else if (const auto* mt = find("master." + p->name, "F32", *p)) {
       std::memcpy(masters.data() + p->offset, mt->bytes.data(), mt->bytes.size());
@@ -255,9 +263,14 @@ void Trainer<S>::load(const std::string& dir) {
   sc.growth_tracker = j["scaler"].value("growth_tracker", 0);
   sc.hysteresis_left = j["scaler"].value("hysteresis_left", 1);
   // Everything read and checked: now change the trainer.
-  if (st.has_masters()) st.set_weights(masters);
+  if (with_masters) st.set_weights(masters);  // ZeRO-1's store has none: the working copies rounded
   else st.set_working(working);
-  if (has_m) {
+  if (shard && shard->masters()) shard->scatter_host(masters, shard->masters());
+  if (has_m && shard) {
+    shard->ensure_moments();
+    shard->scatter_host(m, shard->moment_m());
+    shard->scatter_host(v, shard->moment_v());
+  } else if (has_m) {
     st.ensure_moments();
     copy_in(st.moment_m(), m.data(), m.size() * sizeof(A));
     copy_in(st.moment_v(), v.data(), v.size() * sizeof(A));

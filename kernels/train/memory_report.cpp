@@ -17,7 +17,8 @@ MemoryBreakdown measure(const TrainerOptions& o, int steps) {
   for (int i = 0; i < steps; ++i) t.step();
   r.parameters = t.parameter_count();
   const layers::StoreBytes b = t.store_bytes();  // the store's own count
-  r.store_masters = b.masters, r.store_working = b.working, r.store_grads = b.grads;
+  r.store_masters = b.masters, r.store_working = b.working, r.store_grads = b.grads, r.store_moments = b.moments;
+  r.rank = o.rank, r.ranks = o.ranks;
   for (int u = 0; u < kMemoryUses; ++u) {
     r.bytes[std::size_t(u)] = held_bytes(o.backend, MemoryUse(u)) - before[std::size_t(u)];
     r.total += r.bytes[std::size_t(u)];

@@ -30,6 +30,11 @@ struct MemoryBreakdown {
   /// for the split of `parameters` into masters and working copies (masters 0 with
   /// --master off or sr: their store keeps none).
   std::size_t store_masters = 0, store_working = 0, store_grads = 0;
+  /// Adam's m and v as the store (or, with ZeRO-1, this rank's shard) holds them.
+  std::size_t store_moments = 0;
+  /// Data parallel (chapter 08): the rank these bytes are of, of how many. Every rank
+  /// measures its own process; with ZeRO-1 its masters and moments are its shard's.
+  int rank = 0, ranks = 1;
   long long of(MemoryUse u) const { return bytes[std::size_t(u)]; }
 };
 

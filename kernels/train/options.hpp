@@ -21,6 +21,10 @@
 #include "kernels/optim/schedule.hpp"
 #include "kernels/train/fault_inject.hpp"
 
+namespace halfway::dist {
+class Communicator;
+}
+
 namespace halfway::train {
 
 enum class OptimizerKind { adam, sgd };
@@ -148,6 +152,12 @@ struct TrainerOptions {
   /// (DataOrder::set_shard). 0 of 1: one process.
   int rank = 0;
   int ranks = 1;
+  /// ZeRO-1 (chapter 08, --shard-optimizer): when set, the fp32 masters and Adam's moments
+  /// are sharded over these ranks (kernels/dist/sharded_optimizer.hpp) and the trainer
+  /// reduce-scatters the gradients itself (after_backward is then not called). cpu and
+  /// emu; masters kept or none (not sr). Collective: every rank's save() and the host
+  /// copies of the masters and moments gather the shards.
+  dist::Communicator* shard_optimizer = nullptr;
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults

@@ -47,6 +47,17 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       sr_seed(rng::derive_seed(o.seed, tag("stochastic rounding"))) {
   model.init(o.seed, o.init == InitKind::seed ? 1.0 : 0.0);
   order.set_shard(o.rank, o.ranks);  // data parallel (chapter 08): this rank's share of each batch
+  if (o.shard_optimizer) {  // ZeRO-1 (chapter 08): this rank keeps its shard of the masters
+    if (o.master == optim::MasterMode::stochastic)
+      throw UsageError("--shard-optimizer takes --master on or off (sr draws its random bits by the element's index in "
+                       "the whole buffer)");
+    auto& st = model.store;
+    shard = std::make_unique<dist::ShardedOptimizer>(*o.shard_optimizer, st.backend(), st.size());
+    if (!std::is_same_v<S, float> && st.has_masters()) {  // fp32: the working copies are the masters
+      shard->own_masters(st.masters());
+      st.release_masters();
+    }
+  }
   plan.schedule = o.schedule;
   plan.adam = o.optimizer == OptimizerKind::adam;
   plan.adam_options = o.adam;
@@ -85,6 +96,27 @@ void Trainer<S>::Impl::optimizer_step(const optim::GradFold& fold) {
   b.m = st.moment_m();
   b.v = st.moment_v();
   optim::adam_step(b, optim::AdamConstants{}, o.master, sr_seed, 1);
+}
+
+template <class S>
+void Trainer<S>::Impl::sharded_optimizer_step(const optim::GradFold& fold, const optim::TrainStepOptions& ts) {
+  auto& st = model.store;
+  // The fold points at the words of this rank's shard: make them the whole model's first.
+  shard->agree(ws.words.get(1, st.backend()), scaler.words(st.backend()), optim::fused_rule(scaler, ts));
+  const amp::GradBuffer g = shard->shard_of(grads());
+  const dist::ShardRange r = shard->range();
+  float* master = std::is_same_v<S, float> ? st.masters() + r.begin : shard->masters();
+  optim::ParamBuffers b{st.backend(), r.size(), master, st.working() + r.begin, layers::dtype_of<S>(),
+                        g.data, g.dtype, nullptr, nullptr, fold};
+  if (o.optimizer == OptimizerKind::sgd) {
+    optim::sgd_step(b, 0.0f, o.master, sr_seed, step);
+  } else {
+    shard->ensure_moments();
+    b.m = shard->moment_m();
+    b.v = shard->moment_v();
+    optim::adam_step(b, optim::AdamConstants{}, o.master, sr_seed, 1);
+  }
+  shard->gather_working(st.working(), layers::dtype_of<S>());
 }
 
 template <class S>
@@ -166,7 +198,7 @@ void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& ba
   // A graph records pointers: an allocation since the captures may have moved a buffer.
   if (!graphs.empty() && graph_allocations != allocation_count(b)) drop_graphs();
   // Data parallel (chapter 08): the ranks' all-reduce waits on the host, so those steps run directly.
-  if (o.cuda_graph != CudaGraph::on || o.after_backward || direct_steps < kDirectSteps) {
+  if (o.cuda_graph != CudaGraph::on || o.after_backward || shard || direct_steps < kDirectSteps) {
     step_work(batches, false);
     ++direct_steps;
     return;
@@ -216,13 +248,17 @@ void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preload
     model.backward([&](std::int64_t from) { o.grads_final(g, from); });
   }
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
-  if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
+  if (shard) shard->reduce_scatter(grads());  // ZeRO-1: this rank's shard of the summed gradients
+  else if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
   optim::TrainStepOptions ts;
   ts.clip = o.clip;
   ts.clip_options.max_norm = o.clip ? o.max_norm : 1.0f;
   // Without a scaler nothing skips a non-finite step: let the clip refuse it before it
   // multiplies (PyTorch's error_if_nonfinite), so the gradients still show where it began.
   ts.clip_options.error_if_nonfinite = o.scaler.mode == amp::ScaleMode::off;
+  if (shard)
+    return optim::device_train_step(scaler, shard->shard_of(grads()), ts, ws, log, plan,
+                                    [&](const optim::GradFold& f) { sharded_optimizer_step(f, ts); });
   optim::device_train_step(scaler, grads(), ts, ws, log, plan, [&](const optim::GradFold& f) { optimizer_step(f); });
 }
 
@@ -271,9 +307,16 @@ float Trainer<S>::loss_scale() const { return impl_->scaler.scale(); }
 template <class S>
 std::int64_t Trainer<S>::parameter_count() const { return impl_->model.store.count(); }
 template <class S>
-std::vector<float> Trainer<S>::masters_host() { return impl_->model.store.masters_host(); }
+std::vector<float> Trainer<S>::masters_host() {
+  Impl& t = *impl_;
+  if (t.shard && t.shard->masters()) return t.shard->gather_host(t.shard->masters());  // collective
+  return t.model.store.masters_host();
+}
 template <class S>
-std::vector<float> Trainer<S>::weights_host() { return impl_->model.store.weights_host(); }
+std::vector<float> Trainer<S>::weights_host() {
+  if (impl_->shard && impl_->shard->masters()) return masters_host();  // ZeRO-1: the weights are the sharded masters
+  return impl_->model.store.weights_host();
+}
 template <class S>
 std::vector<float> Trainer<S>::grads_host(const std::string& param) {
   auto& st = impl_->model.store;
@@ -283,10 +326,20 @@ std::vector<float> Trainer<S>::grads_host(const std::string& param) {
   throw Error("the model has no parameter named '" + param + "'");
 }
 template <class S>
-layers::StoreBytes Trainer<S>::store_bytes() const { return impl_->model.store.bytes(); }
+layers::StoreBytes Trainer<S>::store_bytes() const {
+  layers::StoreBytes b = impl_->model.store.bytes();
+  if (const auto& s = impl_->shard) b.masters += s->master_bytes(), b.moments += s->moment_bytes();  // ZeRO-1's shards
+  return b;
+}
 template <class S>
 std::vector<float> Trainer<S>::moments_host() {
   auto& st = impl_->model.store;
+  if (auto& s = impl_->shard; s && s->has_moments()) {  // ZeRO-1: gathered from every rank (collective)
+    auto m = s->gather_host(s->moment_m());
+    const auto v = s->gather_host(s->moment_v());
+    m.insert(m.end(), v.begin(), v.end());
+    return m;
+  }
   if (!st.has_moments()) return {};
   auto m = to_host(st.moment_m(), std::size_t(st.size()));
   const auto v = to_host(st.moment_v(), std::size_t(st.size()));

@@ -13,6 +13,7 @@
 #include "common/device_memory.hpp"
 #include "common/number_words.hpp"
 #include "common/stream.hpp"
+#include "kernels/dist/sharded_optimizer.hpp"
 #include "kernels/layers/transformer.hpp"
 #include "kernels/optim/train_step.hpp"
 #include "kernels/train/data.hpp"
@@ -46,6 +47,8 @@ struct Trainer<S>::Impl {
   int skipped_in_row = 0;            ///< as of the last read of the log
   StepResult last;                   ///< the last step's result (host fields; the rest as last read)
   std::uint64_t dropout_seed, sr_seed;
+  /// ZeRO-1 (TrainerOptions::shard_optimizer): this rank's masters and moments; null otherwise.
+  std::unique_ptr<dist::ShardedOptimizer> shard;
   const layers::Param<S>* fault_param = nullptr;
   /// The step being run, in the backend's memory: count_step() advances it at the start of
   /// each step and the fault hook reads it (fault_inject.hpp), so a replayed step sees its
@@ -92,6 +95,8 @@ struct Trainer<S>::Impl {
   /// The whole gradient buffer, in fp32 or in S (the store's GradType).
   amp::GradBuffer grads();
   void optimizer_step(const optim::GradFold& fold);
+  /// The same on this rank's shard (ZeRO-1), then every rank's working copies gathered.
+  void sharded_optimizer_step(const optim::GradFold& fold, const optim::TrainStepOptions& ts);
   /// The first parameter whose gradient holds an inf or NaN (host copies, one per view).
   std::string first_nonfinite();
 };
