@@ -57,6 +57,16 @@ Problem seeded(const Op* l, Shape3 s, DType in, Values values) {
   return p;
 }
 
+// `count` values drawn uniformly from [-2, 2) and rounded to the 16-bit type `in`.
+std::vector<std::uint16_t> random16(DType in, std::int64_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> f(static_cast<std::size_t>(count));
+  for (float& x : f) x = u(rng);
+  std::vector<std::uint16_t> h(f.size());
+  convert_from_f32(in, f.data(), h.data(), count);
+  return h;
+}
+
 // C of one product of random 16-bit inputs (NT, padded leading dimensions, alpha and beta
 // over a random C), on the path in force.
 std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k) {
@@ -69,14 +79,8 @@ std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k)
   g.beta = -1.5f;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  auto random16 = [&](std::int64_t count) {
-    std::vector<float> f(static_cast<std::size_t>(count));
-    for (float& x : f) x = u(rng);
-    std::vector<std::uint16_t> h(f.size());
-    convert_from_f32(in, f.data(), h.data(), count);
-    return h;
-  };
-  const auto a = random16((op_a == Op::N ? m : k) * g.lda), b = random16((op_b == Op::N ? k : n) * g.ldb);
+  const auto a = random16(in, (op_a == Op::N ? m : k) * g.lda, rng),
+             b = random16(in, (op_b == Op::N ? k : n) * g.ldb, rng);
   std::vector<float> c(std::size_t(m * g.ldc));
   for (float& x : c) x = u(rng);
   g.a = a.data();
@@ -255,15 +259,8 @@ TEST_CASE("cpu paths: the fp32 paths give the sequential sum's bits on the train
       g.in = in;
       g.out = t.c16 ? in : DType::f32;
       std::mt19937 rng(11);
-      std::normal_distribution<float> normal(0.0f, 1.0f);
-      auto random16 = [&](std::int64_t count) {
-        std::vector<float> f(static_cast<std::size_t>(count));
-        for (float& x : f) x = normal(rng);
-        std::vector<std::uint16_t> h(f.size());
-        convert_from_f32(in, f.data(), h.data(), count);
-        return h;
-      };
-      const auto a = random16(std::int64_t(t.m) * t.k * t.batch), b = random16(std::int64_t(t.k) * t.n * t.batch);
+      const auto a = random16(in, std::int64_t(t.m) * t.k * t.batch, rng),
+                 b = random16(in, std::int64_t(t.k) * t.n * t.batch, rng);
       g.a = a.data();
       g.b = b.data();
       const std::vector<std::uint32_t> want = sequential_bits(g);
