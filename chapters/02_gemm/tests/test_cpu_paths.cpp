@@ -57,6 +57,16 @@ Problem seeded(const Op* l, Shape3 s, DType in, Values values) {
   return p;
 }
 
+// `count` values drawn uniformly from [-2, 2) and rounded to the 16-bit type `in`.
+std::vector<std::uint16_t> random16(DType in, std::int64_t count, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> f(static_cast<std::size_t>(count));
+  for (float& x : f) x = u(rng);
+  std::vector<std::uint16_t> h(f.size());
+  convert_from_f32(in, f.data(), h.data(), count);
+  return h;
+}
+
 // C of one product of random 16-bit inputs (NT, padded leading dimensions, alpha and beta
 // over a random C), on the path in force.
 std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k) {
@@ -69,14 +79,8 @@ std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k)
   g.beta = -1.5f;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  auto random16 = [&](std::int64_t count) {
-    std::vector<float> f(static_cast<std::size_t>(count));
-    for (float& x : f) x = u(rng);
-    std::vector<std::uint16_t> h(f.size());
-    convert_from_f32(in, f.data(), h.data(), count);
-    return h;
-  };
-  const auto a = random16((op_a == Op::N ? m : k) * g.lda), b = random16((op_b == Op::N ? k : n) * g.ldb);
+  const auto a = random16(in, (op_a == Op::N ? m : k) * g.lda, rng),
+             b = random16(in, (op_b == Op::N ? k : n) * g.ldb, rng);
   std::vector<float> c(std::size_t(m * g.ldc));
   for (float& x : c) x = u(rng);
   g.a = a.data();
@@ -84,6 +88,67 @@ std::vector<float> product_bits(DType in, Op op_a, Op op_b, int m, int n, int k)
   g.c = c.data();
   gemm_cpu(g);
   return c;
+}
+
+
+// One of the trainer's products on random 16-bit inputs: batch entries of m x n, tight
+// leading dimensions, alpha 1 and beta 0, C in fp32 or in the input's type.
+struct TrainerProduct {
+  Op op_a, op_b;
+  int m, n, k, batch;
+  bool c16;
+};
+
+float widen(DType in, std::uint16_t v) {
+  float f = 0.0f;
+  convert_to_f32(in, &v, &f, 1);
+  return f;
+}
+
+// C's bits as the plain loop gives them: each element the fp32 sum of its exact products
+// in the order k = 0, 1, ..., rounded once to a 16-bit C. The loop is written out here,
+// independent of the packed GEMM's blocks and packing.
+std::vector<std::uint32_t> sequential_bits(const GemmArgs& g) {
+  const auto* a = static_cast<const std::uint16_t*>(g.a);
+  const auto* b = static_cast<const std::uint16_t*>(g.b);
+  std::vector<std::uint32_t> out;
+  for (int z = 0; z < g.batch; ++z)
+    for (int i = 0; i < g.m; ++i)
+      for (int j = 0; j < g.n; ++j) {
+        float sum = 0.0f;
+        for (int p = 0; p < g.k; ++p) {
+          const std::int64_t ia = z * g.stride_a + (g.op_a == Op::N ? i * g.lda + p : p * g.lda + i);
+          const std::int64_t ib = z * g.stride_b + (g.op_b == Op::N ? p * g.ldb + j : j * g.ldb + p);
+          sum += widen(g.in, a[ia]) * widen(g.in, b[ib]);  // exact product: FMA or not, one rounding
+        }
+        std::uint32_t bits = 0;
+        if (g.out == DType::f32) {
+          std::memcpy(&bits, &sum, sizeof sum);
+        } else {
+          std::uint16_t h = 0;
+          convert_from_f32(g.out, &sum, &h, 1);
+          bits = h;
+        }
+        out.push_back(bits);
+      }
+  return out;
+}
+
+// The same product on the path in force, C's bits in the order sequential_bits gives them.
+std::vector<std::uint32_t> packed_bits(GemmArgs g) {
+  const std::size_t count = std::size_t(g.m) * std::size_t(g.n) * std::size_t(g.batch);
+  std::vector<float> c32(count, 0.0f);
+  std::vector<std::uint16_t> c16(count, 0);
+  g.c = g.out == DType::f32 ? static_cast<void*>(c32.data()) : static_cast<void*>(c16.data());
+  gemm_cpu(g);
+  std::vector<std::uint32_t> out(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (g.out == DType::f32)
+      std::memcpy(&out[i], &c32[i], sizeof(float));
+    else
+      out[i] = c16[i];
+  }
+  return out;
 }
 
 }  // namespace
@@ -229,6 +294,42 @@ TEST_CASE("cpu paths: bf16 on avx512bf16 gives the bits of VDPBF16PS's order whi
     int differ = 0;
     for (std::size_t e = 0; e < c.size(); ++e) differ += c[e] != in_order[e];
     CHECK(differ > 0);
+  }
+}
+
+TEST_CASE("cpu paths: the fp32 paths give the sequential sum's bits on the trainer's products") {
+  // The seed model's products at a small batch: the FFN's K of 2048 forward and back (where
+  // OpenBLAS's order, and so its bits, differ from these, with the attention's scores), the
+  // attention's batches of tiny matrices (head dim 32) with fp32 and 16-bit C, a dx rounded
+  // in the epilogue. Each element must be the plain loop's fp32 sum in the order k = 0, 1, ...,
+  // bit for bit: a wrong tile edge, a transposed sliver or a second rounding shows here.
+  const TrainerProduct products[] = {
+      {Op::N, Op::T, 40, 128, 2048, 1, false},  // FFN down, forward: X W2^T
+      {Op::N, Op::N, 40, 128, 2048, 1, true},   // FFN up, its dx: dH W1, rounded in the epilogue
+      {Op::T, Op::N, 128, 64, 40, 1, false},    // a dW: dY^T X over the tokens
+      {Op::N, Op::T, 4, 3, 32, 16, false},      // attention scores Q K^T per head
+      {Op::N, Op::N, 4, 32, 3, 16, true},       // probabilities times V
+      {Op::T, Op::N, 3, 32, 4, 16, true},       // their backward
+  };
+  for (const DType in : {DType::f16, DType::bf16}) {
+    for (const TrainerProduct& t : products) {
+      CAPTURE(t.m);
+      CAPTURE(t.n);
+      CAPTURE(t.k);
+      GemmArgs g = gemm_args(t.op_a, t.op_b, t.m, t.n, t.k, t.batch);
+      g.in = in;
+      g.out = t.c16 ? in : DType::f32;
+      std::mt19937 rng(11);
+      const auto a = random16(in, std::int64_t(t.m) * t.k * t.batch, rng),
+                 b = random16(in, std::int64_t(t.k) * t.n * t.batch, rng);
+      g.a = a.data();
+      g.b = b.data();
+      const std::vector<std::uint32_t> want = sequential_bits(g);
+      for_each_path([&](CpuIsa isa) {
+        if (in == DType::bf16 && (isa == CpuIsa::avx512bf16 || isa == CpuIsa::amx)) return;  // the units' own sums
+        CHECK(packed_bits(g) == want);
+      });
+    }
   }
 }
 
