@@ -44,6 +44,18 @@ void synchronize();
 void* create_stream();
 void destroy_stream(void* stream) noexcept;
 void synchronize_stream(void* stream);
+/// Pinned host memory (cudaHostAlloc), the async copies from and into it (no wait: the
+/// host must not touch the memory before an event after the copy is done), and events
+/// (common/pinned.hpp, common/device_event.hpp).
+void* host_alloc(std::size_t bytes);
+void host_free(void* p) noexcept;
+void copy_to_device_async(void* dst, const void* pinned_src, std::size_t bytes, void* stream);
+void copy_to_host_async(void* pinned_dst, const void* src, std::size_t bytes, void* stream);
+void* event_create();
+void event_destroy(void* event) noexcept;
+void event_record(void* event, void* stream);
+bool event_query(void* event);  ///< true when done; never waits
+void event_synchronize(void* event);
 }  // namespace gpu
 
 /// Throws Error: "<what>: expected a build with CUDA, found one without it".

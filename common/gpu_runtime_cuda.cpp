@@ -95,6 +95,46 @@ void synchronize_stream(void* stream) {
   counters::wait(Backend::cuda);
   HALFWAY_CUDA_CHECK(cudaStreamSynchronize(as_stream(stream)));
 }
+void* host_alloc(std::size_t bytes) {
+  require_gpu();
+  void* p = nullptr;
+  counters::allocation(Backend::cuda);
+  HALFWAY_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+  return p;
+}
+void host_free(void* p) noexcept {
+  counters::wait(Backend::cuda);  // cudaFreeHost synchronises the device
+  cudaFreeHost(p);
+}
+// From or into pinned memory an async copy returns at once (runtime_counters.hpp: no wait).
+void copy_to_device_async(void* dst, const void* pinned_src, std::size_t bytes, void* stream) {
+  counters::copy(Backend::cuda, counters::Copy::to_device, bytes);
+  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, pinned_src, bytes, cudaMemcpyHostToDevice, as_stream(stream)));
+}
+void copy_to_host_async(void* pinned_dst, const void* src, std::size_t bytes, void* stream) {
+  counters::copy(Backend::cuda, counters::Copy::to_host, bytes);
+  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(pinned_dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)));
+}
+void* event_create() {
+  require_gpu();
+  cudaEvent_t e = nullptr;
+  HALFWAY_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  return e;
+}
+void event_destroy(void* event) noexcept { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+void event_record(void* event, void* stream) {
+  HALFWAY_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), as_stream(stream)));
+}
+bool event_query(void* event) {
+  const cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (e == cudaErrorNotReady) return false;
+  HALFWAY_CUDA_CHECK(e);
+  return true;
+}
+void event_synchronize(void* event) {
+  counters::wait(Backend::cuda);
+  HALFWAY_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)));
+}
 }  // namespace gpu
 
 }  // namespace halfway

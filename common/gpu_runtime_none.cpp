@@ -21,6 +21,15 @@ void synchronize() { no_cuda(); }
 void* create_stream() { no_cuda(); }
 void destroy_stream(void*) noexcept {}
 void synchronize_stream(void*) { no_cuda(); }
+void* host_alloc(std::size_t) { no_cuda(); }
+void host_free(void*) noexcept {}
+void copy_to_device_async(void*, const void*, std::size_t, void*) { no_cuda(); }
+void copy_to_host_async(void*, const void*, std::size_t, void*) { no_cuda(); }
+void* event_create() { no_cuda(); }
+void event_destroy(void*) noexcept {}
+void event_record(void*, void*) { no_cuda(); }
+bool event_query(void*) { no_cuda(); }
+void event_synchronize(void*) { no_cuda(); }
 }  // namespace gpu
 
 }  // namespace halfway

@@ -26,6 +26,16 @@ struct Hooks {
   void* (*create_stream)() = nullptr;
   void (*destroy_stream)(void* stream) noexcept = nullptr;
   void (*synchronize_stream)(void* stream) = nullptr;  ///< throws a kernel's error
+  /// Pinned host memory (cudaHostAlloc: registered, so a copy from it need not wait) and
+  /// events (common/pinned.hpp, common/device_event.hpp). A copy into or out of pinned
+  /// memory goes through `copy` above: the emulator sees the memory is pinned.
+  void* (*host_alloc)(std::size_t bytes) = nullptr;  ///< throws halfway::Error
+  void (*host_free)(void* p) noexcept = nullptr;
+  void* (*event_create)() = nullptr;
+  void (*event_destroy)(void* event) noexcept = nullptr;
+  void (*event_record)(void* event, void* stream) = nullptr;
+  bool (*event_query)(void* event) = nullptr;        ///< true when done; never waits
+  void (*event_synchronize)(void* event) = nullptr;  ///< throws a kernel's error
 };
 
 /// Empty until the emulator installs its functions (before main).

@@ -369,10 +369,38 @@ void buf_synchronize_stream(void* s) {
   check(cudaStreamSynchronize(static_cast<cudaStream_t>(s)), "cudaStreamSynchronize", 0);
 }
 
+void* pinned_alloc(std::size_t bytes) {
+  void* p = nullptr;
+  check(cudaHostAlloc(&p, bytes, cudaHostAllocDefault), "cudaHostAlloc", bytes);
+  return p;
+}
+void pinned_free(void* p) noexcept { cudaFreeHost(p); }
+void* event_create() {
+  cudaEvent_t e = nullptr;
+  check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate", 0);
+  return e;
+}
+void event_destroy(void* e) noexcept { cudaEventDestroy(static_cast<cudaEvent_t>(e)); }
+void event_record(void* e, void* s) {
+  check(cudaEventRecord(static_cast<cudaEvent_t>(e), static_cast<cudaStream_t>(s)), "cudaEventRecord", 0);
+}
+bool event_query(void* e) {
+  const cudaError_t r = cudaEventQuery(static_cast<cudaEvent_t>(e));
+  if (r == cudaErrorNotReady) return false;
+  check(r, "cudaEventQuery", 0);
+  return true;
+}
+void event_synchronize(void* e) {
+  check(cudaEventSynchronize(static_cast<cudaEvent_t>(e)), "cudaEventSynchronize", 0);
+}
+
 [[maybe_unused]] const bool g_hooks_installed = [] {
   emu_device::hooks = emu_device::Hooks{&buf_alloc,         &buf_free,           &buf_copy,
                                         &buf_synchronize,   &buf_create_stream,  &buf_destroy_stream,
-                                        &buf_synchronize_stream};
+                                        &buf_synchronize_stream,
+                                        &pinned_alloc,      &pinned_free,        &event_create,
+                                        &event_destroy,     &event_record,       &event_query,
+                                        &event_synchronize};
   return true;
 }();
 }  // namespace

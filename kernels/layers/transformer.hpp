@@ -475,10 +475,12 @@ class Seq2Seq {
   /// each on a batch of token 0 allocates what they need; the gradients are zeroed after
   /// it. Later batches within those sizes allocate nothing: steps, evaluation, translation.
   /// A second call with sizes already covered does nothing (the trainer asks every step).
-  void reserve(int train_B, int eval_B, int Ls, int Lt) {
-    const std::array<int, 4> want{train_B, eval_B, Ls, Lt};
+  /// `slots`: the batch upload's staging and preload slots (batch_upload.hpp).
+  void reserve(int train_B, int eval_B, int Ls, int Lt, BatchSlots slots = {}) {
+    const std::array<int, 6> want{train_B, eval_B, Ls, Lt, slots.staging, slots.preload};
     if (want == reserved_) return;
     reserved_ = want;
+    upload_.reserve(std::max(train_B, eval_B), Ls, Lt, on_device<S>(), slots);
     const auto pass = [&](int B, bool training) {
       Batch b;
       b.B = B, b.Ls = Ls, b.Lt = Lt;
@@ -487,7 +489,6 @@ class Seq2Seq {
       b.tgt_out.assign(std::size_t(B) * Lt, 0);
       b.src_pad.assign(b.src.size(), 0);
       b.tgt_pad.assign(b.tgt_in.size(), 0);
-      upload_.reserve(B, Ls, Lt, on_device<S>());
       forward(b, RunState{training, 0, 0});
       if (!training) return;
       float* word = loss_word();
@@ -499,6 +500,8 @@ class Seq2Seq {
     if (eval_B > 0) pass(eval_B, false);
     zero_grad();
     batch_ = nullptr;
+    // The sizing passes' work done: the steps find every staging slot's copy done.
+    if (on_device<S>()) ::halfway::synchronize(layers_backend());
   }
   /// The logits of the last forward (in the layers' memory: on cuda a device pointer).
   const S* logits() const { return last_logits_; }
@@ -577,7 +580,7 @@ class Seq2Seq {
   const Batch* batch_ = nullptr;
   std::vector<A> pe_;
   BatchUpload upload_;
-  std::array<int, 4> reserved_{0, 0, 0, 0};  // reserve()'s last sizes
+  std::array<int, 6> reserved_{};  // reserve()'s last sizes and slots
   int ignore_ = -1;  // the forward's loss_ignore_index
   Buf<A> pe_dev_;
   bool drop_ = false;

@@ -2,15 +2,11 @@
 // one-thread kernels, and the read on logging steps.
 #include "kernels/optim/step_log.hpp"
 
+#include <cstring>
+
 #include "common/dispatch.hpp"
 
 namespace halfway::optim {
-
-StepLogDevice::~StepLogDevice() {
-  if (backend_ == Backend::cpu) return;
-  if (pinned_) HALFWAY_KERNEL(backend_, pinned_free(pinned_));
-  if (event_) HALFWAY_KERNEL(backend_, event_destroy(event_));
-}
 
 void StepLogDevice::reset(Backend b, std::int64_t taken, int skipped_in_row) {
   HALFWAY_EXPECT(log_.data() == nullptr || b == backend_, "one backend for a step log",
@@ -23,11 +19,9 @@ void StepLogDevice::reset(Backend b, std::int64_t taken, int skipped_in_row) {
   copy_in(b, log_.get(1, b), &fresh, sizeof fresh);
   ctl_.get(1, b);
   seen_ = fresh;
-  if (b == Backend::cpu || pinned_) return;
-  void* p = nullptr;
-  HALFWAY_KERNEL(b, pinned_alloc(sizeof(StepLog), &p));
-  pinned_ = static_cast<StepLog*>(p);
-  HALFWAY_KERNEL(b, event_create(&event_));
+  if (b == Backend::cpu || pinned_.data()) return;
+  pinned_ = PinnedBytes(b, sizeof(StepLog));
+  copied_ = DeviceEvent(b);
 }
 
 void StepLogDevice::begin(const amp::ScalerWords* sw, const StepPlan& p) {
@@ -47,10 +41,11 @@ const StepLog& StepLogDevice::read() {
     clear_period(*log_.data());
     return seen_;
   }
-  HALFWAY_KERNEL(backend_, copy_out_async(pinned_, log_.data(), sizeof(StepLog), event_));
+  copy_out_async(backend_, pinned_.data(), log_.data(), sizeof(StepLog));
+  copied_.record();
   HALFWAY_KERNEL(backend_, step_log_clear_period(log_.data()));  // after the copy, on the same stream
-  HALFWAY_KERNEL(backend_, event_wait(event_));
-  seen_ = *pinned_;
+  copied_.wait();
+  std::memcpy(&seen_, pinned_.data(), sizeof seen_);
   return seen_;
 }
 

@@ -1,6 +1,5 @@
 // The step log on the device (API: step_log.hpp): one-thread kernels at the start and the
-// end of a step, and the runtime calls of the read (pinned host memory, an async copy on
-// the current stream, an event), the emulator's or CUDA's.
+// end of a step, and the one that clears the period after a read.
 #include "common/device.cuh"
 #include "kernels/optim/step_log.hpp"
 
@@ -18,8 +17,6 @@ __global__ void end_kernel(::halfway::optim::StepLog* log, const ::halfway::opti
 }
 
 __global__ void clear_period_kernel(::halfway::optim::StepLog* log) { ::halfway::optim::clear_period(*log); }
-
-cudaStream_t current() { return launch_stream(0); }
 
 }  // namespace
 
@@ -39,24 +36,5 @@ void step_log_clear_period(::halfway::optim::StepLog* log) {
   HALFWAY_LAUNCH(clear_period_kernel, 1, 1, 0, 0)(log);
   HALFWAY_CUDA_CHECK(cudaGetLastError());
 }
-
-void pinned_alloc(std::size_t bytes, void** out) { HALFWAY_CUDA_CHECK(cudaHostAlloc(out, bytes, cudaHostAllocDefault)); }
-
-void pinned_free(void* p) noexcept { (void)cudaFreeHost(p); }
-
-void event_create(void** out) {
-  cudaEvent_t e = nullptr;
-  HALFWAY_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  *out = e;
-}
-
-void event_destroy(void* e) noexcept { (void)cudaEventDestroy(static_cast<cudaEvent_t>(e)); }
-
-void copy_out_async(void* dst, const void* src, std::size_t bytes, void* e) {
-  HALFWAY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, current()));
-  HALFWAY_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(e), current()));
-}
-
-void event_wait(void* e) { HALFWAY_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(e))); }
 
 }  // namespace halfway::HALFWAY_KERNEL_NS

@@ -26,8 +26,10 @@
 #include <cstdint>
 
 #include "common/backend.hpp"
+#include "common/device_event.hpp"
 #include "common/device_memory.hpp"
 #include "common/hd.hpp"
+#include "common/pinned.hpp"
 #include "common/rng.hpp"
 #include "kernels/amp/device_scaler.hpp"
 #include "kernels/optim/check_norm.hpp"
@@ -131,7 +133,6 @@ HALFWAY_HD_INLINE void clear_period(StepLog& log) {
 class StepLogDevice {
  public:
   StepLogDevice() = default;
-  ~StepLogDevice();
   StepLogDevice(const StepLogDevice&) = delete;
   StepLogDevice& operator=(const StepLogDevice&) = delete;
 
@@ -154,26 +155,18 @@ class StepLogDevice {
   Backend backend_ = Backend::cpu;
   Buf<StepLog> log_;
   Buf<StepControl> ctl_;
-  StepLog* pinned_ = nullptr;  ///< the read's destination (pinned host memory on emu and cuda)
-  void* event_ = nullptr;      ///< recorded after the copy; read() waits for it
+  PinnedBytes pinned_;  ///< the read's destination (pinned host memory on emu and cuda)
+  DeviceEvent copied_;  ///< recorded after the read's copy; read() waits for it
   StepLog seen_{};
 };
 
 }  // namespace halfway::optim
 
-/// The kernels (one thread each) and the runtime calls of the read (step_log.cu). None waits,
-/// but event_wait.
+/// The kernels (one thread each, step_log.cu). None waits.
 HALFWAY_KERNEL_API(
   void step_log_begin(::halfway::optim::StepLog* log, ::halfway::optim::StepControl* ctl,
                       const ::halfway::amp::ScalerWords* sw, ::halfway::optim::StepPlan plan);
   void step_log_end(::halfway::optim::StepLog* log, const ::halfway::optim::StepWords* w,
                     const ::halfway::amp::ScalerWords* sw, ::halfway::optim::StepRule rule, int collapse_after);
   void step_log_clear_period(::halfway::optim::StepLog* log);
-  void pinned_alloc(std::size_t bytes, void** out);
-  void pinned_free(void* p) noexcept;
-  void event_create(void** out);
-  void event_destroy(void* e) noexcept;
-  /// An async copy device -> pinned host on the current stream, then `e` recorded after it.
-  void copy_out_async(void* dst, const void* src, std::size_t bytes, void* e);
-  void event_wait(void* e);
 )

@@ -275,7 +275,8 @@ StepResult Trainer<S>::Impl::run_step() {
   // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
   // no later step, evaluation or translation allocates.
   model.reserve(int(std::min<std::int64_t>(o.batch, order.size())), std::min(o.eval_batch, kEvalBatch),
-                task::kMaxSource, task::kMaxTarget);
+                task::kMaxSource, task::kMaxTarget,
+                layers::batch_slots_for(o.log_every, o.accumulate, o.cuda_graph == CudaGraph::on));
   run_step_work(r, batches);
   micro += o.accumulate;
   order.prepare(micro);  // the next step's first micro-batch, while the device runs this step
