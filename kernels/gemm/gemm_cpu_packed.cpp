@@ -96,28 +96,20 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   const int m_slivers = (g.m + mr - 1) / mr;
   const bool direct = g.alpha == 1.0f && g.beta == 0.0f;
   const bool parallel = worth_gemm_threads(double(g.m) * g.n * g.k);
-  thread_local Scratch b_pack, c_stage;
-  // A 16-bit C is computed in fp32, the whole batch, and rounded at the end by the bulk
-  // conversion (one call for a contiguous batch: the attention's are 128 small matrices).
+  thread_local Scratch b_pack;
+  // A 16-bit C is computed in fp32 into a per-thread stage of one sliver's rows of the
+  // panel, and rounded (read first when beta != 0) right after that sliver, while the stage
+  // is in cache: no fp32 copy of C, no separate conversion pass over it. Each element is
+  // rounded once from the same fp32 value, so the bits are those of a whole-C pass.
   const bool c16 = g.out != DType::f32;
-  const std::int64_t mn = std::int64_t(g.m) * g.n;
-  auto* c_f32 = c16 ? static_cast<float*>(c_stage.get(sizeof(float) * std::size_t(mn * g.batch))) : nullptr;
   auto* c_out = static_cast<std::uint16_t*>(g.c);
-  const bool c_tight = g.ldc == g.n && (g.batch == 1 || g.stride_c == mn);
-  if (c16 && g.beta != 0.0f) {
-    if (c_tight)
-      matrix_to_f32(g.out, c_out, g.n, c_f32, g.m * std::int64_t(g.batch), g.n);
-    else
-      for (int z = 0; z < g.batch; ++z) matrix_to_f32(g.out, c_out + z * g.stride_c, g.ldc, c_f32 + z * mn, g.m, g.n);
-  }
-
   const auto* a16 = static_cast<const std::uint16_t*>(g.a);
   const auto* b16 = static_cast<const std::uint16_t*>(g.b);
   for (int z = 0; z < g.batch; ++z) {
     const std::uint16_t* a = a16 + z * g.stride_a;
     const std::uint16_t* b = b16 + z * g.stride_b;
-    float* const c = c16 ? c_f32 + z * mn : static_cast<float*>(g.c) + z * g.stride_c;
-    const std::int64_t ldc = c16 ? g.n : g.ldc;
+    float* const c = c16 ? nullptr : static_cast<float*>(g.c) + z * g.stride_c;
+    std::uint16_t* const c_z = c16 ? c_out + z * g.stride_c : nullptr;
     for (int j0 = 0; j0 < g.n; j0 += nc) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
@@ -129,13 +121,19 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
                       bp + s * b_sliver);
         });
       for_each(m_slivers, parallel, [&](int s) {
-        thread_local Scratch a_pack, tile;
+        thread_local Scratch a_pack, tile, c_stage;
         auto* ap = a_pack.get(a_sliver);
         auto* t = static_cast<float*>(tile.get(sizeof(float) * std::size_t(mr) * nr));
         const int i0 = s * mr, rows = std::min(mr, g.m - i0);
+        // This sliver's block of C: in C itself, or (16-bit C) in the stage, ldc = cols.
+        float* const cs = c16 ? static_cast<float*>(c_stage.get(sizeof(float) * std::size_t(mr) * cols))
+                              : c + std::int64_t(i0) * g.ldc + j0;
+        const std::int64_t ldc = c16 ? cols : g.ldc;
+        if (c16 && g.beta != 0.0f)
+          for (int r = 0; r < rows; ++r) convert_to_f32(g.out, c_z + std::int64_t(i0 + r) * g.ldc + j0, cs + r * ldc, cols);
         path.pack_a(g.in, a + std::int64_t(i0) * a_rs, a_rs, a_ps, rows, g.k, kp, ap);
         for (int q = 0; q < n_slivers; ++q) {
-          float* cq = c + std::int64_t(i0) * ldc + j0 + q * nr;
+          float* cq = cs + q * nr;
           const int width = std::min(nr, cols - q * nr);
           if (direct && rows == mr && width == nr) {
             path.micro(kp, ap, bp + q * b_sliver, cq, ldc);  // C = A B, a whole block: straight into C
@@ -144,14 +142,11 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
             store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
           }
         }
+        if (c16)
+          for (int r = 0; r < rows; ++r)
+            convert_from_f32(g.out, cs + r * ldc, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
       });
     }
-  }
-  if (c16) {
-    if (c_tight)
-      matrix_from_f32(g.out, c_f32, c_out, g.n, g.m * std::int64_t(g.batch), g.n);
-    else
-      for (int z = 0; z < g.batch; ++z) matrix_from_f32(g.out, c_f32 + z * mn, c_out + z * g.stride_c, g.ldc, g.m, g.n);
   }
 }
 

@@ -2,6 +2,7 @@
 // the dispatch to the kernel on emu and cuda.
 #include "kernels/optim/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/dispatch.hpp"
@@ -41,6 +42,24 @@ void host_loop(bool sgd, float* master, S* working, const G* grad, float* m, flo
   host_loop_of<false>(master, working, grad, m, v, n, c, mode, sr_seed, f);
 }
 
+// fp16/bf16 working copies with fp32 masters: the masters updated, then rounded to the
+// working copies by chapter 02's bulk conversion (F16C where present, a plain twin
+// elsewhere: the bits of st<S>; one scalar rounding per element is the slow part on the
+// host). A block at a time, so the rounding reads the masters from L1, not from memory in
+// a second pass over every parameter.
+template <bool Sgd, class G>
+void master_loop_of(DType working_type, float* master, std::uint16_t* working, const G* grad, float* m, float* v,
+                    std::int64_t n, const AdamConstants& c, int mode, std::uint64_t sr_seed, GradFactors f) {
+  constexpr std::int64_t kBlock = 2048;
+  for_ranges(n, worth_threads(n), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; i += kBlock) {
+      const std::int64_t e = std::min(end, i + kBlock);
+      update_range<Sgd>(i, e, master, master, grad, m, v, c, mode, sr_seed, f);
+      convert_from_f32(working_type, master + i, working + i, e - i);
+    }
+  });
+}
+
 template <class S, class G>
 void run(bool sgd, const ParamBuffers& b, const AdamConstants& given, int mode, std::uint64_t given_seed) {
   S* working = static_cast<S*>(b.working);
@@ -52,12 +71,9 @@ void run(bool sgd, const ParamBuffers& b, const AdamConstants& given, int mode, 
     const std::uint64_t sr_seed = sr_seed_of(b.fold, given_seed);
     if constexpr (!std::is_same_v<S, float>) {
       if (mode == int(MasterMode::master)) {
-        // On the host, one scalar rounding to 16 bits per element is the slow part (fp16
-        // has no bit trick); chapter 02's bulk conversion (F16C where present, a plain twin
-        // elsewhere) gives the same bits as st<S>, so: update the masters, then round them
-        // all at once. Two passes over memory instead of one, 5x faster for fp16 here.
-        host_loop<float, G>(sgd, b.master, b.master, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
-        return convert_from_f32(b.working_type, b.master, reinterpret_cast<std::uint16_t*>(working), b.count);
+        auto* w16 = reinterpret_cast<std::uint16_t*>(working);
+        if (sgd) return master_loop_of<true>(b.working_type, b.master, w16, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
+        return master_loop_of<false>(b.working_type, b.master, w16, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
       }
     }
     return host_loop(sgd, b.master, working, grad, b.m, b.v, b.count, c, mode, sr_seed, f);
