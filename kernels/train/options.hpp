@@ -16,6 +16,7 @@
 
 #include "common/backend.hpp"
 #include "kernels/amp/grad_scaler.hpp"
+#include "kernels/fp8/linear_fp8.hpp"
 #include "kernels/layers/modules.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/schedule.hpp"
@@ -143,6 +144,10 @@ struct TrainerOptions {
   /// (DataOrder::set_shard). 0 of 1: one process.
   int rank = 0;
   int ranks = 1;
+  /// Chapter 09: the Linear layers' GEMMs in fp8 with per-tensor scaling
+  /// (kernels/fp8/linear_fp8.hpp); bf16 storage and fp32 gradients only.
+  bool fp8 = false;
+  fp8::Fp8Recipe fp8_recipe{};
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults
