@@ -17,12 +17,6 @@ namespace halfway::fp8 {
 namespace {
 constexpr int kNr = 16;  // columns of accumulators: one panel
 
-std::array<float, 256> decode_table(Fp8Format format) {
-  std::array<float, 256> t{};
-  for (int v = 0; v < 256; ++v) t[std::size_t(v)] = fp8_bits_to_float(static_cast<std::uint8_t>(v), format);
-  return t;
-}
-
 /// c rows [i0, i0 + Rows) x panel columns [j0, j0 + cols), cols <= kNr: each output's sum
 /// from +0 over ascending k, as the reference (the j lanes are independent sums).
 template <int Rows>
@@ -72,16 +66,14 @@ __attribute__((target("avx512f"))) void panel_avx512(const float* a, const float
 
 void fp8_gemm_packed(const Fp8GemmShape& s, const std::uint8_t* a, float a_inv_scale, const std::uint8_t* b,
                      float b_inv_scale, float* c) {
-  if (s.m < 0 || s.n < 0 || s.k < 0)
-    throw Error("fp8 GEMM: expected sizes >= 0, found m " + std::to_string(s.m) + ", n " + std::to_string(s.n) +
-                ", k " + std::to_string(s.k));
+  check_fp8_gemm_shape(s);
   if (s.m == 0 || s.n == 0) return;
   const float inv_scale = a_inv_scale * b_inv_scale;
   if (s.k == 0) {  // empty sums: +0 * inv_scale, as the reference
     std::fill(c, c + s.m * s.n, 0.0f * inv_scale);
     return;
   }
-  const std::array<float, 256> ta = decode_table(s.a_format), tb = decode_table(s.b_format);
+  const std::array<float, 256> ta = fp8_decode_table(s.a_format), tb = fp8_decode_table(s.b_format);
   static thread_local std::vector<float> fa, fb;
   fa.resize(std::size_t(s.m * s.k));
   const std::int64_t panels_n = (s.n + kNr - 1) / kNr;
