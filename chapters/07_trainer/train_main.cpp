@@ -27,6 +27,7 @@
 #include "kernels/train/checkpoint_io.hpp"
 #include "kernels/train/data.hpp"
 #include "kernels/train/step_profile.hpp"
+#include "kernels/train/fp8_telemetry.hpp"
 #include "kernels/train/telemetry.hpp"
 #include "kernels/train/trainer.hpp"
 
@@ -53,6 +54,8 @@ struct Settings {
   std::vector<std::string> numbers;  // translate mode
   std::string telemetry;             // chapter 04's range counts along the run (telemetry.hpp)
   std::int64_t telemetry_every = 50;
+  std::string fp8_scaling = "delayed", fp8_grad_format = "e5m2", fp8_telemetry;  // chapter 09 (--precision fp8)
+  int fp8_history = kDefaults.fp8_recipe.history_length;
   std::int64_t profile_steps = 0;    // the runtime's counters per step (step_profile.hpp)
   std::int64_t log_every = kDefaults.log_every;
   std::string threads_default;       // how the default thread count was chosen (empty: --threads or OMP_NUM_THREADS)
@@ -122,6 +125,11 @@ void train(const Settings& s, const TrainerOptions& options) {
     telemetry = std::make_unique<Telemetry>(s.telemetry, s.telemetry_every, t.options(), t.train_numbers());
     telemetry->after_step(t);  // the weights the run starts from
   }
+  std::unique_ptr<Fp8Telemetry> fp8_telemetry;  // chapter 09: the scales, amax histories and counts
+  if (!s.fp8_telemetry.empty()) {
+    if (!t.fp8_linears()) throw UsageError("--fp8-telemetry needs --precision fp8");
+    fp8_telemetry = std::make_unique<Fp8Telemetry>(s.fp8_telemetry, s.telemetry_every);
+  }
   std::cout << "halfway-train: " << s.precision << " on " << to_string(o.backend) << ", model d " << o.model.d_model << ", " << o.model.heads << " heads, "
             << o.model.encoder_layers << "+" << o.model.decoder_layers << " layers, ff " << o.model.d_ff << " ("
             << fmt("%.2f", double(t.parameter_count()) / 1e6) << "M parameters), " << o.steps << " steps of batch "
@@ -134,6 +142,11 @@ void train(const Settings& s, const TrainerOptions& options) {
             << amp::to_string(o.scaler.mode) << ", masters " << master_option(o.master) << ", gradients " << s.grad_storage
             << ", init " << s.init << (o.cuda_graph == CudaGraph::on ? ", steps replayed from a CUDA graph" : "")
             << ", seed " << o.seed;
+  if (o.fp8)
+    std::cout << ", Linear GEMMs in fp8 (e4m3, gradients " << to_string(o.fp8_recipe.grad_format) << ", scaling "
+              << fp8::to_string(o.fp8_recipe.scaling)
+              << (o.fp8_recipe.scaling == fp8::Fp8Scaling::delayed ? ", history " + std::to_string(o.fp8_recipe.history_length) : "")
+              << ")";
   if (t.steps_done() > 0) std::cout << ", resumed at step " << t.steps_done();
   std::cout << "\n";
   // The 16-bit GEMM's instruction-set path (HALFWAY_CPU_ISA forces one; step_time.py reads this line).
@@ -177,6 +190,7 @@ void train(const Settings& s, const TrainerOptions& options) {
     if (root && eval_now) e = t.evaluate(t.held_out_numbers(), 0, 0);
     if (r.logged) log.row(r, secs, e ? &*e : nullptr);
     if (telemetry) telemetry->after_step(t);  // observes only: a copy of the weights, on the side
+    if (fp8_telemetry) fp8_telemetry->after_step(r.step, *t.fp8_linears(), r.step >= o.steps);
     char status[160];
     std::snprintf(status, sizeof status, "loss %.4f  lr %.2e  scale %g  %.0f tok/s%s", loss_avg, shown.lr, double(shown.scale),
                   tokens / std::max(secs, 1e-9), skipped ? (" skipped " + std::to_string(skipped)).c_str() : "");
@@ -227,8 +241,18 @@ int main(int argc, char** argv) {
                "`halfway-train translate --resume DIR 407 12` translates with a trained checkpoint."};
   Settings s;
   add_backend_option(app, s.backend);
-  app.add_option("--precision", s.precision, "fp32, fp16 or bf16 (16-bit: mixed precision, fp32 masters)")
-      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))->capture_default_str();
+  app.add_option("--precision", s.precision, "fp32, fp16 or bf16 (16-bit: mixed precision, fp32 masters), or fp8 "
+                                            "(bf16 with the Linear GEMMs in fp8, chapter 09)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16", "fp8"}))->capture_default_str();
+  app.add_option("--fp8-scaling", s.fp8_scaling, "fp8: each tensor's scale from none (1), current (its own amax) or "
+                                                "delayed (the amax history)")
+      ->check(CLI::IsMember({"none", "current", "delayed"}))->capture_default_str();
+  app.add_option("--fp8-grad-format", s.fp8_grad_format, "fp8: the gradients' format (e5m2, or e4m3 as the inputs)")
+      ->check(CLI::IsMember({"e5m2", "e4m3"}))->capture_default_str();
+  app.add_option("--fp8-history", s.fp8_history, "fp8: delayed scaling's amax history length H")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--fp8-telemetry", s.fp8_telemetry, "fp8: write every tensor's scale, amax history and saturation "
+                                                    "and underflow counts every --telemetry-every steps (.csv)");
   app.add_option("--size", s.size, "model: tiny, seed (d 128, 2+2 layers) or base (d 512, 6+6)")
       ->check(CLI::IsMember({"tiny", "seed", "base"}))->capture_default_str();
   auto* steps = app.add_option("--steps", s.steps, "optimizer steps (default: " + std::to_string(kDefaultEpochs) + " epochs, " +
@@ -423,6 +447,16 @@ int main(int argc, char** argv) {
       std::cout << "--shard-optimizer: one process, nothing to shard (it takes effect under mpirun -np N, N > 1)\n";
     }
     if (!s.trace.empty() && !buckets) throw UsageError("--trace needs mpirun and --bucket-mb > 0 (it times the buckets)");
+    if (s.precision == "fp8") {  // chapter 09: bf16 with the Linear GEMMs in fp8
+      if (*tr || !s.resume.empty() || !s.checkpoint.empty())
+        throw UsageError("--precision fp8 neither saves nor resumes checkpoints yet (its scaling state is not in them)");
+      o.fp8 = true;
+      o.fp8_recipe.scaling = fp8::parse_fp8_scaling(s.fp8_scaling);
+      o.fp8_recipe.grad_format = fp8::parse_fp8_format(s.fp8_grad_format);
+      o.fp8_recipe.history_length = s.fp8_history;
+    } else if (app.count("--fp8-scaling") + app.count("--fp8-grad-format") + app.count("--fp8-history") > 0) {
+      throw UsageError("the --fp8-* options need --precision fp8");
+    }
     if (*tr) {
       if (s.precision == "fp32") translate<float>(s, o);
       else if (s.precision == "fp16") translate<half>(s, o);

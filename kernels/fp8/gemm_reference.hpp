@@ -25,6 +25,7 @@
 /// order and precision, so on a GPU it differs in the last bits.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "kernels/fp8/format.hpp"
@@ -37,6 +38,11 @@ struct Fp8GemmShape {
   Fp8Format a_format = Fp8Format::e4m3;
   Fp8Format b_format = Fp8Format::e4m3;
 };
+
+/// Throws halfway::Error on a negative size of `shape`.
+void check_fp8_gemm_shape(const Fp8GemmShape& shape);
+/// Every fp8 code's float value in `format` (exact), indexed by the code.
+std::array<float, 256> fp8_decode_table(Fp8Format format);
 
 /// C (m x n) = A (m x k) . B^T (B is n x k) * (a_inv_scale * b_inv_scale), in the order
 /// the header states. Throws halfway::Error on a negative size.

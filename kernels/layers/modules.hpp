@@ -93,6 +93,9 @@ void linear_param_backward(const S* x, const S* dy, std::int64_t lddy, int rows,
 /// epilogue, the same bits as an fp32 dx rounded in a pass of its own, without that pass.
 template <class S>
 void linear_dx(const S* dy, std::int64_t lddy, int rows, int in, int out, const S* w, std::int64_t ldw, S* dx) {
+  if constexpr (std::is_same_v<S, bfloat16>) {  // chapter 09: the hook's GEMM (fp8), when set
+    if (LinearGemms* hook = linear_gemms()) return hook->input_grad(dy, lddy, rows, in, out, w, ldw, dx);
+  }
   mm<S, S>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, 0.0f);
 }
 

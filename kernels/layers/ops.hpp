@@ -25,6 +25,7 @@
 #include "kernels/layers/dropout_simd.hpp"
 #include "kernels/layers/layers.hpp"
 #include "kernels/layers/layout.hpp"
+#include "kernels/layers/linear_gemms.hpp"
 #include "kernels/layers/wide_blocks.hpp"
 
 namespace halfway::layers {
@@ -240,7 +241,12 @@ void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, 
     acc = ws.get(std::size_t(rows) * out);
     ld_acc = out;
   }
-  mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
+  if constexpr (std::is_same_v<S, bfloat16>) {  // chapter 09: the hook's GEMM (fp8), when set
+    if (LinearGemms* hook = linear_gemms()) hook->forward(x, rows, in, w, ldw, out, acc);
+    else mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
+  } else {
+    mm<S, A>(Op::N, Op::T, rows, out, in, x, in, w, ldw, acc, ld_acc);
+  }
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(ldy == out || !on_device<S>(), "a dense output (ldy == out) on the device",
                    "ldy " + std::to_string(ldy));
@@ -277,7 +283,11 @@ void linear_backward(const S* x, const S* dy, std::int64_t lddy, int rows, int i
                      const S* w, std::int64_t ldw, G* dw, acc_t<S>* db, acc_t<S>* dx,
                      float beta_dx) {
   using A = acc_t<S>;
-  mm<S, G>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
+  bool hooked = false;  // chapter 09: the hook's GEMM (fp8) into fp32 gradients, when set
+  if constexpr (std::is_same_v<S, bfloat16> && std::is_same_v<G, float>) {
+    if (LinearGemms* hook = linear_gemms()) hook->weight_grad(x, dy, lddy, rows, in, out, w, ldw, dw), hooked = true;
+  }
+  if (!hooked) mm<S, G>(Op::T, Op::N, out, in, rows, dy, lddy, x, in, dw, ldw, 1.0f, 1.0f);
   if (dx) mm<S, A>(Op::N, Op::N, rows, in, out, dy, lddy, w, ldw, dx, in, 1.0f, beta_dx);
   if constexpr (!std::is_same_v<S, double>) {
     HALFWAY_EXPECT(lddy == out || !on_device<S>(), "a dense gradient (lddy == out) on the device",

@@ -16,6 +16,7 @@
 
 #include "common/backend.hpp"
 #include "kernels/amp/grad_scaler.hpp"
+#include "kernels/fp8/linear_fp8.hpp"
 #include "kernels/layers/modules.hpp"
 #include "kernels/optim/optimizer.hpp"
 #include "kernels/optim/schedule.hpp"
@@ -158,6 +159,10 @@ struct TrainerOptions {
   /// emu; masters kept or none (not sr). Collective: every rank's save() and the host
   /// copies of the masters and moments gather the shards.
   dist::Communicator* shard_optimizer = nullptr;
+  /// Chapter 09: the Linear layers' GEMMs in fp8 with per-tensor scaling
+  /// (kernels/fp8/linear_fp8.hpp); bf16 storage and fp32 gradients only.
+  bool fp8 = false;
+  fp8::Fp8Recipe fp8_recipe{};
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults

@@ -72,6 +72,24 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       if (p->name == name) fault_param = p;
     if (!fault_param) throw UsageError("no parameter named '" + name + "' to inject a fault into");
   }
+  if (o.fp8) {
+    // Chapter 09: the hook that runs the Linear GEMMs in fp8, each Linear named by the
+    // parameter its weight pointer falls in (attention's packed projection by its first row).
+    if (!std::is_same_v<S, bfloat16>) throw UsageError("fp8 training stores its tensors in bf16 (a bf16 trainer)");
+    if (o.grad_storage != layers::GradType::fp32)
+      throw UsageError("fp8 training keeps fp32 gradients (--grad-storage fp32)");
+    auto name = [this](const void* w) -> std::string {
+      for (auto* p : model.store.params()) {
+        const auto at = reinterpret_cast<const char*>(w) - reinterpret_cast<const char*>(p->w());
+        if (at < 0 || at >= std::ptrdiff_t(p->numel() * std::int64_t(sizeof(S)))) continue;
+        const std::int64_t row = at / std::ptrdiff_t(sizeof(S)) / (p->shape.size() > 1 ? p->shape[1] : 1);
+        return row == 0 ? p->name : p->name + "[" + std::to_string(row) + ":]";
+      }
+      return "linear";
+    };
+    fp8_gemms = std::make_unique<fp8::Fp8Linears>(o.backend, o.fp8_recipe, name);
+    fp8_hook.emplace(fp8_gemms.get());
+  }
 }
 
 template <class S>
@@ -227,6 +245,7 @@ void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& ba
 template <class S>
 void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preloaded) {
   count_step(o.backend, step_word.data());
+  if (fp8_gemms) fp8_gemms->set_recording(true);  // evaluation's casts, outside the step, record nothing
   model.zero_grad();
   // The loss is summed on the device, into the step's log record, and its gradient scaled
   // there: the scale is the scaler's word (1 when scaling is off), the batch's counted rows
@@ -247,6 +266,10 @@ void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preload
     o.grads_final(g, g.count);
     model.backward([&](std::int64_t from) { o.grads_final(g, from); });
   }
+  if (fp8_gemms) {
+    fp8_gemms->set_recording(false);
+    fp8_gemms->end_step();
+  }  // every slot's amax into its history, the next scales (on the device)
   if (fault_param) inject_fault();  // every step: the kernel decides (fault_inject.hpp)
   if (shard) shard->reduce_scatter(grads());  // ZeRO-1: this rank's shard of the summed gradients
   else if (o.after_backward) o.after_backward(grads());  // data parallel: the ranks' gradients summed (chapter 08)
@@ -303,6 +326,8 @@ template <class S>
 const std::vector<int>& Trainer<S>::train_numbers() const { return impl_->split.train; }
 template <class S>
 const std::vector<int>& Trainer<S>::held_out_numbers() const { return impl_->split.held_out; }
+template <class S>
+fp8::Fp8Linears* Trainer<S>::fp8_linears() { return impl_->fp8_gemms.get(); }
 template <class S>
 float Trainer<S>::loss_scale() const { return impl_->scaler.scale(); }
 template <class S>

@@ -54,6 +54,10 @@
 #include "kernels/train/checkpoint.hpp"
 #include "kernels/train/options.hpp"
 
+namespace halfway::fp8 {
+class Fp8Linears;
+}
+
 namespace halfway::train {
 
 /// What one step did (host scalars). The host reads the device's step log on logging steps
@@ -135,6 +139,8 @@ class Trainer {
   layers::StoreBytes store_bytes() const;
   /// Parameters (no padding).
   std::int64_t parameter_count() const;
+  /// Chapter 09: the fp8 Linear GEMMs of a run with TrainerOptions::fp8 (null otherwise).
+  fp8::Fp8Linears* fp8_linears();
   /// The model itself (tests, telemetry).
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ struct Trainer<S>::Impl {
   /// Steps run directly before the first capture: the first one allocates what a step
   /// needs (workspaces, moments, the scaler's words) and fills the scaler's words.
   static constexpr std::int64_t kDirectSteps = 1;
+  /// Chapter 09 (TrainerOptions::fp8): the Linear GEMMs in fp8, this thread's hook while
+  /// the trainer lives.
+  std::unique_ptr<fp8::Fp8Linears> fp8_gemms;
+  std::optional<layers::LinearGemmsScope> fp8_hook;
 
   explicit Impl(const TrainerOptions& options);
   /// One optimizer step (Trainer::step()).
