@@ -158,6 +158,9 @@ struct TrainerOptions {
   /// emu; masters kept or none (not sr). Collective: every rank's save() and the host
   /// copies of the masters and moments gather the shards.
   dist::Communicator* shard_optimizer = nullptr;
+  /// ZeRO-1's found_inf max over the ranks (exercise 08.3). false only for chapter 08's
+  /// ablation (ch08_no_consensus); no command-line flag sets it.
+  bool found_inf_consensus = true;
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults
