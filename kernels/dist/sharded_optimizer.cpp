@@ -13,8 +13,9 @@ namespace {
 std::size_t bytes_of(DType t) { return t == DType::f32 ? 4 : 2; }
 }  // namespace
 
-ShardedOptimizer::ShardedOptimizer(Communicator& comm, Backend backend, std::int64_t n)
-    : comm_(comm), backend_(backend), n_(n), range_(shard_range(n, comm.size(), comm.rank())) {
+ShardedOptimizer::ShardedOptimizer(Communicator& comm, Backend backend, std::int64_t n, bool found_inf_consensus)
+    : comm_(comm), backend_(backend), n_(n), range_(shard_range(n, comm.size(), comm.rank())),
+      consensus_(found_inf_consensus) {
   // The buffers are read and written in place on the host between the ranks' calls.
   HALFWAY_EXPECT(backend != Backend::cuda, "a sharded optimizer on the cpu or emu backend (host memory)",
                  "cuda (--shard-optimizer is not built for NCCL yet)");
@@ -65,6 +66,10 @@ amp::GradBuffer ShardedOptimizer::shard_of(const amp::GradBuffer& g) const {
 
 void ShardedOptimizer::agree(optim::StepWords* words, amp::ScalerWords* scaler, const optim::StepRule& rule) {
   synchronize(backend_);  // the check of this rank's shard has written both
+  if (!consensus_) {  // the ablation: this rank's shard alone decides, its norm included
+    *words = optim::finish_step(double(words->grad_norm) * double(words->grad_norm), scaler->found_inf, rule);
+    return;
+  }
   // found_inf: any rank's overflow is every rank's (exercise 08.3).
   float found = scaler->found_inf != 0u ? 1.0f : 0.0f;
   found_inf_consensus(comm_, &found);

@@ -44,8 +44,10 @@ namespace halfway::dist {
 class ShardedOptimizer {
  public:
   /// This rank's shard of n parameters over `comm` (which must outlive this), buffers on
-  /// `backend` (cpu or emu: Error otherwise).
-  ShardedOptimizer(Communicator& comm, Backend backend, std::int64_t n);
+  /// `backend` (cpu or emu: Error otherwise). `found_inf_consensus` false is chapter 08's
+  /// ablation only (ch08_no_consensus): agree() then takes this rank's shard alone, found_inf
+  /// and the norm (the norms' all-gather alone would carry an inf to every rank too).
+  ShardedOptimizer(Communicator& comm, Backend backend, std::int64_t n, bool found_inf_consensus = true);
 
   const ShardRange& range() const { return range_; }
   Communicator& comm() { return comm_; }
@@ -85,6 +87,7 @@ class ShardedOptimizer {
   Backend backend_;
   std::int64_t n_;
   ShardRange range_;
+  bool consensus_;
   Buf<float> masters_, m_, v_;
   std::vector<float> wide_, part_;  // the reduce-scatter's fp32 buffers, kept between steps
 };

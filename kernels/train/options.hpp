@@ -163,6 +163,9 @@ struct TrainerOptions {
   /// (kernels/fp8/linear_fp8.hpp); bf16 storage and fp32 gradients only.
   bool fp8 = false;
   fp8::Fp8Recipe fp8_recipe{};
+  /// ZeRO-1's found_inf max over the ranks (exercise 08.3). false only for chapter 08's
+  /// ablation (ch08_no_consensus); no command-line flag sets it.
+  bool found_inf_consensus = true;
 };
 
 /// `o` checked for a trainer in fp32 (`fp32`) or a 16-bit precision, with the defaults

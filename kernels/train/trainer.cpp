@@ -52,7 +52,8 @@ Trainer<S>::Impl::Impl(const TrainerOptions& options)
       throw UsageError("--shard-optimizer takes --master on or off (sr draws its random bits by the element's index in "
                        "the whole buffer)");
     auto& st = model.store;
-    shard = std::make_unique<dist::ShardedOptimizer>(*o.shard_optimizer, st.backend(), st.size());
+    shard = std::make_unique<dist::ShardedOptimizer>(*o.shard_optimizer, st.backend(), st.size(),
+                                                     o.found_inf_consensus);
     if (!std::is_same_v<S, float> && st.has_masters()) {  // fp32: the working copies are the masters
       shard->own_masters(st.masters());
       st.release_masters();
