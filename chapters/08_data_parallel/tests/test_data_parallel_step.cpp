@@ -19,6 +19,7 @@
 #include "kernels/dist/gradient_sync.hpp"
 #include "kernels/train/data.hpp"
 #include "kernels/train/trainer.hpp"
+#include "tiny_trainer.hpp"
 #include "world.hpp"
 
 using namespace halfway;
@@ -26,22 +27,7 @@ using namespace halfway::dist;
 using namespace halfway::dist::testing;  // world(), rank_values(), on_every_rank()
 
 namespace {
-train::TrainerOptions tiny_fp16() {
-  train::TrainerOptions o;
-  o.model = train::model_preset("tiny");
-  o.seed = 7;
-  o.batch = 8;
-  o.train_limit = 24;
-  o.steps = 6;
-  o.schedule.warmup = 3;
-  o.schedule.factor = 1.0;
-  o.scaler.mode = amp::ScaleMode::dynamic;
-  o.log_every = 1;  // the tests compare every step's loss, skip and scale: each step reads its log
-  return o;
-}
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+train::TrainerOptions tiny_fp16() { return tiny_trainer_options(8, 24, 6); }
 }  // namespace
 
 TEST_CASE("data parallel step: ranks on the same batches with averaged gradients match one process bit for bit") {

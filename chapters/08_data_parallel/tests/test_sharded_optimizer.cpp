@@ -15,6 +15,7 @@
 
 #include "kernels/dist/gradient_sync.hpp"
 #include "kernels/train/trainer.hpp"
+#include "tiny_trainer.hpp"
 #include "world.hpp"
 
 using namespace halfway;
@@ -24,25 +25,13 @@ using namespace halfway::dist::testing;
 namespace {
 train::TrainerOptions tiny(bool sharded) {
   Communicator& comm = world();
-  train::TrainerOptions o;
-  o.model = train::model_preset("tiny");
-  o.seed = 7;
-  o.batch = 12;
-  o.train_limit = 48;
-  o.steps = 8;
-  o.schedule.warmup = 3;
-  o.schedule.factor = 1.0;
-  o.scaler.mode = amp::ScaleMode::dynamic;
-  o.log_every = 1;
+  train::TrainerOptions o = tiny_trainer_options(12, 48, 8);
   o.rank = comm.rank();
   o.ranks = comm.size();
   o.loss_weight = 1.0 / comm.size();
   if (sharded) o.shard_optimizer = &comm;
   else o.after_backward = [&comm](const amp::GradBuffer& g) { sum_gradients(comm, g, Accumulate::fp32); };
   return o;
-}
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 // The scale stays identical everywhere: the max and the min over the ranks equal this rank's.
 bool same_scale_everywhere(float scale) {
