@@ -34,6 +34,7 @@ enum class Isa {
 
 namespace detail {
 inline std::atomic<int> forced_plain{0};
+inline std::atomic<int> forced_off[3] = {0, 0, 0};  // per Isa (ForceOff)
 
 inline bool cpu_has(Isa isa) {
 #if HALFWAY_HOST_SIMD
@@ -62,7 +63,8 @@ inline bool available(Isa isa) { return detail::cpu_has(isa); }
 
 /// Whether the fast path for `isa` is taken now: available() and not forced off.
 inline bool has(Isa isa) {
-  return detail::forced_plain.load(std::memory_order_relaxed) == 0 && detail::cpu_has(isa);
+  return detail::forced_plain.load(std::memory_order_relaxed) == 0 &&
+         detail::forced_off[int(isa)].load(std::memory_order_relaxed) == 0 && detail::cpu_has(isa);
 }
 
 /// While one is alive, every fast path takes its plain twin, on every thread (OpenMP's
@@ -73,6 +75,19 @@ class ForcePlain {
   ~ForcePlain() { detail::forced_plain.fetch_sub(1); }
   ForcePlain(const ForcePlain&) = delete;
   ForcePlain& operator=(const ForcePlain&) = delete;
+};
+
+/// While one is alive, the fast paths that need `isa` take the next one down (an AVX-512
+/// conversion its F16C twin, ...): how the tests run every path a machine has.
+class ForceOff {
+ public:
+  explicit ForceOff(Isa isa) : isa_(isa) { detail::forced_off[int(isa_)].fetch_add(1); }
+  ~ForceOff() { detail::forced_off[int(isa_)].fetch_sub(1); }
+  ForceOff(const ForceOff&) = delete;
+  ForceOff& operator=(const ForceOff&) = delete;
+
+ private:
+  Isa isa_;
 };
 
 }  // namespace halfway::simd

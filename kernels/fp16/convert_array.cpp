@@ -62,6 +62,46 @@ __attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* s, std::ui
     std::memcpy(d + i, out, std::size_t(n - i) * 2);
   }
 }
+
+// AVX-512F: 16 per instruction, two blocks in flight. The same instructions' rounding as
+// F16C's (nearest even; NaN fixed to 0x7fff the same way), so the same bits: at the
+// layers' blocks of 256 values the 8-wide loop was about 6% of an fp16 step.
+__attribute__((target("avx512f,avx,f16c"))) void f16_to_f32_avx512(const std::uint16_t* s, float* d, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i + 16));
+    _mm512_storeu_ps(d + i, _mm512_cvtph_ps(a));
+    _mm512_storeu_ps(d + i + 16, _mm512_cvtph_ps(b));
+  }
+  if (i < n) f16_to_f32_f16c(s + i, d + i, n - i);
+}
+
+__attribute__((target("avx512f,avx,f16c"))) void f32_to_f16_avx512(const float* s, std::uint16_t* d, std::int64_t n) {
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 a = _mm512_loadu_ps(s + i), b = _mm512_loadu_ps(s + i + 16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtps_ph(a, kRound));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i + 16), _mm512_cvtps_ph(b, kRound));
+    const std::uint32_t nan = std::uint32_t(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q)) |
+                              std::uint32_t(_mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q)) << 16;
+    if (nan)
+      for (int j = 0; j < 32; ++j)
+        if (nan >> j & 1u) d[i + j] = 0x7fff;
+  }
+  if (i < n) f32_to_f16_f16c(s + i, d + i, n - i);
+}
+
+// bf16 -> float is a 16-bit shift: 16 per instruction pair.
+__attribute__((target("avx512f"))) void bf16_to_f32_avx512(const std::uint16_t* s, float* d, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    _mm512_storeu_si512(d + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  for (; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
+}
 #endif  // HALFWAY_HOST_SIMD
 
 // float -> bf16, round to nearest even (NaN: 0x7fff). Chapter 01 derives this in exercise
@@ -106,9 +146,13 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void f32_to_bf16_avx512bf
 
 void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
   if (in == DType::bf16) {
+#if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::avx512)) return bf16_to_f32_avx512(s, d, n);
+#endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
   } else {
 #if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::avx512) && simd::has(simd::Isa::f16c)) return f16_to_f32_avx512(s, d, n);
     if (simd::has(simd::Isa::f16c)) return f16_to_f32_f16c(s, d, n);
 #endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = half_bits_to_float(s[i]);
@@ -123,6 +167,7 @@ void from_f32_run(DType out, const float* s, std::uint16_t* d, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
   } else {
 #if HALFWAY_HOST_SIMD
+    if (simd::has(simd::Isa::avx512) && simd::has(simd::Isa::f16c)) return f32_to_f16_avx512(s, d, n);
     if (simd::has(simd::Isa::f16c)) return f32_to_f16_f16c(s, d, n);
 #endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = float_to_half_bits(s[i]);

@@ -1,6 +1,6 @@
-// The cpu GEMM's bulk conversions: the F16C fast path and its plain twin (chapter 01's
-// conversions, one element at a time) give the same bits (common/host_simd.hpp). Where the
-// CPU has F16C both run here and are compared bit for bit; everywhere (the
+// The cpu GEMM's bulk conversions: the AVX-512 and F16C fast paths and their plain twin
+// (chapter 01's conversions, one element at a time) give the same bits
+// (common/host_simd.hpp). Where the CPU has them all run here and are compared bit for bit; everywhere (the
 // HALFWAY_PLAIN_CPU build included) the path that runs is also checked against the
 // compiler's _Float16, an independent rounding.
 #include <doctest/doctest.h>
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "common/host_simd.hpp"
@@ -60,15 +61,23 @@ std::vector<float> probe_floats() {
   }
   for (const std::uint32_t nan : {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fbfffffu, 0x7fc01234u})
     x.push_back(bits_to_float(nan));
+  for (int i = 0; i < 40; ++i) x.push_back(bits_to_float(0xffc00000u | std::uint32_t(i)));  // a whole block of NaNs
   x.push_back(1.0f);  // the length is not a multiple of 8: the fast path's tail runs too
   return x;
 }
 
 }  // namespace
 
-TEST_CASE("cpu: bulk fp16 conversions: the F16C path and the plain twin give the same bits") {
-  const bool f16c_fast_path = simd::available(simd::Isa::f16c);
+TEST_CASE("cpu: bulk fp16 conversions: the AVX-512 and F16C paths and the plain twin give the same bits") {
+  const bool f16c_fast_path = simd::available(simd::Isa::f16c), avx512_fast_path = simd::available(simd::Isa::avx512);
   CAPTURE(f16c_fast_path);
+  CAPTURE(avx512_fast_path);
+  std::optional<simd::ForceOff> no_avx512;  // the 16-wide conversions off: the 8-wide F16C ones run
+  SUBCASE("the fastest path this CPU has") {}
+  SUBCASE("AVX-512 off: the F16C path") {
+    if (!avx512_fast_path) MESSAGE("this CPU has no AVX-512: the same path as the first subcase");
+    no_avx512.emplace(simd::Isa::avx512);
+  }
   // Half to float, every one of the 65536 halves (NaNs keep sign and payload, made quiet).
   std::vector<std::uint16_t> all(65536);
   for (int i = 0; i < 65536; ++i) all[std::size_t(i)] = std::uint16_t(i);
@@ -142,4 +151,19 @@ TEST_CASE("cpu: bulk bf16 rounding: the VCVTNE2PS2BF16 path and the plain twin g
     }
   CHECK(nans == 46);
   CHECK(not_course_nan == 0);
+}
+
+TEST_CASE("cpu: bulk bf16 widening: the AVX-512 path and the plain twin give the same bits") {
+  const bool fast_path = simd::available(simd::Isa::avx512);
+  CAPTURE(fast_path);
+  if (!fast_path) MESSAGE("this CPU has no AVX-512: the plain twin runs on both sides");
+  // Every one of the 65536 bf16 patterns (NaN payloads included) and a tail of 7.
+  std::vector<std::uint16_t> all(65536 + 7);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = std::uint16_t(i * 40503u);  // odd: a permutation
+  std::vector<float> fast(all.size()), plain(all.size());
+  both(fast, plain, [&](float* out) { convert_to_f32(DType::bf16, all.data(), out, std::int64_t(all.size())); });
+  CHECK(std::memcmp(fast.data(), plain.data(), fast.size() * sizeof(float)) == 0);
+  int wrong = 0;  // and each is the pattern in the float's top half, the low half zero
+  for (std::size_t i = 0; i < all.size(); ++i) wrong += float_to_bits(fast[i]) != std::uint32_t(all[i]) << 16;
+  CHECK(wrong == 0);
 }
