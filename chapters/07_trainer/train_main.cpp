@@ -402,8 +402,9 @@ int main(int argc, char** argv) {
       o.checkpoint_pause_ms = int(ms);
     }
     // Data parallel (chapter 08): under mpirun every rank trains on its share of each batch,
-    // the gradients are summed after the backward (averaged: the loss weight is divided by the
-    // ranks), and rank 0 alone writes the output, the log and the checkpoints.
+    // the gradients are summed after the backward (each rank's loss weighted by its share of
+    // the global batch's tokens: the sum is one process's mean), and rank 0 alone writes the
+    // output, the log and the checkpoints.
     if (s.comm_dtype == "16" && s.precision == "fp32") throw UsageError("--comm-dtype 16 needs --precision fp16 or bf16");
     if (s.shard_optimizer && s.comm_dtype == "16") throw UsageError("--shard-optimizer reduce-scatters in fp32: leave out --comm-dtype 16");
     std::unique_ptr<dist::Communicator> comm;
@@ -414,7 +415,6 @@ int main(int argc, char** argv) {
       comm = dist::make_communicator(o.backend);
       o.rank = comm->rank();
       o.ranks = comm->size();
-      o.loss_weight /= comm->size();
       const DType wire = s.comm_dtype == "fp32" ? DType::f32 : s.precision == "fp16" ? DType::f16 : DType::bf16;
       // ZeRO-1 reduce-scatters after the backward (sharded_optimizer.hpp): no all-reduce buckets then.
       if (s.bucket_mb > 0 && !s.shard_optimizer) {  // buckets started during the backward (gradient_buckets.hpp)
@@ -438,8 +438,8 @@ int main(int argc, char** argv) {
       }
       std::cout << "data parallel: " << comm->size() << " ranks over " << comm->name() << ", each training on its share of "
                 << "every batch of " << o.batch << "; gradients summed in " << to_string(wire)
-                << (buckets ? " in buckets of " + fmt("%g", s.bucket_mb) + " MB during" : std::string(" after")) << " the backward (loss weight 1/"
-                << comm->size() << ")\n";
+                << (buckets ? " in buckets of " + fmt("%g", s.bucket_mb) + " MB during" : std::string(" after")) << " the backward (each rank's loss"
+                << " weighted by its share of the batch's tokens)\n";
       if (s.shard_optimizer)
         std::cout << "ZeRO-1: each rank keeps 1/" << comm->size() << " of the fp32 masters and Adam's moments; gradients "
                   << "reduce-scattered in fp32, working copies all-gathered\n";

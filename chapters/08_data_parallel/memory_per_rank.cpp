@@ -32,7 +32,6 @@ int main(int argc, char** argv) {
       o.model = train::model_preset(size);
       o.batch = batch;
       o.rank = comm->rank(), o.ranks = comm->size();
-      o.loss_weight = 1.0 / comm->size();
       if (sharded) o.shard_optimizer = comm.get();
       else o.after_backward = [c = comm.get()](const amp::GradBuffer& g) { dist::sum_gradients(*c, g, dist::Accumulate::fp32); };
       const train::MemoryBreakdown m = train::measure_memory("fp16", o, 2);

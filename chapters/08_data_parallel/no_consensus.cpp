@@ -39,7 +39,6 @@ train::TrainerOptions tiny_zero1(dist::Communicator& comm, bool consensus, int a
   o.log_every = 1;  // every step's skip is read from its log
   o.rank = comm.rank();
   o.ranks = comm.size();
-  o.loss_weight = 1.0 / comm.size();
   o.shard_optimizer = &comm;
   o.found_inf_consensus = consensus;
   if (comm.rank() == comm.size() - 1) o.fault.step = at;  // the last rank's gradient alone

@@ -28,7 +28,7 @@ std::vector<int> DataOrder::epoch_order(std::int64_t e) const {
   return v;
 }
 
-std::vector<int> DataOrder::batch(std::int64_t k) {
+std::vector<int> DataOrder::global_batch(std::int64_t k) {
   HALFWAY_EXPECT(k >= 0, "a micro-batch index >= 0", std::to_string(k));
   const std::int64_t e = k / per_epoch_, j = k % per_epoch_;
   if (e != cached_epoch_) {
@@ -36,12 +36,18 @@ std::vector<int> DataOrder::batch(std::int64_t k) {
     cached_epoch_ = e;
   }
   const std::int64_t lo = j * batch_, hi = std::min<std::int64_t>(lo + batch_, size());
-  if (ranks_ == 1) return {cached_.begin() + lo, cached_.begin() + hi};  // one process: exercise 08.2 not needed
-  const dist::ShardRange mine = dist::shard_range(hi - lo, ranks_, rank_);
+  return {cached_.begin() + lo, cached_.begin() + hi};
+}
+
+std::vector<int> DataOrder::batch(std::int64_t k) {
+  std::vector<int> all = global_batch(k);
+  if (ranks_ == 1) return all;  // one process: exercise 08.2 not needed
+  const auto n = std::int64_t(all.size());
+  const dist::ShardRange mine = dist::shard_range(n, ranks_, rank_);
   HALFWAY_EXPECT(mine.size() > 0, "a share of micro-batch " + std::to_string(k) + " for rank " + std::to_string(rank_) +
-                 " (a batch of at least as many numbers as ranks)", std::to_string(hi - lo) + " numbers for " +
+                 " (a batch of at least as many numbers as ranks)", std::to_string(n) + " numbers for " +
                  std::to_string(ranks_) + " ranks");
-  return {cached_.begin() + lo + mine.begin, cached_.begin() + lo + mine.end};
+  return {all.begin() + mine.begin, all.begin() + mine.end};
 }
 
 void DataOrder::set_shard(int rank, int ranks) {

@@ -30,6 +30,9 @@ class DataOrder {
   /// Data parallel (chapter 08): every rank walks the same seeded order, and batch(k) returns
   /// rank `rank`'s shard of the global micro-batch k (kernels/dist's shard_range).
   void set_shard(int rank, int ranks);
+  /// The numbers of the whole global micro-batch k, every rank's share (the batch(k) of one
+  /// process): each rank counts its tokens on the host for the token-weighted mean.
+  std::vector<int> global_batch(std::int64_t k);
   /// Epoch e's permutation of the numbers.
   std::vector<int> epoch_order(std::int64_t e) const;
 

@@ -141,8 +141,9 @@ struct TrainerOptions {
   double loss_weight = 1.0;
   /// Data parallel (chapter 08): when set, called once a step with the flat gradient buffer
   /// after the last micro-batch's backward, before the unscale-and-check and the optimizer
-  /// step: kernels/dist's sum_gradients over the ranks (with loss_weight divided by their
-  /// number the sum is the average). Empty: one process.
+  /// step: kernels/dist's sum_gradients over the ranks (with ranks > 1 each rank's loss is
+  /// weighted by its share of the global micro-batch's counted targets, so the sum is the
+  /// mean over all of them, as one process takes it). Empty: one process.
   std::function<void(const amp::GradBuffer&)> after_backward;
   /// Data parallel with buckets (chapter 08, kernels/dist/gradient_buckets.hpp): when set,
   /// called during the last micro-batch's backward each time the gradients from element

@@ -217,7 +217,8 @@ void Trainer<S>::Impl::run_step_work(StepResult& r, const std::vector<Batch>& ba
   // A graph records pointers: an allocation since the captures may have moved a buffer.
   if (!graphs.empty() && graph_allocations != allocation_count(b)) drop_graphs();
   // Data parallel (chapter 08): the ranks' all-reduce waits on the host, so those steps run directly.
-  if (o.cuda_graph != CudaGraph::on || o.after_backward || shard || direct_steps < kDirectSteps) {
+  // (And a graph would keep the first step's token-weighted loss weights: ranks > 1 too.)
+  if (o.cuda_graph != CudaGraph::on || o.after_backward || shard || o.ranks > 1 || direct_steps < kDirectSteps) {
     step_work(batches, false);
     ++direct_steps;
     return;
@@ -252,10 +253,11 @@ void Trainer<S>::Impl::step_work(const std::vector<Batch>& batches, bool preload
   // there: the scale is the scaler's word (1 when scaling is off), the batch's counted rows
   // its header's.
   const amp::ScalerWords* words = scaler.words(model.store.backend());
-  const layers::DeviceLossScale loss_scale{o.scaler.mode == amp::ScaleMode::off ? nullptr : &words->state.scale,
-                                           o.loss_weight, o.accumulate};
+  layers::DeviceLossScale loss_scale{o.scaler.mode == amp::ScaleMode::off ? nullptr : &words->state.scale,
+                                     o.loss_weight, o.accumulate};
   for (int i = 0; i < o.accumulate; ++i) {
     if (preloaded) model.use_batch_slot(i);
+    if (o.ranks > 1) loss_scale.weight = rank_weights[std::size_t(i)];  // data parallel: this rank's token share
     model.forward(batches[std::size_t(i)], micro_run(i), task::kPad);
     model.loss_into(log.loss_sum(), loss_scale, task::kPad);
     if (i + 1 < o.accumulate || !o.grads_final || fault_param) {
@@ -292,9 +294,17 @@ StepResult Trainer<S>::Impl::run_step() {
   r.step = ++step;
   // The host's part: this step's micro-batches.
   std::vector<Batch> batches;
+  rank_weights.clear();
   for (int i = 0; i < o.accumulate; ++i) {
     batches.push_back(order.take(micro + i));
-    r.tokens += counted_targets(batches.back(), task::kPad);
+    const std::int32_t counted = counted_targets(batches.back(), task::kPad);
+    r.tokens += counted;
+    // Data parallel: every rank walks the same order, so each counts the global micro-batch's
+    // targets itself (no all-reduce) and weighs its mean by its share of them: the ranks'
+    // summed gradients are then one process's mean over the global micro-batch.
+    if (o.ranks > 1)
+      rank_weights.push_back(o.loss_weight * counted /
+                             counted_targets(task::make_batch(order.global_batch(micro + i)), task::kPad));
   }
   // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
   // no later step, evaluation or translation allocates.

@@ -45,6 +45,9 @@ struct Trainer<S>::Impl {
   optim::StepLogDevice log;  ///< the step's record and control words on the device
   optim::StepPlan plan;
   std::int64_t step = 0, micro = 0;  ///< steps run, micro-batches consumed
+  /// Data parallel (ranks > 1): each micro-batch's loss weight, loss_weight x this rank's
+  /// counted targets / the global micro-batch's, so the ranks' sum is the global mean.
+  std::vector<double> rank_weights;
   int skipped_in_row = 0;            ///< as of the last read of the log
   StepResult last;                   ///< the last step's result (host fields; the rest as last read)
   std::uint64_t dropout_seed, sr_seed;

@@ -139,14 +139,16 @@ double adam_step_bound(int t, double b1, double b2) {
 }
 }  // namespace
 
-// Equivalence: N ranks, each on its shard of every batch of 16 (loss weight 1/N, gradients
-// summed in fp32), against one process with batch 16 and against one with batch 16 / N and
-// --accumulate N (the same numbers in the same order: micro-batches 2k and 2k + 1 at batch 8
-// are the halves of micro-batch k at batch 16). Dropout off: its stream is drawn per
-// micro-batch index, which differs between these runs. Run alone and under mpirun -np 2.
-// Against batch 16 the difference is not only the summation order: each rank's loss is the
-// mean over its own tokens, so a rank with fewer tokens weighs each more. Adam then turns
-// small gradient differences into steps of up to lr_t B_t, hence the bound below.
+// Equivalence: N ranks, each on its shard of every batch of 16 (each rank's loss weighted by
+// its share of the batch's tokens, gradients summed in fp32), against one process with batch
+// 16 and against one with batch 16 / N and --accumulate N (the same numbers in the same
+// order: micro-batches 2k and 2k + 1 at batch 8 are the halves of micro-batch k at batch 16).
+// Dropout off: its stream is drawn per micro-batch index, which differs between these runs.
+// Run alone and under mpirun -np 2. Against batch 16 the gradients differ by the summation
+// order only (the next test), but six fp16 steps with dynamic loss scaling let those last
+// bits grow (16-bit roundings flip, Adam's first steps are nearly sign(g) for small g): each
+// element's move is still at most lr_t B_t, hence the bound below. --accumulate N keeps each
+// micro-batch's own mean (weight 1/N): the mean of means, which is no longer the ranks' sum.
 TEST_CASE("data parallel step: N ranks at global batch 16 against one process at batch 16 and at 16 / N x N accumulated") {
   Communicator& comm = world();
   REQUIRE(16 % comm.size() == 0);
@@ -162,7 +164,6 @@ TEST_CASE("data parallel step: N ranks at global batch 16 against one process at
   acc.accumulate = comm.size();
   dp.rank = comm.rank();
   dp.ranks = comm.size();
-  dp.loss_weight = 1.0 / comm.size();
   dp.after_backward = [&](const amp::GradBuffer& g) { sum_gradients(comm, g, Accumulate::fp32); };
   train::Trainer<half> t_one(one), t_acc(acc), t_dp(dp), t_rerun(dp);
   double bound = 0;
@@ -184,10 +185,69 @@ TEST_CASE("data parallel step: N ranks at global batch 16 against one process at
           << worst_acc << " (" << differ << " of " << w_dp.size() << " differ)");
   CHECK(on_every_rank(worst <= bound && worst_acc <= bound));
   CHECK(on_every_rank(same_bits(w_dp, t_rerun.masters_host())));  // reruns are bit-identical
-  // Not bit-equal to --accumulate N for N = 2 (measured: 144 of 24704 masters differ after 6
-  // steps, by at most 1.5e-6): the second micro-batch's backward adds into the gradient
-  // buffer term by term where the ranks add two finished buffers. Alone all three are one run.
+  // Not equal to --accumulate N for N = 2: the ranks' token-weighted mean against the mean of
+  // the micro-batches' means. (Before the token weights, when the ranks took that mean of
+  // means too, 144 of 24704 masters differed after 6 steps, by at most 1.5e-6: the second
+  // micro-batch's backward adds into the gradient buffer term by term where the ranks add two
+  // finished buffers.) Alone all three are one run.
   if (comm.size() == 1) CHECK((same_bits(w_dp, w_acc) && same_bits(w_dp, w_one)));
+}
+
+// The token-weighted mean: each rank weighs its loss by its share of the global micro-batch's
+// counted targets, so the ranks' summed gradient is one process's mean over the whole batch.
+// The first step's gradient in fp32 (no 16-bit rounding to flip), unclipped, unscaled: after
+// it Adam's first moment is (1 - b1) g on both sides (the same float operation), so the
+// moments compare the gradients, unsharded and ZeRO-1 (which gathers its shards' moments).
+// The bound: every term of a gradient element is computed alike on both sides (a number's
+// forward does not depend on the rows beside it), except
+//  - the loss's row scale: float(w) / N_g against float(w n_r / N_g) / n_r, two roundings
+//    each: at most 4u apart relatively (u = 2^-24), carried linearly by the backward;
+//  - the order of the fp32 sums over the rows (the GEMMs over one rank's rows, then the
+//    ranks' sum): two orders of n terms differ by at most 2 (n - 1) u sum|t|, where n is at
+//    most the global batch's 16 x Lt <= 16 x 4 = 64 rows (numbers 0..999: at most three
+//    digit words and <eos>).
+// (4 + 126) u = 7.7e-6 = 2^-17 of sum|t|; we allow sum|t| up to twice |g| in norm (a model of
+// the cancellation, not a proof) and check ||g_dp - g_one|| <= 2^-16 ||g_one||. Measured:
+// 1.9e-7 (N = 2) and 2.0e-7 (N = 3). The mean of the ranks' means (loss weight 1/N, before
+// issue 23's fix) breaks it by far: 8.6e-3 (N = 2) and 5.8e-2 (N = 3).
+TEST_CASE("data parallel step: a token-weighted first gradient of N ranks at batch 16 is one process's up to rounding") {
+  Communicator& comm = world();
+  const auto base = [] {
+    train::TrainerOptions o = tiny_fp16();
+    o.model.dropout = 0;
+    o.batch = 16;
+    o.train_limit = 64;
+    o.steps = 1;
+    o.clip = false;
+    o.scaler.mode = amp::ScaleMode::off;
+    return o;
+  };
+  train::Trainer<float> t_one(base());
+  t_one.step();
+  const std::vector<float> m_one = t_one.moments_host();
+  const std::size_t n = m_one.size() / 2;  // m, then v
+  for (const bool sharded : {false, true}) {
+    CAPTURE(sharded);
+    train::TrainerOptions dp = base();
+    dp.rank = comm.rank();
+    dp.ranks = comm.size();
+    if (sharded) dp.shard_optimizer = &comm;
+    else dp.after_backward = [&](const amp::GradBuffer& g) { sum_gradients(comm, g, Accumulate::fp32); };
+    train::Trainer<float> t_dp(dp);
+    t_dp.step();
+    const std::vector<float> m_dp = t_dp.moments_host();
+    REQUIRE(m_dp.size() == m_one.size());
+    double diff2 = 0, norm2 = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = double(m_dp[i]) - double(m_one[i]);
+      diff2 += d * d, norm2 += double(m_one[i]) * m_one[i];
+    }
+    const double relative = std::sqrt(diff2 / norm2);
+    MESSAGE("ranks " << comm.size() << std::string(sharded ? " (ZeRO-1)" : "") << ": ||g_dp - g_one|| / ||g_one|| = " << relative);
+    CHECK(norm2 > 0);
+    CHECK(on_every_rank(relative <= std::ldexp(1.0, -16)));
+    if (comm.size() == 1) CHECK(same_bits(m_dp, m_one));  // alone: the same run
+  }
 }
 
 // Checkpoints: every rank holds the whole state, so rank 0 writes chapter 07's one file and
@@ -200,7 +260,6 @@ TEST_CASE("data parallel step: a checkpoint saved by N ranks resumes on one proc
   train::TrainerOptions dp = tiny_fp16(), alone = tiny_fp16();
   dp.rank = comm.rank();
   dp.ranks = comm.size();
-  dp.loss_weight = 1.0 / comm.size();
   dp.after_backward = [&](const amp::GradBuffer& g) { sum_gradients(comm, g, Accumulate::fp32); };
   train::Trainer<half> t(dp);
   for (int k = 0; k < 3; ++k) t.step();
@@ -237,7 +296,6 @@ TEST_CASE("data parallel step: a backward with buckets gives the same steps as o
       whole.accumulate = accumulate;
       whole.rank = comm.rank();
       whole.ranks = comm.size();
-      whole.loss_weight = 1.0 / comm.size();
       train::TrainerOptions bucketed = whole;
       whole.after_backward = [&](const amp::GradBuffer& g) { sum_gradients_as(comm, g, DType::f32); };
       // 2 kB: the tiny model's 24704 gradients in several buckets (the test counts them).

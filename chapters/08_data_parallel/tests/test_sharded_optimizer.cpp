@@ -1,8 +1,8 @@
 // ZeRO-1 (kernels/dist/sharded_optimizer.hpp, TrainerOptions::shard_optimizer) against the
 // unsharded data-parallel step (every rank all-reduces the whole gradient and updates every
 // weight). Both trainers run on the same rank, on the same batches (their shares of each
-// batch), with the loss weight 1/N. Run alone (one rank owns everything) and under
-// mpirun -np 2 and -np 3: the tiny model's store holds 24,704 values (ch08_memory_per_rank
+// batch), each rank's loss weighted by its share of the batch's tokens. Run alone (one rank
+// owns everything) and under mpirun -np 2 and -np 3: the tiny model's store holds 24,704 values (ch08_memory_per_rank
 // --size tiny), so 3 ranks own 8,235, 8,235 and 8,234 of them (uneven shards).
 #include <doctest/doctest.h>
 
@@ -28,7 +28,6 @@ train::TrainerOptions tiny(bool sharded) {
   train::TrainerOptions o = tiny_trainer_options(12, 48, 8);
   o.rank = comm.rank();
   o.ranks = comm.size();
-  o.loss_weight = 1.0 / comm.size();
   if (sharded) o.shard_optimizer = &comm;
   else o.after_backward = [&comm](const amp::GradBuffer& g) { sum_gradients(comm, g, Accumulate::fp32); };
   return o;
