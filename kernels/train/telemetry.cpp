@@ -39,14 +39,19 @@ struct Telemetry::Impl {
     model = std::make_unique<layers::Seq2Seq<float>>(run.model);
   }
 
+  /// The multiplier the run's backward puts on this batch's gradients (Trainer's run_step).
+  /// Under mpirun a rank's share of the batch weighs its share of the tokens: about 1/ranks.
+  float multiplier(float scale) const {
+    return float(double(scale) * run.loss_weight / run.accumulate / std::max(1, run.ranks));
+  }
+
   /// Counts of n fp32 values in both formats, at the run's scale and (when that is not 1)
   /// at scale 1 for comparison: what the same gradients would lose without loss scaling.
   void count(std::int64_t step, float scale, const char* kind, const std::string& name, const float* x,
              std::int64_t n) {
     const float scales[2] = {scale, 1.0f};
     for (int k = 0; k < (scale == 1.0f ? 1 : 2); ++k) {
-      // The multiplier the run's backward puts on this batch's gradients (Trainer's run_step).
-      const float mult = float(double(scales[k]) * run.loss_weight / run.accumulate);
+      const float mult = multiplier(scales[k]);
       for (const DType f : {DType::f16, DType::bf16}) {
         const amp::RangeCounts c = amp::count_ranges(Backend::cpu, DType::f32, x, n, f, mult, nullptr);
         csv.row(step, scale, scales[k], mult, kind, name, f == DType::f16 ? "fp16" : "bf16", c.total(), c.n[0], c.n[1],
@@ -61,7 +66,7 @@ struct Telemetry::Impl {
   /// writes g * (1/scale) back into the 16-bit type (amp::unscale_and_check, the trainer's
   /// path before issue 21). Rows of kind "unscale"; see telemetry.hpp for the columns.
   void count_unscale(std::int64_t step, float scale, const float* g, std::int64_t n) {
-    const float mult = float(double(scale) * run.loss_weight / run.accumulate);
+    const float mult = multiplier(scale);
     const float inv_scale = 1.0f / scale;
     const auto count = static_cast<std::size_t>(n);
     std::vector<float> scaled(count), stored(count), in_place(count);
