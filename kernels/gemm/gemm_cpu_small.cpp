@@ -13,13 +13,15 @@ namespace halfway {
 
 namespace {
 
-// Each of the entry's three fp32 buffers (op(A), op(B) padded, the result) holds at most
-// this many floats: 16 KiB each, 48 KiB of stack, in L1 while the entry is computed.
+// Each of the entry's fp32 buffers (op(A), op(B) padded, the result, a row of C) holds at
+// most this many floats: 16 KiB each on the stack, the first three in L1 while the entry
+// is computed.
 constexpr int kMaxFloats = 4096;
 
-// Above this many multiply-adds per entry the packed driver is as fast (its packing is
-// paid back by its larger register block): measured with ch02_small_gemm_bench, the
-// small path wins below, ties around it (chapter 02's README has the numbers).
+// Up to this many multiply-adds per entry. Measured on this course's AVX-512 machine,
+// fp16, one thread, batches of 64-128: the small path took 0.25-0.4x the packed driver's
+// time at the attention's 5 x 5 x 32, 0.5-0.75x at 20 x 20 x 32, and tied it at 32 x 32 x 32
+// (the packed 8 x 32 register block is paid back there), so the rule stops at 32^3.
 constexpr std::int64_t kMaxMacs = 32 * 32 * 32;
 
 std::atomic<std::int64_t> small_calls{0};
