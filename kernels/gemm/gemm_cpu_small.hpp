@@ -6,8 +6,9 @@
 /// time around the arithmetic: per batch entry it packs B into NR-wide slivers, A into
 /// MR-high ones, pads both with zeros, runs an 8 x 32 micro-kernel for a 5 x 5 block and
 /// looks up its per-thread buffers. Here each batch entry's op(A) and op(B) are widened
-/// into small fp32 buffers on the stack (op(B) row by row, its columns padded to the
-/// vector width) and a register loop computes the whole entry: no panels, no slivers.
+/// into small fp32 buffers on the stack (op(B) with its rows padded to the vector width;
+/// a stored B^T transposed 8 x 8 in registers) and a register loop computes the whole
+/// entry: no panels, no slivers.
 ///
 /// Bits: the same as the packed driver's, on the paths that compute in fp32 FMAs (generic,
 /// avx2, avx512, and fp16 inputs on avx512bf16 and amx): each element the fp32 sum of its
