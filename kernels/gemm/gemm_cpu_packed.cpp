@@ -12,6 +12,7 @@
 #include "common/host_simd.hpp"
 #include "common/parallel_ranges.hpp"
 #include "kernels/fp16/convert_array.hpp"
+#include "kernels/gemm/gemm_cpu_small.hpp"
 
 namespace halfway {
 
@@ -85,6 +86,7 @@ const GemmCpuPath& gemm_cpu_path(CpuIsa isa, DType in) {
 }
 
 void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
+  if (gemm_cpu_small(g, path)) return;  // tiny products (the attention's): no packing (gemm_cpu_small.hpp)
   const int mr = path.mr, nr = path.nr;
   const int kp = (g.k + path.k_step - 1) / path.k_step * path.k_step;
   const std::size_t a_sliver = std::size_t(kp) * mr * path.elem_bytes, b_sliver = std::size_t(kp) * nr * path.elem_bytes;

@@ -47,6 +47,8 @@ struct GemmCpuPath {
 const GemmCpuPath& gemm_cpu_path(CpuIsa isa, DType in);
 
 /// C = alpha op(A) op(B) + beta C for f16/bf16 inputs (validated GemmArgs) on `path`.
+/// Tiny products (the attention's) take the small path, with the same bits
+/// (gemm_cpu_small.hpp).
 void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path);
 
 namespace gemm_cpu_paths {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "chapters/02_gemm/tests/cpu_products.hpp"
 #include "chapters/02_gemm/tests/gemm_check.hpp"
 #include "common/error.hpp"
 #include "common/host_simd.hpp"
@@ -30,20 +31,6 @@ constexpr Op kLayouts[4][2] = {{Op::N, Op::N}, {Op::N, Op::T}, {Op::T, Op::N}, {
 // one AMX block and odd; M and N past several blocks.
 constexpr Shape3 kShapes[] = {{1, 1, 1}, {5, 70, 3}, {17, 33, 40}, {40, 37, 129}, {72, 73, 74}};
 
-// body(path) for each path this machine has; a doctest message for each one it lacks.
-template <class Body>
-void for_each_path(Body body) {
-  for (const CpuIsa isa : kPaths) {
-    if (!cpu_isa_available(isa)) {
-      MESSAGE("skipped: this machine (CPU, OS or build) has no " << to_string(isa) << " path");
-      continue;
-    }
-    CAPTURE(to_string(isa));
-    const ScopedCpuIsa scope(isa);
-    body(isa);
-  }
-}
-
 void expect_ok(const Problem& p) {
   const Verdict v = run_and_check(Backend::cpu, GemmKernel::best, p);
   INFO(v.message);
@@ -55,16 +42,6 @@ Problem seeded(const Op* l, Shape3 s, DType in, Values values) {
   Problem p = problem(l, s, in, DType::f32, values);
   p.seed = std::uint64_t(s.m * 7 + s.n * 3 + s.k);
   return p;
-}
-
-// `count` values drawn uniformly from [-2, 2) and rounded to the 16-bit type `in`.
-std::vector<std::uint16_t> random16(DType in, std::int64_t count, std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  std::vector<float> f(static_cast<std::size_t>(count));
-  for (float& x : f) x = u(rng);
-  std::vector<std::uint16_t> h(f.size());
-  convert_from_f32(in, f.data(), h.data(), count);
-  return h;
 }
 
 // C of one product of random 16-bit inputs (NT, padded leading dimensions, alpha and beta
@@ -156,7 +133,7 @@ std::vector<std::uint32_t> packed_bits(GemmArgs g) {
 TEST_CASE("cpu paths: integer inputs give exact results on every path this machine has") {
   // Integers in [-4, 4]: every partial sum is an integer below 2^24, exact in fp32 in any
   // order and grouping, pairs and tiles included (gemm_check.cpp).
-  for_each_path([](CpuIsa) {
+  for_each_cpu_path([](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16})
       for (const auto& l : kLayouts)
         for (const Shape3& s : kShapes) expect_ok(seeded(l, s, in, Values::integers));
@@ -164,7 +141,7 @@ TEST_CASE("cpu paths: integer inputs give exact results on every path this machi
 }
 
 TEST_CASE("cpu paths: strides and batches and 16-bit outputs and alpha and beta are exact on every path") {
-  for_each_path([](CpuIsa) {
+  for_each_cpu_path([](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16}) {
       for (const auto& l : kLayouts) {
         Problem p = seeded(l, {17, 33, 41}, in, Values::integers);
@@ -199,7 +176,7 @@ TEST_CASE("cpu paths: random inputs stay within the fp64 bound on every path inc
   // They also read bf16 denormals as zero and flush denormal results: values drawn from
   // [-2, 2) have no denormals, and no product or sum of them falls below 2^-126 except by
   // cancellation to exactly 0, so flushing changes nothing here.
-  for_each_path([](CpuIsa) {
+  for_each_cpu_path([](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16}) {
       for (const auto& l : kLayouts) {
         for (const Shape3& s : {Shape3{72, 73, 74}, Shape3{5, 70, 3}, Shape3{40, 37, 129}}) {
@@ -227,7 +204,7 @@ TEST_CASE("cpu paths: the fp32 paths give the plain twin's bits") {
         const ScopedCpuIsa generic(CpuIsa::generic);
         plain = product_bits(in, l[0], l[1], 45, 77, 131);
       }
-      for_each_path([&](CpuIsa isa) {
+      for_each_cpu_path([&](CpuIsa isa) {
         if (in == DType::bf16 && (isa == CpuIsa::avx512bf16 || isa == CpuIsa::amx)) return;  // the units' own sums
         const std::vector<float> fast = product_bits(in, l[0], l[1], 45, 77, 131);
         CHECK(std::memcmp(fast.data(), plain.data(), plain.size() * sizeof(float)) == 0);
@@ -325,7 +302,7 @@ TEST_CASE("cpu paths: the fp32 paths give the sequential sum's bits on the train
       g.a = a.data();
       g.b = b.data();
       const std::vector<std::uint32_t> want = sequential_bits(g);
-      for_each_path([&](CpuIsa isa) {
+      for_each_cpu_path([&](CpuIsa isa) {
         if (in == DType::bf16 && (isa == CpuIsa::avx512bf16 || isa == CpuIsa::amx)) return;  // the units' own sums
         CHECK(packed_bits(g) == want);
       });
