@@ -63,7 +63,7 @@ TEST_CASE("gradient buckets: bucketed and unbucketed sums are the same bits") {
 
 // Every storage and wire: fp32 on fp32 (all_reduce_async), 16-bit gradients widened to an
 // fp32 sum or summed in their type (all_reduce16_async), fp32 gradients rounded to 16-bit
-// words (a copy per bucket). Buckets of 4 bytes (one per module, 40 or so in flight at
+// words (a copy per bucket). Buckets of 4 bytes (one per module, 24 in flight at
 // once) and 40 kB (several).
 TEST_CASE("gradient buckets: 16-bit buckets in flight together are the bits of the blocking sum") {
   Communicator& comm = world();
