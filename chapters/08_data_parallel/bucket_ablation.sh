@@ -8,6 +8,8 @@
 # other rank.
 #
 #   chapters/08_data_parallel/bucket_ablation.sh [BUILD_DIR] [STEPS] [REPEATS] [BUCKET_MB...]
+#
+# FLAGS="--comm-dtype 16" (for example) adds halfway-train options to every run.
 set -euo pipefail
 build=${1:-build/cpu-only}
 steps=${2:-30}
@@ -20,6 +22,8 @@ mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 common=(--steps "$steps" --eval-every 0)
+read -r -a extra <<< "${FLAGS:-}"
+common+=("${extra[@]}")
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

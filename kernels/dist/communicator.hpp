@@ -61,9 +61,15 @@ class Communicator {
   /// In place: every rank ends with the elementwise sum (or max) over the ranks.
   virtual void all_reduce(float* data, std::int64_t n, ReduceOp op) = 0;
   /// In place, the sum of f16 or bf16 bit patterns, added as `acc` says.
-  virtual void all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) = 0;
+  void all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) {
+    all_reduce16_async(type, data, n, acc)->wait();
+  }
   /// Starts an in-place all-reduce and returns at once; the buffer is the network's until wait().
   virtual std::unique_ptr<Pending> all_reduce_async(float* data, std::int64_t n, ReduceOp op) = 0;
+  /// all_reduce16, started: the same sum, bit for bit, in `data` after wait(). Several may be
+  /// in flight at once (Accumulate::fp32 widens into a copy of its own for each).
+  virtual std::unique_ptr<Pending> all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n,
+                                                      Accumulate acc) = 0;
   /// `send` holds n values on every rank; `recv` gets this rank's shard of their sum
   /// (shard_range(n, size(), rank()): recv holds end - begin values).
   virtual void reduce_scatter(const float* send, float* recv, std::int64_t n) = 0;

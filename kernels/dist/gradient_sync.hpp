@@ -29,10 +29,13 @@ void sum_gradients(Communicator& comm, const amp::GradBuffer& grads, Accumulate 
 ///   the trainer's check then turns into the same skipped step everywhere.
 void sum_gradients_as(Communicator& comm, const amp::GradBuffer& grads, DType wire);
 
-/// A bucket's share of sum_gradients_as, started: nonblocking where the communicator has it
-/// (fp32 gradients with fp32 on the wire: all_reduce_async), else summed before it returns
-/// (16-bit words: the MPI reductions of all_reduce16 are blocking) and handed back finished.
-/// `part` is a slice of the flat gradient buffer (gradient_buckets.hpp).
+/// sum_gradients_as, started (sum_gradients_as is this and wait()): a bucket's share of it
+/// (`part`, a slice of the flat gradient buffer: gradient_buckets.hpp), nonblocking in every
+/// case, with the same bits as the blocking call. fp32 on an fp32 wire: all_reduce_async;
+/// 16-bit gradients: all_reduce16_async; fp32 gradients on a 16-bit wire: rounded into a
+/// copy of their own (staging_buffers.hpp: several buckets are in flight at once), whose
+/// sum wait() widens back into `part`. The NCCL communicator's fp32 sum of 16-bit words is
+/// stream-ordered but not on the side stream (nccl_communicator.hpp).
 std::unique_ptr<Pending> start_sum_gradients(Communicator& comm, const amp::GradBuffer& part, DType wire);
 
 }  // namespace halfway::dist

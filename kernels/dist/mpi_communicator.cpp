@@ -45,6 +45,9 @@ MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::sum ? MPI_SUM : MPI_MAX; }
 
 // MPI reductions of 16-bit words with every partial sum rounded to the 16-bit type (what a
 // 16-bit wire does). Blocks of 256 values are widened, added in fp32 and rounded back.
+// Declared commutative to MPI_Op_create (its 1): a + b rounds to the same bits as b + a.
+// It is not associative (every partial sum rounds), so the bits depend on the order in
+// which the ranks are added, which start_all_reduce fixes: blocking or not, one tree.
 template <DType T>
 void add16(void* in, void* inout, int* len, MPI_Datatype*) {
   constexpr int kBlock = 256;
@@ -128,18 +131,22 @@ void MpiCommunicator::all_reduce(float* data, std::int64_t n, ReduceOp op) {
   start_all_reduce(data, n, MPI_FLOAT, mpi_op(op))->wait();
 }
 
-void MpiCommunicator::all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) {
-  HALFWAY_EXPECT(type != DType::f32, "f16 or bf16 words for all_reduce16", "f32");
-  if (acc == Accumulate::wire16) return start_all_reduce(data, n, MPI_UINT16_T, sum16_op(type))->wait();
-  wait_for_device();
-  widened_.resize(std::size_t(n));
-  convert_to_f32(type, data, widened_.data(), n);
-  start_all_reduce(widened_.data(), n, MPI_FLOAT, MPI_SUM)->wait();
-  convert_from_f32(type, widened_.data(), data, n);
-}
-
 std::unique_ptr<Pending> MpiCommunicator::all_reduce_async(float* data, std::int64_t n, ReduceOp op) {
   return start_all_reduce(data, n, MPI_FLOAT, mpi_op(op));
+}
+
+// wire16: MPI_Iallreduce with sum16_op, a user-defined operation, which MPI allows in
+// nonblocking collectives as in blocking ones (OpenMPI calls it inside MPI_Test and MPI_Wait,
+// on this rank's own thread). fp32: the widened copy is summed; wait() rounds it back.
+std::unique_ptr<Pending> MpiCommunicator::all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n,
+                                                             Accumulate acc) {
+  HALFWAY_EXPECT(type != DType::f32, "f16 or bf16 words for all_reduce16", "f32");
+  if (acc == Accumulate::wire16) return start_all_reduce(data, n, MPI_UINT16_T, sum16_op(type));
+  wait_for_device();
+  StagingBuffers::Lease wide = widened_.take(std::size_t(count(n, "all_reduce16")) * sizeof(float));
+  convert_to_f32(type, data, static_cast<float*>(wide.data()), n);
+  std::unique_ptr<Pending> sum = start_all_reduce(wide.data(), n, MPI_FLOAT, MPI_SUM);
+  return std::make_unique<StagedPending>(std::move(sum), std::move(wide), StageBack::round, type, data, n);
 }
 
 void MpiCommunicator::shard_counts(std::int64_t n) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/dist/communicator.hpp"
+#include "kernels/dist/staging_buffers.hpp"
 
 namespace halfway::dist {
 
@@ -39,8 +40,8 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm() const { return comm_; }
 
   void all_reduce(float* data, std::int64_t n, ReduceOp op) override;
-  void all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) override;
   std::unique_ptr<Pending> all_reduce_async(float* data, std::int64_t n, ReduceOp op) override;
+  std::unique_ptr<Pending> all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) override;
   void reduce_scatter(const float* send, float* recv, std::int64_t n) override;
   void all_gather(const float* send, float* recv, std::int64_t n) override;
   void broadcast(void* data, std::int64_t bytes, int root) override;
@@ -59,7 +60,7 @@ class MpiCommunicator final : public Communicator {
   Backend backend_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
-  std::vector<float> widened_;           // all_reduce16 with fp32 accumulation
+  StagingBuffers widened_;               // all_reduce16 with fp32 accumulation: one copy per sum in flight
   std::vector<int> counts_, displs_;     // reduce_scatter, all_gather
 };
 

@@ -69,14 +69,10 @@ void NcclCommunicator::all_reduce(float* data, std::int64_t n, ReduceOp op) {
              rank());
 }
 
-void NcclCommunicator::all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) {
+std::unique_ptr<Pending> NcclCommunicator::all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n,
+                                                              Accumulate acc) {
   HALFWAY_EXPECT(type != DType::f32, "f16 or bf16 words for all_reduce16", "f32");
-  if (acc == Accumulate::wire16) {
-    check_nccl(ncclAllReduce(data, data, std::size_t(n), type == DType::f16 ? ncclHalf : ncclBfloat16, ncclSum, comm_,
-                             nullptr),
-               "ncclAllReduce (16-bit)", rank());
-    return;
-  }
+  if (acc == Accumulate::wire16) return start_on_side(data, n, type == DType::f16 ? ncclHalf : ncclBfloat16, ncclSum);
   if (widened_n_ < n) {
     if (widened_) check_cuda(cudaFree(widened_), "cudaFree");
     check_cuda(cudaMalloc(&widened_, std::size_t(n) * sizeof(float)), "cudaMalloc");
@@ -87,15 +83,21 @@ void NcclCommunicator::all_reduce16(DType type, std::uint16_t* data, std::int64_
   all_reduce(widened_, n, ReduceOp::sum);
   if (type == DType::f16) cast_f32_to_f16(Backend::cuda, widened_, reinterpret_cast<half*>(data), std::size_t(n));
   else cast_f32_to_bf16(Backend::cuda, widened_, reinterpret_cast<bfloat16*>(data), std::size_t(n));
+  return finished_pending();
 }
 
 std::unique_ptr<Pending> NcclCommunicator::all_reduce_async(float* data, std::int64_t n, ReduceOp op) {
+  return start_on_side(data, n, ncclFloat, nccl_op(op));
+}
+
+std::unique_ptr<Pending> NcclCommunicator::start_on_side(void* data, std::int64_t n, ncclDataType_t type,
+                                                         ncclRedOp_t op) {
   cudaEvent_t ready = nullptr;  // the side stream starts after the default stream's kernels
   check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreateWithFlags");
   check_cuda(cudaEventRecord(ready, nullptr), "cudaEventRecord");
   check_cuda(cudaStreamWaitEvent(side_, ready, 0), "cudaStreamWaitEvent");
   check_cuda(cudaEventDestroy(ready), "cudaEventDestroy");
-  check_nccl(ncclAllReduce(data, data, std::size_t(n), ncclFloat, nccl_op(op), comm_, side_), "ncclAllReduce", rank());
+  check_nccl(ncclAllReduce(data, data, std::size_t(n), type, op, comm_, side_), "ncclAllReduce", rank());
   return std::make_unique<NcclPending>(side_);
 }
 

@@ -37,8 +37,10 @@ class NcclCommunicator final : public Communicator {
   Backend backend() const override { return Backend::cuda; }
 
   void all_reduce(float* data, std::int64_t n, ReduceOp op) override;
-  void all_reduce16(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) override;
   std::unique_ptr<Pending> all_reduce_async(float* data, std::int64_t n, ReduceOp op) override;
+  /// wire16: on the side stream, like all_reduce_async. fp32: widened, summed and rounded on
+  /// the default stream (one shared GPU copy, in stream order), handed back finished.
+  std::unique_ptr<Pending> all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) override;
   void reduce_scatter(const float* send, float* recv, std::int64_t n) override;
   void all_gather(const float* send, float* recv, std::int64_t n) override;
   void broadcast(void* data, std::int64_t bytes, int root) override;
@@ -46,6 +48,9 @@ class NcclCommunicator final : public Communicator {
   void send_recv(const float* send, std::int64_t send_n, int to, float* recv, std::int64_t recv_n, int from) override;
 
  private:
+  /// An in-place ncclAllReduce on the side stream, after the default stream's work so far.
+  std::unique_ptr<Pending> start_on_side(void* data, std::int64_t n, ncclDataType_t type, ncclRedOp_t op);
+
   MpiCommunicator bootstrap_{Backend::cpu};
   ncclComm_t comm_ = nullptr;
   cudaStream_t side_ = nullptr;   // all_reduce_async's stream

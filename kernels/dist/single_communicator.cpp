@@ -19,6 +19,9 @@ std::unique_ptr<Pending> finished_pending() { return std::make_unique<Done>(); }
 std::unique_ptr<Pending> SingleCommunicator::all_reduce_async(float*, std::int64_t, ReduceOp) {
   return finished_pending();
 }
+std::unique_ptr<Pending> SingleCommunicator::all_reduce16_async(DType, std::uint16_t*, std::int64_t, Accumulate) {
+  return finished_pending();
+}
 void SingleCommunicator::reduce_scatter(const float* send, float* recv, std::int64_t n) {
   copy_within(backend_, recv, send, std::size_t(n) * sizeof(float));
 }

@@ -15,8 +15,8 @@ class SingleCommunicator final : public Communicator {
   std::string name() const override { return "single"; }
   Backend backend() const override { return backend_; }
   void all_reduce(float*, std::int64_t, ReduceOp) override {}
-  void all_reduce16(DType, std::uint16_t*, std::int64_t, Accumulate) override {}
   std::unique_ptr<Pending> all_reduce_async(float* data, std::int64_t n, ReduceOp op) override;
+  std::unique_ptr<Pending> all_reduce16_async(DType type, std::uint16_t* data, std::int64_t n, Accumulate acc) override;
   void reduce_scatter(const float* send, float* recv, std::int64_t n) override;
   void all_gather(const float* send, float* recv, std::int64_t n) override;
   void broadcast(void*, std::int64_t, int root) override;

@@ -7,6 +7,7 @@
 
 #include "kernels/dist/gradient_buckets.hpp"
 #include "kernels/dist/gradient_sync.hpp"
+#include "kernels/dist/staging_buffers.hpp"
 #include "world.hpp"
 
 using namespace halfway;
@@ -21,10 +22,10 @@ std::vector<std::int64_t> module_starts() {
   for (std::int64_t at = kN, k = 0; at > 0; ++k) from.push_back(at = std::max<std::int64_t>(0, at - 1500 - 977 * (k % 7)));
   return from;
 }
-// The buffer summed by buckets of `bytes`, the hook called as a backward would call it.
-std::vector<Bucket> bucketed_sum(std::vector<float>& g, std::int64_t bytes, DType wire) {
+// The buffer summed by buckets of `bytes`, the hook called as a backward would call it:
+// every bucket stays in flight until finish() waits for them in the order they started.
+std::vector<Bucket> bucketed_sum(const amp::GradBuffer& whole, std::int64_t bytes, DType wire) {
   Communicator& comm = world();
-  const amp::GradBuffer whole{Backend::cpu, DType::f32, g.data(), kN};
   GradientBuckets buckets(bytes, [&](const amp::GradBuffer& part) { return start_sum_gradients(comm, part, wire); });
   buckets.record_trace();
   buckets.final_from(whole, kN);
@@ -45,7 +46,7 @@ TEST_CASE("gradient buckets: bucketed and unbucketed sums are the same bits") {
       const std::vector<float> mine = rank_values(kN, comm.rank(), false);
       std::vector<float> whole = mine, pieces = mine;
       sum_gradients_as(comm, amp::GradBuffer{Backend::cpu, DType::f32, whole.data(), kN}, wire);
-      const std::vector<Bucket> used = bucketed_sum(pieces, bytes, wire);
+      const std::vector<Bucket> used = bucketed_sum(amp::GradBuffer{Backend::cpu, DType::f32, pieces.data(), kN}, bytes, wire);
       CHECK(on_every_rank(std::memcmp(whole.data(), pieces.data(), sizeof(float) * kN) == 0));
       // The buckets tile the buffer from its end down, each ending at a module boundary.
       REQUIRE(!used.empty());
@@ -57,6 +58,42 @@ TEST_CASE("gradient buckets: bucketed and unbucketed sums are the same bits") {
       if (want > 0) CHECK(used.size() == want);
       else CHECK((used.size() > 3 && used.size() < module_starts().size()));
     }
+  }
+}
+
+// Every storage and wire: fp32 on fp32 (all_reduce_async), 16-bit gradients widened to an
+// fp32 sum or summed in their type (all_reduce16_async), fp32 gradients rounded to 16-bit
+// words (a copy per bucket). Buckets of 4 bytes (one per module, 24 in flight at
+// once) and 40 kB (several).
+TEST_CASE("gradient buckets: 16-bit buckets in flight together are the bits of the blocking sum") {
+  Communicator& comm = world();
+  for (const StorageWire& sw : storage_wire_pairs()) {
+    for (const std::int64_t bytes : {std::int64_t(4), std::int64_t(40000)}) {
+      const std::string name = sw.name();
+      CAPTURE(name);
+      CAPTURE(bytes);
+      TestGrads whole(sw.storage, kN, comm.rank(), 8), pieces = whole;
+      sum_gradients_as(comm, whole.buffer(), sw.wire);
+      const std::vector<Bucket> used = bucketed_sum(pieces.buffer(), bytes, sw.wire);
+      CHECK(used.size() > 3);
+      CHECK(on_every_rank(pieces.same_bits(whole)));
+    }
+  }
+}
+
+// The copies are kept between steps: a second and third step with the same buckets allocate
+// none (halfway-train's steps all have the same buckets). Alone nothing is copied at all.
+TEST_CASE("gradient buckets: 16-bit copies are allocated in the first step only") {
+  Communicator& comm = world();
+  for (const StorageWire& sw : {StorageWire{DType::f32, DType::f16}, StorageWire{DType::bf16, DType::f32}}) {
+    const std::string name = sw.name();
+    CAPTURE(name);
+    TestGrads g(sw.storage, kN, comm.rank(), 9);
+    bucketed_sum(g.buffer(), 4, sw.wire);
+    const std::int64_t after_first = staging_allocations();
+    bucketed_sum(g.buffer(), 4, sw.wire);
+    bucketed_sum(g.buffer(), 4, sw.wire);
+    CHECK(staging_allocations() == after_first);
   }
 }
 
