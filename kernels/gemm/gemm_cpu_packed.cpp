@@ -105,6 +105,12 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   auto* c_out = static_cast<std::uint16_t*>(g.c);
   const auto* a16 = static_cast<const std::uint16_t*>(g.a);
   const auto* b16 = static_cast<const std::uint16_t*>(g.b);
+  // The bias (GemmArgs::bias) joins C's rows in the same epilogue, after the sliver's sums
+  // and before the rounding: one fp32 add, one rounding, the bits of a separate pass. The
+  // panel's columns of it are widened once, on this thread, and only read by the slivers.
+  const auto* bias16 = static_cast<const std::uint16_t*>(g.bias);
+  thread_local Scratch bias_pack;
+  float* const bias = bias16 ? static_cast<float*>(bias_pack.get(sizeof(float) * std::size_t(nc))) : nullptr;
   for (int z = 0; z < g.batch; ++z) {
     const std::uint16_t* a = a16 + z * g.stride_a;
     const std::uint16_t* b = b16 + z * g.stride_b;
@@ -113,6 +119,7 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
     for (int j0 = 0; j0 < g.n; j0 += nc) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
+      if (bias && (z == 0 || nc < g.n)) convert_to_f32(g.in, bias16 + j0, bias, cols);
       // One B for the whole batch (stride 0) in one panel: packed once. On this thread: it is
       // 1/m of the panel's work, less than a second parallel region costs.
       if (z == 0 || g.stride_b != 0 || nc < g.n)
@@ -142,9 +149,13 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
             store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
           }
         }
-        if (c16)
-          for (int r = 0; r < rows; ++r)
-            convert_from_f32(g.out, cs + r * ldc, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
+        if (bias || c16)
+          for (int r = 0; r < rows; ++r) {  // row by row, each while it is in L1
+            float* row = cs + r * ldc;
+            if (bias)
+              for (int j = 0; j < cols; ++j) row[j] += bias[j];
+            if (c16) convert_from_f32(g.out, row, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
+          }
       });
     }
   }
