@@ -173,6 +173,9 @@ TEST_CASE("cpu paths: strides and batches and 16-bit outputs and alpha and beta 
         p.alpha = 2.0f;
         p.beta = -1.0f;
         expect_ok(p);  // nothing aligned, alpha and beta over an fp32 C
+        p.alpha = p.beta = 1.0f;
+        expect_ok(p);  // a product accumulated into an fp32 C (a weight gradient)
+        p.alpha = 2.0f;
         p.batch = 3;
         p.out = in;
         p.beta = 0.5f;
@@ -375,7 +378,7 @@ TEST_CASE("cpu paths: a bias joins C in fp32 before the one rounding on every pa
       {Op::N, Op::T, 3, 37, 20, 1, 3, 1.0f, 0.0f, false},
       {Op::N, Op::N, 16, 64, 40, 3, 0, 1.0f, 0.0f, false},
       {Op::T, Op::N, 21, 45, 33, 2, 5, 0.75f, -1.5f, false},
-      {Op::T, Op::T, 7, 19, 9, 2, 1, 1.0f, 0.5f, false},
+      {Op::T, Op::T, 7, 19, 9, 2, 1, 1.0f, 1.0f, false},
       {Op::N, Op::T, 5, 300, 1100, 2, 2, 1.0f, 0.0f, true},
   };
   for_each_path([&](CpuIsa) {
