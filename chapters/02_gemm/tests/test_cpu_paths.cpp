@@ -384,9 +384,7 @@ TEST_CASE("cpu paths: a bias joins C in fp32 before the one rounding on every pa
   for_each_path([&](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16}) {
       for (const BiasCase& t : cases) {
-        CAPTURE(t.m);
-        CAPTURE(t.n);
-        CAPTURE(t.k);
+        INFO("m n k batch: " << t.m << " " << t.n << " " << t.k << " " << t.batch);
         GemmArgs g = gemm_args(t.op_a, t.op_b, t.m, t.n, t.k, t.batch);
         g.in = in;
         g.ldc = t.n + t.pad;
