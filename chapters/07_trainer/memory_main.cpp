@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     }
     std::printf("(B/param: all bytes per parameter; w/o act.: parameters, gradients and Adam's state only. fp32's\n"
                 " working copy is its master: one buffer. The views are padded to 128 elements each. fwd ws: the fp32\n"
-                " GEMM results a 16-bit linear layer rounds its output from, one per layer, kept between steps.)\n");
+                " GEMM results a 16-bit linear layer rounds its output from, one per layer, kept between steps: on\n"
+                " emu and cuda only; the cpu GEMM adds the bias and rounds in its epilogue.)\n");
   });
 }

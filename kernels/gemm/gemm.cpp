@@ -8,6 +8,15 @@
 
 namespace halfway {
 
+namespace {
+// The bias epilogue is the cpu packed GEMM's (GemmArgs::bias); the device kernels have none.
+void expect_no_device_bias(Backend backend, const GemmArgs& g) {
+  HALFWAY_EXPECT(!g.bias || backend == Backend::cpu,
+                 "no GEMM bias on emu or cuda (only the cpu backend's packed GEMM adds one)",
+                 "a bias on " + std::string(to_string(backend)));
+}
+}  // namespace
+
 std::string_view to_string(GemmKernel k) {
   switch (k) {
     case GemmKernel::best: return "best";
@@ -82,6 +91,7 @@ void validate(const GemmArgs& g) {
 
 void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
   validate(g);
+  expect_no_device_bias(backend, g);
   // f32 inputs have one kernel on emu and cuda (sgemm_tiled.cu), not a ladder.
   const bool f32 = g.in == DType::f32;
   if (f32 && backend != Backend::cpu)
@@ -100,6 +110,7 @@ void gemm(Backend backend, const GemmArgs& g, GemmKernel kernel, void* stream) {
 void gemm_best_variant(Backend backend, const GemmArgs& g, int variant, void* stream) {
   validate(g);
   HALFWAY_EXPECT(backend != Backend::cpu, "backend emu or cuda for kernel 6's variants", "cpu");
+  expect_no_device_bias(backend, g);
   HALFWAY_EXPECT(g.in != DType::f32, "f16 or bf16 inputs for kernel 6's variants (f32: gemm() with kernel 'best')", "f32");
   HALFWAY_KERNEL(backend, gemm_launch_variant(variant, g, stream));
 }

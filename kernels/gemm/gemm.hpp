@@ -88,6 +88,11 @@ struct GemmArgs {
   std::int64_t stride_a = 0; ///< elements between consecutive A matrices of a batch
   std::int64_t stride_b = 0; ///< elements between consecutive B matrices
   std::int64_t stride_c = 0; ///< elements between consecutive C matrices
+  /// Optional bias, n values of the input type (f16/bf16), the same for every row of every
+  /// matrix of the batch: C = round(alpha op(A) op(B) + beta C + bias), the bias added in
+  /// fp32 before C's one rounding (a linear layer's epilogue). Only the cpu backend's packed
+  /// GEMM (16-bit inputs) takes one; elsewhere gemm() refuses it (nullptr: no bias).
+  const void* bias = nullptr;
 };
 
 /// Fills the shape, the layouts and tight leading dimensions (lda = cols of the stored A,

@@ -26,6 +26,8 @@ void gemm_cpu(const GemmArgs& g) {
   validate(g);
   if (g.in != DType::f32) return gemm_cpu_packed(g, gemm_cpu_path(cpu_isa(), g.in));
   // fp32 inputs (chapter 03's fp32 mode): straight to sgemm
+  HALFWAY_EXPECT(!g.bias, "no GEMM bias with f32 inputs (sgemm has no epilogue; the packed GEMM of 16-bit inputs adds one)",
+                 "a bias with f32 inputs");
   HALFWAY_EXPECT(g.lda < (1ll << 31) && g.ldb < (1ll << 31) && g.ldc < (1ll << 31),
                  "leading dimensions below 2^31 (cblas takes int)", "lda " + std::to_string(g.lda) +
                  ", ldb " + std::to_string(g.ldb) + ", ldc " + std::to_string(g.ldc));

@@ -49,7 +49,26 @@ void for_each(int n, bool parallel, Body body) {
   for (int i = 0; i < n; ++i) body(i);
 }
 
+// dst[j] += src[j] for j < n: the epilogue's adds (a bias onto C's rows, a tile onto C when
+// alpha = beta = 1). Plain C++, compiled a second time for AVX-512 where the CPU has it (16
+// lanes instead of SSE2's 4); one fp32 add an element either way, so the same bits.
+[[gnu::always_inline]] inline void add_row_plain(float* dst, const float* src, int n) {
+  for (int j = 0; j < n; ++j) dst[j] += src[j];
+}
+#if HALFWAY_HOST_SIMD
+__attribute__((target("avx512f"))) void add_row_avx512(float* dst, const float* src, int n) {
+  add_row_plain(dst, src, n);
+}
+#endif
+void add_row(float* dst, const float* src, int n) {
+#if HALFWAY_HOST_SIMD
+  if (simd::has(simd::Isa::avx512)) return add_row_avx512(dst, src, n);
+#endif
+  add_row_plain(dst, src, n);
+}
+
 // C block = alpha * tile + beta * C block (C not read when beta == 0), rows x cols of it.
+// alpha = beta = 1 (a gradient accumulated into C) is tile + C: multiplying by 1 is exact.
 void store_tile(const float* tile, int nr, int rows, int cols, float* c, std::int64_t ldc, float alpha, float beta) {
   for (int i = 0; i < rows; ++i) {
     const float* t = tile + i * nr;
@@ -59,6 +78,8 @@ void store_tile(const float* tile, int nr, int rows, int cols, float* c, std::in
         std::copy(t, t + cols, ci);
       else
         for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j];
+    } else if (alpha == 1.0f && beta == 1.0f) {
+      add_row(ci, t, cols);
     } else {
       for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j] + beta * ci[j];
     }
@@ -107,6 +128,12 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   auto* c_out = static_cast<std::uint16_t*>(g.c);
   const auto* a16 = static_cast<const std::uint16_t*>(g.a);
   const auto* b16 = static_cast<const std::uint16_t*>(g.b);
+  // The bias (GemmArgs::bias) joins C's rows in the same epilogue, after the sliver's sums
+  // and before the rounding: one fp32 add, one rounding, the bits of a separate pass. The
+  // panel's columns of it are widened once, on this thread, and only read by the slivers.
+  const auto* bias16 = static_cast<const std::uint16_t*>(g.bias);
+  thread_local Scratch bias_pack;
+  float* const bias = bias16 ? static_cast<float*>(bias_pack.get(sizeof(float) * std::size_t(nc))) : nullptr;
   for (int z = 0; z < g.batch; ++z) {
     const std::uint16_t* a = a16 + z * g.stride_a;
     const std::uint16_t* b = b16 + z * g.stride_b;
@@ -115,6 +142,7 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
     for (int j0 = 0; j0 < g.n; j0 += nc) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
+      if (bias && (z == 0 || nc < g.n)) convert_to_f32(g.in, bias16 + j0, bias, cols);
       // One B for the whole batch (stride 0) in one panel: packed once. On this thread: it is
       // 1/m of the panel's work, less than a second parallel region costs.
       if (z == 0 || g.stride_b != 0 || nc < g.n)
@@ -144,9 +172,12 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
             store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
           }
         }
-        if (c16)
-          for (int r = 0; r < rows; ++r)
-            convert_from_f32(g.out, cs + r * ldc, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
+        if (bias || c16)
+          for (int r = 0; r < rows; ++r) {  // row by row, each while it is in L1
+            float* row = cs + r * ldc;
+            if (bias) add_row(row, bias, cols);
+            if (c16) convert_from_f32(g.out, row, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
+          }
       });
     }
   }

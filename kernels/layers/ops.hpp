@@ -226,11 +226,17 @@ void embedding_backward(const std::int32_t* tokens, int rows, const S* dy, int d
 
 /// y[rows, out] = st(x W^T + b), W stored [out, in] (PyTorch's layout). The GEMM
 /// accumulates in fp32; in mixed mode its fp32 result gets the bias before the one
-/// rounding to S (workspace `ws` holds rows * out values of A; unused in fp32 mode).
+/// rounding to S. On the cpu the GEMM does both in its epilogue (mm_bias_cpu); on emu and
+/// cuda, and under chapter 09's hook, the fp32 result goes through workspace `ws` (rows *
+/// out values of A) and a second pass (unused in fp32 mode).
 template <class S>
 void linear_forward(const S* x, int rows, int in, const S* w, std::int64_t ldw, const S* b, int out,
                     S* y, std::int64_t ldy, Buf<acc_t<S>>& ws) {
   using A = acc_t<S>;
+  if constexpr (is_16bit_v<S>) {
+    const bool hooked = std::is_same_v<S, bfloat16> && linear_gemms() != nullptr;
+    if (!on_device<S>() && !hooked) return mm_bias_cpu<S>(Op::N, Op::T, rows, out, in, x, in, w, ldw, b, y, ldy);
+  }
   A* acc;
   std::int64_t ld_acc;
   if constexpr (std::is_same_v<S, A>) {

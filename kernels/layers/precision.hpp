@@ -48,6 +48,19 @@ constexpr const char* precision_name() {
   else return "bf16";
 }
 
+/// The GemmArgs of a product of S inputs into C of type O (S or `acc_t<S>`), alpha = 1,
+/// beta = 0, tight strides for `batch` matrices.
+template <class S, class O>
+GemmArgs gemm_args_of(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, const S* b,
+                      std::int64_t ldb, O* c, std::int64_t ldc, int batch) {
+  GemmArgs g = gemm_args(op_a, op_b, m, n, k, batch);
+  g.in = dtype_of<S>();
+  g.out = std::is_same_v<O, float> ? DType::f32 : dtype_of<S>();
+  g.a = a, g.b = b, g.c = c;
+  g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+  return g;
+}
+
 /// C = alpha op(A) op(B) + beta C for a strided batch (row-major, as halfway::GemmArgs),
 /// with A, B of the storage type S and C of type O (S, or `acc_t<S>` for fp32 output).
 ///
@@ -92,15 +105,25 @@ void mm(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, con
           }
       return;
     }
-    GemmArgs g = gemm_args(op_a, op_b, m, n, k, batch);
-    g.in = dtype_of<S>();
-    g.out = std::is_same_v<O, float> ? DType::f32 : dtype_of<S>();
-    g.a = a, g.b = b, g.c = c;
-    g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+    GemmArgs g = gemm_args_of<S, O>(op_a, op_b, m, n, k, a, lda, b, ldb, c, ldc, batch);
     g.stride_a = stride_a, g.stride_b = stride_b, g.stride_c = stride_c;
     g.alpha = alpha, g.beta = beta;
     gemm(on_device<S>() ? layers_backend() : Backend::cpu, g);
   }
+}
+
+/// C = round(op(A) op(B) + bias) for 16-bit S on the cpu backend: `bias` (n values of S,
+/// one per column) is added in fp32 to every row before C's one rounding, inside the cpu
+/// GEMM's epilogue (GemmArgs::bias), so no fp32 C is written or read. The device GEMMs
+/// have no bias epilogue (gemm() refuses one there).
+template <class S>
+void mm_bias_cpu(Op op_a, Op op_b, int m, int n, int k, const S* a, std::int64_t lda, const S* b,
+                 std::int64_t ldb, const S* bias, S* c, std::int64_t ldc) {
+  static_assert(is_16bit_v<S>, "the GEMM's bias epilogue takes 16-bit inputs and output");
+  if (m <= 0 || n <= 0) return;
+  GemmArgs g = gemm_args_of<S, S>(op_a, op_b, m, n, k, a, lda, b, ldb, c, ldc, 1);
+  g.bias = bias;
+  gemm(Backend::cpu, g);
 }
 
 }  // namespace halfway::layers

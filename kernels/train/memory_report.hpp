@@ -4,7 +4,7 @@
 /// --master off or sr, and 16-bit working copies), gradients, optimizer state (Adam's m and v), activations (what the
 /// model's forward pass allocates for its outputs and what backward reads, kept until the
 /// next forward), forward workspace (the fp32 GEMM results a 16-bit linear layer rounds its
-/// output from), backward (the logits' gradient, the activation gradients, backward's fp32
+/// output from, on emu and cuda: the cpu GEMM adds the bias and rounds itself), backward (the logits' gradient, the activation gradients, backward's fp32
 /// scratch) and other (the clip's and the scaler's workspaces).
 ///
 /// It builds a Trainer, takes a few steps and reads how many bytes the live buffers hold

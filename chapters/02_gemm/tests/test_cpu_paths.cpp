@@ -150,6 +150,9 @@ TEST_CASE("cpu paths: strides and batches and 16-bit outputs and alpha and beta 
         p.alpha = 2.0f;
         p.beta = -1.0f;
         expect_ok(p);  // nothing aligned, alpha and beta over an fp32 C
+        p.alpha = p.beta = 1.0f;
+        expect_ok(p);  // a product accumulated into an fp32 C (a weight gradient)
+        p.alpha = 2.0f;
         p.batch = 3;
         p.out = in;
         p.beta = 0.5f;
@@ -308,6 +311,107 @@ TEST_CASE("cpu paths: the fp32 paths give the sequential sum's bits on the train
       });
     }
   }
+}
+
+namespace {
+
+// A product with a bias (GemmArgs::bias) of the GEMM's awkward kinds.
+struct BiasCase {
+  Op op_a, op_b;
+  int m, n, k, batch;
+  int pad;  // ldc = n + pad
+  float alpha, beta;
+  bool broadcast_b;
+};
+
+// C's whole storage after gemm_cpu(g) on the path in force, C (of type `out`) starting as
+// `old` (16-bit values, widened for an fp32 C), each element's bits.
+std::vector<std::uint32_t> c_storage_bits(GemmArgs g, DType out, const std::vector<std::uint16_t>& old) {
+  std::vector<std::uint16_t> c16 = old;
+  std::vector<float> c32(old.size());
+  convert_to_f32(g.in, old.data(), c32.data(), std::int64_t(old.size()));
+  g.out = out;
+  g.c = out == DType::f32 ? static_cast<void*>(c32.data()) : static_cast<void*>(c16.data());
+  gemm_cpu(g);
+  std::vector<std::uint32_t> bits(old.size());
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    if (out == DType::f32) std::memcpy(&bits[i], &c32[i], sizeof(float));
+    else bits[i] = c16[i];
+  }
+  return bits;
+}
+
+}  // namespace
+
+TEST_CASE("cpu paths: a bias joins C in fp32 before the one rounding on every path") {
+  // The rule: C = round(fp32(alpha op(A) op(B) + beta C) + bias[j]), one fp32 add and one
+  // rounding, as a linear layer's separate pass over an fp32 C did it. Checked against the
+  // path's own fp32 C without a bias (so the bf16 units' sums are covered too): that C plus
+  // the widened bias, rounded element by element, must be the biased 16-bit C bit for bit,
+  // and the biased fp32 C must be that sum itself. Shapes: rows below every path's MR,
+  // columns that end inside an NR sliver, ldc > n (the gap must stay untouched), batches,
+  // alpha and beta over a 16-bit C that is read, several panels of B with one B for the batch.
+  const BiasCase cases[] = {
+      {Op::N, Op::T, 3, 37, 20, 1, 3, 1.0f, 0.0f, false},
+      {Op::N, Op::N, 16, 64, 40, 3, 0, 1.0f, 0.0f, false},
+      {Op::T, Op::N, 21, 45, 33, 2, 5, 0.75f, -1.5f, false},
+      {Op::T, Op::T, 7, 19, 9, 2, 1, 1.0f, 1.0f, false},
+      {Op::N, Op::T, 5, 300, 1100, 2, 2, 1.0f, 0.0f, true},
+  };
+  for_each_path([&](CpuIsa) {
+    for (const DType in : {DType::f16, DType::bf16}) {
+      for (const BiasCase& t : cases) {
+        INFO("m n k batch: " << t.m << " " << t.n << " " << t.k << " " << t.batch);
+        GemmArgs g = gemm_args(t.op_a, t.op_b, t.m, t.n, t.k, t.batch);
+        g.in = in;
+        g.ldc = t.n + t.pad;
+        g.stride_c = std::int64_t(t.m) * g.ldc;
+        g.alpha = t.alpha;
+        g.beta = t.beta;
+        std::mt19937 rng(std::uint32_t(t.m * 7 + t.n));
+        const auto a = random16(in, g.stride_a * t.batch, rng),
+                   b = random16(in, g.stride_b * (t.broadcast_b ? 1 : t.batch), rng);
+        if (t.broadcast_b) g.stride_b = 0;
+        const auto bias = random16(in, t.n, rng), old = random16(in, g.stride_c * t.batch, rng);
+        g.a = a.data();
+        g.b = b.data();
+        const std::vector<std::uint32_t> plain = c_storage_bits(g, DType::f32, old);  // no bias
+        g.bias = bias.data();
+        std::vector<std::uint32_t> want16(old.begin(), old.end()), want32 = plain;
+        for (int z = 0; z < t.batch; ++z)
+          for (int i = 0; i < t.m; ++i)
+            for (int j = 0; j < t.n; ++j) {
+              const std::size_t e = std::size_t(z * g.stride_c + i * g.ldc + j);
+              float sum = 0.0f;
+              std::memcpy(&sum, &plain[e], sizeof sum);
+              sum += widen(in, bias[std::size_t(j)]);
+              std::memcpy(&want32[e], &sum, sizeof sum);
+              std::uint16_t h = 0;
+              convert_from_f32(in, &sum, &h, 1);
+              want16[e] = h;
+            }
+        CHECK(c_storage_bits(g, in, old) == want16);
+        CHECK(c_storage_bits(g, DType::f32, old) == want32);
+      }
+    }
+  });
+}
+
+TEST_CASE("cpu paths: a bias where no epilogue adds one is a clear error") {
+  std::vector<std::uint16_t> a(16, 0x3c00), b(16, 0x3c00), bias(4, 0x3c00);
+  GemmArgs g = gemm_args(Op::N, Op::N, 4, 4, 4);
+  g.a = a.data();
+  g.b = b.data();
+  g.c = a.data();
+  g.out = DType::f16;
+  g.bias = bias.data();
+  CHECK_THROWS_WITH_AS(gemm(Backend::emu, g), doctest::Contains("no GEMM bias on emu or cuda"), Error);
+  std::vector<float> a32(16, 1.0f), b32(16, 1.0f), c32(16);
+  g.in = g.out = DType::f32;
+  g.a = a32.data();
+  g.b = b32.data();
+  g.c = c32.data();
+  CHECK_THROWS_WITH_AS(gemm_cpu(g), doctest::Contains("no GEMM bias with f32 inputs"), Error);
 }
 
 TEST_CASE("cpu paths: a path the machine lacks is a clear error and ForcePlain takes the generic one") {
