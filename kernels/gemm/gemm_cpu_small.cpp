@@ -82,7 +82,7 @@ const GemmSmallKernel gemm_small_kernels::generic{4, widen_rows_plain, widen_tra
 
 bool gemm_cpu_small_fits(const GemmArgs& g, const GemmCpuPath& path) {
   const GemmSmallKernel* kernel = kernel_for(path);
-  if (kernel == nullptr) return false;
+  if (kernel == nullptr || g.bias != nullptr) return false;  // no bias epilogue here: the packed path adds it
   const std::int64_t m = g.m, k = g.k, ldt = padded(g.n, kernel->width);
   return m * k <= kMaxFloats && k * ldt <= kMaxFloats && m * ldt <= kMaxFloats && m * g.n * k <= kMaxMacs;
 }

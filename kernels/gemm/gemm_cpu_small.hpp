@@ -48,7 +48,8 @@ extern const GemmSmallKernel avx512;   ///< AVX-512F (gemm_cpu_small_simd.cpp, H
 
 /// Whether `g` (validated, 16-bit inputs) on `path` is computed by the small path: the
 /// path's arithmetic is fp32 FMAs, one batch entry's buffers fit the stack, and the
-/// product per entry is small enough that packing would cost more than it saves.
+/// product per entry is small enough that packing would cost more than it saves (and no
+/// bias: the packed path's epilogue adds it).
 bool gemm_cpu_small_fits(const GemmArgs& g, const GemmCpuPath& path);
 
 /// Computes `g` on the small path and returns true when gemm_cpu_small_fits; returns false

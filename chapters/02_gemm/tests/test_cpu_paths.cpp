@@ -358,7 +358,7 @@ TEST_CASE("cpu paths: a bias joins C in fp32 before the one rounding on every pa
       {Op::T, Op::T, 7, 19, 9, 2, 1, 1.0f, 1.0f, false},
       {Op::N, Op::T, 5, 300, 1100, 2, 2, 1.0f, 0.0f, true},
   };
-  for_each_path([&](CpuIsa) {
+  for_each_cpu_path([&](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16}) {
       for (const BiasCase& t : cases) {
         INFO("m n k batch: " << t.m << " " << t.n << " " << t.k << " " << t.batch);
