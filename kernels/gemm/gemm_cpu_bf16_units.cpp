@@ -157,8 +157,8 @@ __attribute__((target("amx-tile,amx-bf16"))) void micro_amx(int kp, const void* 
 }  // namespace
 
 const GemmCpuPath gemm_cpu_paths::avx512bf16{"avx512bf16", kDpMr, kDpNr, 2, 2, pack_pairs<kDpMr>, pack_pairs<kDpNr>,
-                                             micro_dp};
-const GemmCpuPath gemm_cpu_paths::amx{"amx", kAmxMr, kAmxNr, kAmxK, 2, pack_amx_a, pack_pairs<kAmxNr>, micro_amx};
+                                             micro_dp, nullptr};
+const GemmCpuPath gemm_cpu_paths::amx{"amx", kAmxMr, kAmxNr, kAmxK, 2, pack_amx_a, pack_pairs<kAmxNr>, micro_amx, nullptr};
 
 }  // namespace halfway
 

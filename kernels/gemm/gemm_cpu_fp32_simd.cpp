@@ -61,13 +61,10 @@ HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, 
 
 // AVX2: 6 x 16 block, 12 accumulators of 8 lanes.
 constexpr int kAvx2Mr = 6, kAvx2Nr = 16;
-HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
-  const auto* a = static_cast<const float*>(av);
-  const auto* b = static_cast<const float*>(bv);
-  // Flat and fully unrolled, or GCC keeps a copy of the accumulators on the stack.
-  __m256 c[2 * kAvx2Mr];
+// Flat and fully unrolled, or GCC keeps a copy of the accumulators on the stack.
+[[gnu::always_inline]] HALFWAY_AVX2 inline void sums_avx2(int kp, const float* a, const float* b, __m256* c) {
 #pragma GCC unroll 16
-  for (auto& v : c) v = _mm256_setzero_ps();
+  for (int i = 0; i < 2 * kAvx2Mr; ++i) c[i] = _mm256_setzero_ps();
   for (int p = 0; p < kp; ++p) {
     const __m256 b0 = _mm256_load_ps(b + p * kAvx2Nr), b1 = _mm256_load_ps(b + p * kAvx2Nr + 8);
 #pragma GCC unroll 16
@@ -77,18 +74,34 @@ HALFWAY_AVX2 void micro_avx2(int kp, const void* av, const void* bv, float* tile
       c[2 * i + 1] = _mm256_fmadd_ps(ai, b1, c[2 * i + 1]);
     }
   }
+}
+HALFWAY_AVX2 void micro_avx2(int kp, const void* a, const void* b, float* tile, std::int64_t ldt) {
+  __m256 c[2 * kAvx2Mr];
+  sums_avx2(kp, static_cast<const float*>(a), static_cast<const float*>(b), c);
 #pragma GCC unroll 16
   for (int i = 0; i < 2 * kAvx2Mr; ++i) _mm256_storeu_ps(tile + i / 2 * ldt + i % 2 * 8, c[i]);
+}
+// Vector i holds row i / 2, columns (i % 2) * 8 ...: + C, + bias, then stored or rounded.
+HALFWAY_AVX2 void micro_fused_avx2(int kp, const void* a, const void* b, void* cv, std::int64_t ldc,
+                                   const MicroEpilogue& e) {
+  __m256 c[2 * kAvx2Mr];
+  sums_avx2(kp, static_cast<const float*>(a), static_cast<const float*>(b), c);
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * kAvx2Mr; ++i) {
+    const std::int64_t at = i / 2 * ldc + i % 2 * 8;
+    __m256 v = c[i];
+    if (e.accumulate) v = _mm256_add_ps(_mm256_loadu_ps(static_cast<float*>(cv) + at), v);
+    if (e.bias) v = _mm256_add_ps(v, _mm256_loadu_ps(e.bias + i % 2 * 8));
+    if (e.out == DType::f32) _mm256_storeu_ps(static_cast<float*>(cv) + at, v);
+    else round_store8(e.out, v, static_cast<std::uint16_t*>(cv) + at);
+  }
 }
 
 // AVX-512: 8 x 32 block, 16 accumulators of 16 lanes.
 constexpr int kAvx512Mr = 8, kAvx512Nr = 32;
-HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt) {
-  const auto* a = static_cast<const float*>(av);
-  const auto* b = static_cast<const float*>(bv);
-  __m512 c[2 * kAvx512Mr];
+[[gnu::always_inline]] HALFWAY_AVX512 inline void sums_avx512(int kp, const float* a, const float* b, __m512* c) {
 #pragma GCC unroll 32
-  for (auto& v : c) v = _mm512_setzero_ps();
+  for (int i = 0; i < 2 * kAvx512Mr; ++i) c[i] = _mm512_setzero_ps();
   for (int p = 0; p < kp; ++p) {
     const __m512 b0 = _mm512_load_ps(b + p * kAvx512Nr), b1 = _mm512_load_ps(b + p * kAvx512Nr + 16);
 #pragma GCC unroll 32
@@ -98,16 +111,34 @@ HALFWAY_AVX512 void micro_avx512(int kp, const void* av, const void* bv, float* 
       c[2 * i + 1] = _mm512_fmadd_ps(ai, b1, c[2 * i + 1]);
     }
   }
+}
+HALFWAY_AVX512 void micro_avx512(int kp, const void* a, const void* b, float* tile, std::int64_t ldt) {
+  __m512 c[2 * kAvx512Mr];
+  sums_avx512(kp, static_cast<const float*>(a), static_cast<const float*>(b), c);
 #pragma GCC unroll 32
   for (int i = 0; i < 2 * kAvx512Mr; ++i) _mm512_storeu_ps(tile + i / 2 * ldt + i % 2 * 16, c[i]);
+}
+HALFWAY_AVX512 void micro_fused_avx512(int kp, const void* a, const void* b, void* cv, std::int64_t ldc,
+                                       const MicroEpilogue& e) {
+  __m512 c[2 * kAvx512Mr];
+  sums_avx512(kp, static_cast<const float*>(a), static_cast<const float*>(b), c);
+#pragma GCC unroll 32
+  for (int i = 0; i < 2 * kAvx512Mr; ++i) {
+    const std::int64_t at = i / 2 * ldc + i % 2 * 16;
+    __m512 v = c[i];
+    if (e.accumulate) v = _mm512_add_ps(_mm512_loadu_ps(static_cast<float*>(cv) + at), v);
+    if (e.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(e.bias + i % 2 * 16));
+    if (e.out == DType::f32) _mm512_storeu_ps(static_cast<float*>(cv) + at, v);
+    else round_store16(e.out, v, static_cast<std::uint16_t*>(cv) + at);
+  }
 }
 
 }  // namespace
 
 const GemmCpuPath gemm_cpu_paths::avx2{"avx2",       kAvx2Mr,           kAvx2Nr, 1, 4, pack_f32<kAvx2Mr>,
-                                       pack_f32<kAvx2Nr>, micro_avx2};
+                                       pack_f32<kAvx2Nr>, micro_avx2, micro_fused_avx2};
 const GemmCpuPath gemm_cpu_paths::avx512{"avx512 (fp32)",       kAvx512Mr,           kAvx512Nr, 1, 4,
-                                         pack_f32<kAvx512Mr>, pack_f32<kAvx512Nr>, micro_avx512};
+                                         pack_f32<kAvx512Mr>, pack_f32<kAvx512Nr>, micro_avx512, micro_fused_avx512};
 
 }  // namespace halfway
 

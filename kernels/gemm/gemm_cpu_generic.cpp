@@ -40,6 +40,6 @@ void micro(int kp, const void* av, const void* bv, float* tile, std::int64_t ldt
 
 }  // namespace
 
-const GemmCpuPath gemm_cpu_paths::generic{"generic", kMr, kNr, 1, 4, pack_f32<kMr>, pack_f32<kNr>, micro};
+const GemmCpuPath gemm_cpu_paths::generic{"generic", kMr, kNr, 1, 4, pack_f32<kMr>, pack_f32<kNr>, micro, nullptr};
 
 }  // namespace halfway

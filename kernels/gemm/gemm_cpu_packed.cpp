@@ -67,21 +67,40 @@ void add_row(float* dst, const float* src, int n) {
   add_row_plain(dst, src, n);
 }
 
-// C block = alpha * tile + beta * C block (C not read when beta == 0), rows x cols of it.
+// A row of C = alpha * tile row + beta * C row (C not read when beta == 0).
 // alpha = beta = 1 (a gradient accumulated into C) is tile + C: multiplying by 1 is exact.
-void store_tile(const float* tile, int nr, int rows, int cols, float* c, std::int64_t ldc, float alpha, float beta) {
-  for (int i = 0; i < rows; ++i) {
-    const float* t = tile + i * nr;
-    float* ci = c + i * ldc;
-    if (beta == 0.0f) {
-      if (alpha == 1.0f)
-        std::copy(t, t + cols, ci);
-      else
-        for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j];
-    } else if (alpha == 1.0f && beta == 1.0f) {
-      add_row(ci, t, cols);
+void store_row(const float* t, int cols, float* ci, float alpha, float beta) {
+  if (beta == 0.0f) {
+    if (alpha == 1.0f)
+      std::copy(t, t + cols, ci);
+    else
+      for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j];
+  } else if (alpha == 1.0f && beta == 1.0f) {
+    add_row(ci, t, cols);
+  } else {
+    for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j] + beta * ci[j];
+  }
+}
+
+// The epilogue of a block the path's fused micro-kernel does not take (C's edges, other
+// alpha and beta, paths without one): the sums in tile t (leading dimension nr), then
+// alpha and beta, the bias and the rounding as separate fp32 passes, row by row while the
+// row is in L1. A 16-bit C row goes through `stage` (fp32, read first when beta != 0). Each
+// step is one fp32 operation per element in the fused kernels' order: the same bits.
+void epilogue_block(const float* t, int nr, int rows, int cols, const GemmArgs& g, void* c, const float* bias,
+                    float* stage) {
+  for (int r = 0; r < rows; ++r) {
+    const float* tr = t + std::int64_t(r) * nr;
+    if (g.out == DType::f32) {
+      float* cr = static_cast<float*>(c) + r * g.ldc;
+      store_row(tr, cols, cr, g.alpha, g.beta);
+      if (bias) add_row(cr, bias, cols);
     } else {
-      for (int j = 0; j < cols; ++j) ci[j] = alpha * t[j] + beta * ci[j];
+      std::uint16_t* cr = static_cast<std::uint16_t*>(c) + r * g.ldc;
+      if (g.beta != 0.0f) convert_to_f32(g.out, cr, stage, cols);
+      store_row(tr, cols, stage, g.alpha, g.beta);
+      if (bias) add_row(stage, bias, cols);
+      convert_from_f32(g.out, stage, cr, cols);
     }
   }
 }
@@ -119,26 +138,26 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
   const int m_slivers = (g.m + mr - 1) / mr;
   const bool direct = g.alpha == 1.0f && g.beta == 0.0f;
   const bool parallel = worth_gemm_threads(double(g.m) * g.n * g.k);
-  thread_local Scratch b_pack;
-  // A 16-bit C is computed in fp32 into a per-thread stage of one sliver's rows of the
-  // panel, and rounded (read first when beta != 0) right after that sliver, while the stage
-  // is in cache: no fp32 copy of C, no separate conversion pass over it. Each element is
-  // rounded once from the same fp32 value, so the bits are those of a whole-C pass.
   const bool c16 = g.out != DType::f32;
-  auto* c_out = static_cast<std::uint16_t*>(g.c);
+  // A whole block takes the path's fused micro-kernel where it has one: the sums, + C
+  // (fp32 C, beta = 1), + the bias, rounded to 16-bit C, from registers (MicroEpilogue).
+  const bool fused = path.micro_fused && g.alpha == 1.0f && (g.beta == 0.0f || (g.beta == 1.0f && !c16));
+  thread_local Scratch b_pack;
+  // The bias (GemmArgs::bias) joins C's rows in the epilogue, after the sums and before the
+  // rounding: one fp32 add, one rounding, the bits of a separate pass. The panel's columns
+  // of it are widened once, on this thread, and only read by the slivers. A 16-bit C is
+  // rounded once from the fp32 value: no fp32 copy of C, no conversion pass over it.
   const auto* a16 = static_cast<const std::uint16_t*>(g.a);
   const auto* b16 = static_cast<const std::uint16_t*>(g.b);
-  // The bias (GemmArgs::bias) joins C's rows in the same epilogue, after the sliver's sums
-  // and before the rounding: one fp32 add, one rounding, the bits of a separate pass. The
-  // panel's columns of it are widened once, on this thread, and only read by the slivers.
   const auto* bias16 = static_cast<const std::uint16_t*>(g.bias);
   thread_local Scratch bias_pack;
   float* const bias = bias16 ? static_cast<float*>(bias_pack.get(sizeof(float) * std::size_t(nc))) : nullptr;
   for (int z = 0; z < g.batch; ++z) {
     const std::uint16_t* a = a16 + z * g.stride_a;
     const std::uint16_t* b = b16 + z * g.stride_b;
-    float* const c = c16 ? nullptr : static_cast<float*>(g.c) + z * g.stride_c;
-    std::uint16_t* const c_z = c16 ? c_out + z * g.stride_c : nullptr;
+    // C of batch entry z, as fp32 or 16-bit words; element (i, j) at i * ldc + j.
+    const std::size_t c_bytes = c16 ? 2 : 4;
+    auto* const c = static_cast<unsigned char*>(g.c) + std::size_t(z * g.stride_c) * c_bytes;
     for (int j0 = 0; j0 < g.n; j0 += nc) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
@@ -154,30 +173,26 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
         thread_local Scratch a_pack, tile, c_stage;
         auto* ap = a_pack.get(a_sliver);
         auto* t = static_cast<float*>(tile.get(sizeof(float) * std::size_t(mr) * nr));
+        auto* stage = c16 ? static_cast<float*>(c_stage.get(sizeof(float) * std::size_t(nr))) : nullptr;
         const int i0 = s * mr, rows = std::min(mr, g.m - i0);
-        // This sliver's block of C: in C itself, or (16-bit C) in the stage, ldc = cols.
-        float* const cs = c16 ? static_cast<float*>(c_stage.get(sizeof(float) * std::size_t(mr) * cols))
-                              : c + std::int64_t(i0) * g.ldc + j0;
-        const std::int64_t ldc = c16 ? cols : g.ldc;
-        if (c16 && g.beta != 0.0f)
-          for (int r = 0; r < rows; ++r) convert_to_f32(g.out, c_z + std::int64_t(i0 + r) * g.ldc + j0, cs + r * ldc, cols);
         path.pack_a(g.in, a + std::int64_t(i0) * a_rs, a_rs, a_ps, rows, g.k, kp, ap);
         for (int q = 0; q < n_slivers; ++q) {
-          float* cq = cs + q * nr;
           const int width = std::min(nr, cols - q * nr);
-          if (direct && rows == mr && width == nr) {
-            path.micro(kp, ap, bp + q * b_sliver, cq, ldc);  // C = A B, a whole block: straight into C
+          void* const cq = c + std::size_t(std::int64_t(i0) * g.ldc + j0 + q * nr) * c_bytes;
+          const unsigned char* const bq = bp + q * b_sliver;
+          const float* const bias_q = bias ? bias + q * nr : nullptr;
+          const bool whole = rows == mr && width == nr;
+          if (fused && whole) {
+            path.micro_fused(kp, ap, bq, cq, g.ldc, MicroEpilogue{g.beta != 0.0f, bias_q, g.out});
+          } else if (direct && whole && !c16) {  // C = A B (+ bias): the sums straight into C
+            path.micro(kp, ap, bq, static_cast<float*>(cq), g.ldc);
+            if (bias_q)
+              for (int r = 0; r < rows; ++r) add_row(static_cast<float*>(cq) + r * g.ldc, bias_q, width);
           } else {
-            path.micro(kp, ap, bp + q * b_sliver, t, nr);
-            store_tile(t, nr, rows, width, cq, ldc, g.alpha, g.beta);
+            path.micro(kp, ap, bq, t, nr);
+            epilogue_block(t, nr, rows, width, g, cq, bias_q, stage);
           }
         }
-        if (bias || c16)
-          for (int r = 0; r < rows; ++r) {  // row by row, each while it is in L1
-            float* row = cs + r * ldc;
-            if (bias) add_row(row, bias, cols);
-            if (c16) convert_from_f32(g.out, row, c_z + std::int64_t(i0 + r) * g.ldc + j0, cols);
-          }
       });
     }
   }

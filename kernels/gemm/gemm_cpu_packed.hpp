@@ -25,6 +25,16 @@
 
 namespace halfway {
 
+/// What a fused micro-kernel does with a whole MR x NR block's sums before it stores them:
+/// v = sums (+ C's fp32 value when `accumulate`) (+ bias[j] when `bias`), stored as fp32 or
+/// rounded once to `out`. The same fp32 adds in the same order as the driver's separate
+/// epilogue (gemm_cpu_packed.cpp), so the same bits; but C is written once, from registers.
+struct MicroEpilogue {
+  bool accumulate;    ///< C += sums (fp32 C only: alpha = beta = 1)
+  const float* bias;  ///< NR values for the block's columns, or nullptr
+  DType out;          ///< C's type
+};
+
 /// One build of the packed GEMM's inner loops.
 struct GemmCpuPath {
   const char* name;  ///< for messages and benchmarks
@@ -41,6 +51,10 @@ struct GemmCpuPath {
   /// tile[i * ldt + j] = sum over p < kp of a(i, p) * b(p, j), from packed slivers, for
   /// all i < mr, j < nr (the driver passes C itself when the block is whole and C = AB).
   void (*micro)(int kp, const void* a, const void* b, float* tile, std::int64_t ldt);
+  /// The same sums with the epilogue fused (MicroEpilogue) into c (fp32 or 16-bit words,
+  /// leading dimension ldc); nullptr where the path has none (the driver then stores
+  /// through a tile, as for a block at C's edge).
+  void (*micro_fused)(int kp, const void* a, const void* b, void* c, std::int64_t ldc, const MicroEpilogue& e);
 };
 
 /// The path for `isa` and 16-bit input type `in`.

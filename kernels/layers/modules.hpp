@@ -459,11 +459,15 @@ void relu_range(const T* h, T* a, std::int64_t begin, std::int64_t end) {
     // normals and -inf; not -0 or the NaNs above -inf), a range of `inf` words, so no
     // conversion is needed at all. The select is an AND with a mask, so that it vectorises
     // (a ?: on the words compiled to a branch, mispredicted half the time: 8% of an fp16 step).
+    // Read through word pointers: GCC 12 does not vectorise a bit_cast of the half class
+    // (the loop ran scalar, 3% of an fp16 step).
     constexpr std::uint16_t inf = std::is_same_v<T, half> ? 0x7C00 : 0x7F80;
+    const auto* hw = reinterpret_cast<const std::uint16_t*>(h);
+    auto* aw = reinterpret_cast<std::uint16_t*>(a);
     for (std::int64_t i = begin; i < end; ++i) {
-      const auto x = std::bit_cast<std::uint16_t>(h[i]);
+      const std::uint16_t x = hw[i];
       const std::uint16_t negative = std::uint16_t(x - 0x8001u) < inf;
-      a[i] = std::bit_cast<T>(std::uint16_t(x & std::uint16_t(negative - 1u)));
+      aw[i] = std::uint16_t(x & std::uint16_t(negative - 1u));
     }
   } else {
     for (std::int64_t i = begin; i < end; ++i) a[i] = h[i] < T(0) ? T(0) : h[i];

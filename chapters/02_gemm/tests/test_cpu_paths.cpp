@@ -313,6 +313,43 @@ TEST_CASE("cpu paths: the fp32 paths give the sequential sum's bits on the train
   }
 }
 
+TEST_CASE("cpu paths: a 16-bit C rounds overflow, infinities and NaN as the bulk conversion does on every path") {
+  // The fused micro-kernels round C in registers (F16C for fp16, the integer rule for
+  // bf16) instead of calling convert_from_f32: the same rule must hold for the values that
+  // rounding treats apart. Row 0 sums past the type's range (fp16: 65504, a finite fp32
+  // sum that rounds to inf; bf16: 2^126, an fp32 sum that overflows), row 1 meets a NaN,
+  // row 2 sums inf and -inf (NaN), row 3 has one inf; the rest are random in [-2, 2). Each
+  // product stays in fp32's range (a bf16 product can overflow, and then an FMA, which
+  // does not round the product, and the plain loop differ). 16 x 64: whole blocks.
+  for (const DType in : {DType::f16, DType::bf16}) {
+    const bool f16 = in == DType::f16;
+    const std::uint16_t big = f16 ? 0x7bff : 0x7e80, inf = f16 ? 0x7c00 : 0x7f80, nan = f16 ? 0x7e00 : 0x7fc0;
+    const int m = 16, n = 64, k = 40;  // past the small path (gemm_cpu_small.hpp): the packed one
+    GemmArgs g = gemm_args(Op::N, Op::T, m, n, k);
+    g.in = in;
+    g.out = in;
+    std::mt19937 rng(5);
+    auto a = random16(in, std::int64_t(m) * k, rng), b = random16(in, std::int64_t(n) * k, rng);
+    for (int p = 0; p < k; ++p) {
+      a[std::size_t(p)] = big;
+      b[std::size_t(p)] = 0x4000;  // B's column 0 is 2.0: row 0's sum there is 2 k big
+    }
+    a[std::size_t(k + 3)] = nan;
+    a[std::size_t(2 * k)] = inf;
+    a[std::size_t(2 * k + 1)] = std::uint16_t(inf | 0x8000u);
+    a[std::size_t(3 * k + 5)] = inf;
+    g.a = a.data();
+    g.b = b.data();
+    const std::vector<std::uint32_t> want = sequential_bits(g);
+    CHECK(want[0] == inf);
+    CHECK(want[std::size_t(n)] == 0x7fff);
+    for_each_cpu_path([&](CpuIsa isa) {
+      if (!f16 && (isa == CpuIsa::avx512bf16 || isa == CpuIsa::amx)) return;  // the units' own sums
+      CHECK(packed_bits(g) == want);
+    });
+  }
+}
+
 namespace {
 
 // A product with a bias (GemmArgs::bias) of the GEMM's awkward kinds.
@@ -350,13 +387,15 @@ TEST_CASE("cpu paths: a bias joins C in fp32 before the one rounding on every pa
   // the widened bias, rounded element by element, must be the biased 16-bit C bit for bit,
   // and the biased fp32 C must be that sum itself. Shapes: rows below every path's MR,
   // columns that end inside an NR sliver, ldc > n (the gap must stay untouched), batches,
-  // alpha and beta over a 16-bit C that is read, several panels of B with one B for the batch.
+  // alpha and beta over a 16-bit C that is read, several panels of B with one B for the batch,
+  // and whole blocks with beta = 1 (the fused micro-kernels add C, then the bias).
   const BiasCase cases[] = {
       {Op::N, Op::T, 3, 37, 20, 1, 3, 1.0f, 0.0f, false},
       {Op::N, Op::N, 16, 64, 40, 3, 0, 1.0f, 0.0f, false},
       {Op::T, Op::N, 21, 45, 33, 2, 5, 0.75f, -1.5f, false},
       {Op::T, Op::T, 7, 19, 9, 2, 1, 1.0f, 1.0f, false},
       {Op::N, Op::T, 5, 300, 1100, 2, 2, 1.0f, 0.0f, true},
+      {Op::N, Op::T, 24, 96, 50, 2, 4, 1.0f, 1.0f, false},  // whole blocks accumulated into C
   };
   for_each_cpu_path([&](CpuIsa) {
     for (const DType in : {DType::f16, DType::bf16}) {
