@@ -1,6 +1,7 @@
 /// @file parallel_ranges.hpp
-/// @brief The host's parallel loops: worth_threads, the one rule for when a loop runs on
-/// OpenMP threads, and for_ranges, a loop over [0, n) cut into chunks.
+/// @brief The host's parallel loops: worth_threads, the rule for when a loop runs on OpenMP
+/// threads (worth_threads_elementwise: the rule for loops whose bits do not depend on the
+/// cut), and for_ranges, a loop over [0, n) cut into chunks.
 ///
 /// worth_threads: only from 2^23 elements (8M, 32 MB of floats). At the trainer's shapes
 /// (a few MB per op) the loops are memory-bound and short, and OpenMP's worker threads,
@@ -18,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace halfway {
@@ -25,6 +27,23 @@ namespace halfway {
 /// Whether a host loop over `work` (memory-bound) elements should run on OpenMP threads.
 inline bool worth_threads(std::int64_t work) {
   return work >= (std::int64_t(1) << 23) && omp_get_max_threads() > 1;
+}
+
+/// Which threads ran this process's last cpu GEMM (kernels/gemm/gemm_cpu.cpp notes each):
+/// OpenBLAS's own (fp32 inputs) or OpenMP's team (the course's packed GEMM, 16-bit inputs).
+enum class GemmTeam { openblas, openmp };
+inline std::atomic<GemmTeam> last_gemm_team{GemmTeam::openblas};
+
+/// worth_threads for a loop whose bits do not depend on how it is cut: each element on its
+/// own, fixed blocks, or an exact reduction (integer counts, OR); never a floating-point
+/// reduction whose order follows the threads. After a GEMM on OpenMP's team (a 16-bit
+/// step) its workers are awake and no OpenBLAS thread waits for a core, so from 2^18
+/// elements (256K): on 2 cores that put Adam's update, the gradient norm, dropout and ReLU
+/// on both and took an fp16 step of the seed model from 19.4 to 16.0 ms (2^16: 17.3, the
+/// regions then cost more than they save; 2^20: 16.6). After an sgemm, worth_threads' 2^23.
+inline bool worth_threads_elementwise(std::int64_t work) {
+  if (last_gemm_team.load(std::memory_order_relaxed) == GemmTeam::openblas) return worth_threads(work);
+  return work >= (std::int64_t(1) << 18) && omp_get_max_threads() > 1;
 }
 
 /// Whether a GEMM of `macs` multiply-adds (m * n * k) should run on OpenMP threads: from
@@ -36,7 +55,7 @@ inline bool worth_threads(std::int64_t work) {
 inline bool worth_gemm_threads(double macs) { return macs >= double(1 << 24) && omp_get_max_threads() > 1; }
 
 /// body(begin, end) over [0, n): on the calling thread, or in chunks of 64K elements on
-/// OpenMP threads when `threads` (usually worth_threads(n)).
+/// OpenMP threads when `threads` (usually worth_threads_elementwise(n)).
 template <class Body>
 void for_ranges(std::int64_t n, bool threads, Body body) {
   if (!threads) return body(std::int64_t(0), n);

@@ -16,7 +16,7 @@ namespace {
 template <class T>
 RangeCounts count_host(const T* x, std::int64_t n, bool to_bf16, float scale) {
   std::int64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-#pragma omp parallel for schedule(static) reduction(+ : c0, c1, c2, c3, c4, c5) if (worth_threads(n))
+#pragma omp parallel for schedule(static) reduction(+ : c0, c1, c2, c3, c4, c5) if (worth_threads_elementwise(n))
   for (std::int64_t i = 0; i < n; ++i) {
     switch (range_class(layers::ld(x[i]), to_bf16, scale)) {
       case 0: ++c0; break;

@@ -20,7 +20,7 @@ namespace {
 template <class G>
 bool unscale_host(G* g, std::int64_t n, float inv_scale) {
   unsigned bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (worth_threads(n))
+#pragma omp parallel for schedule(static) reduction(| : bad) if (worth_threads_elementwise(n))
   for (std::int64_t i = 0; i < n; ++i) {
     const float v = layers::ld(g[i]);
     bad |= unsigned((float_to_bits(v) & 0x7f800000u) == 0x7f800000u);

@@ -15,14 +15,14 @@ namespace {
 
 constexpr std::size_t kChunk = 1 << 14;
 
-// Runs body(begin, end) over [0, n) in chunks, on OpenMP threads when worth_threads(n). An
+// Runs body(begin, end) over [0, n) in chunks, on OpenMP threads when worth_threads_elementwise(n). An
 // exception (a stub exercise throws one) must not leave an OpenMP region, so the first one
 // is carried out.
 template <class Body>
 void parallel_chunks(std::size_t n, Body body) {
   const std::ptrdiff_t chunks = static_cast<std::ptrdiff_t>((n + kChunk - 1) / kChunk);
   ParallelErrors errors;
-#pragma omp parallel for schedule(static) if (chunks > 1 && worth_threads(std::int64_t(n)))
+#pragma omp parallel for schedule(static) if (chunks > 1 && worth_threads_elementwise(std::int64_t(n)))
   for (std::ptrdiff_t c = 0; c < chunks; ++c) {
     const std::size_t begin = static_cast<std::size_t>(c) * kChunk;
     const std::size_t end = begin + kChunk < n ? begin + kChunk : n;

@@ -184,7 +184,7 @@ constexpr std::int64_t kBlock = 1 << 14;
 void matrix_to_f32(DType in, const std::uint16_t* src, std::int64_t ld_src, float* dst,
                    std::int64_t rows, std::int64_t cols) {
   const std::int64_t total = rows * cols;
-  const bool parallel = worth_threads(total);
+  const bool parallel = worth_threads_elementwise(total);
   if (ld_src == cols) {  // one contiguous run
     const std::int64_t blocks = (total + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -200,7 +200,7 @@ void matrix_to_f32(DType in, const std::uint16_t* src, std::int64_t ld_src, floa
 
 void matrix_from_f32(DType out, const float* src, std::uint16_t* dst, std::int64_t ld_dst,
                      std::int64_t rows, std::int64_t cols) {
-  const bool parallel = worth_threads(rows * cols);
+  const bool parallel = worth_threads_elementwise(rows * cols);
 #pragma omp parallel for schedule(static) if (parallel)
   for (std::int64_t r = 0; r < rows; ++r) from_f32_run(out, src + r * cols, dst + r * ld_dst, cols);
 }

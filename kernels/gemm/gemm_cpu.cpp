@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/parallel_ranges.hpp"
 #include "kernels/gemm/cpu_isa.hpp"
 #include "kernels/gemm/gemm.hpp"
 #include "kernels/gemm/gemm_cpu_packed.hpp"
@@ -24,6 +25,8 @@ namespace halfway {
 
 void gemm_cpu(const GemmArgs& g) {
   validate(g);
+  // The next host loops' thread rule depends on whose threads may still be spinning.
+  last_gemm_team.store(g.in == DType::f32 ? GemmTeam::openblas : GemmTeam::openmp, std::memory_order_relaxed);
   if (g.in != DType::f32) return gemm_cpu_packed(g, gemm_cpu_path(cpu_isa(), g.in));
   // fp32 inputs (chapter 03's fp32 mode): straight to sgemm
   HALFWAY_EXPECT(!g.bias, "no GEMM bias with f32 inputs (sgemm has no epilogue; the packed GEMM of 16-bit inputs adds one)",

@@ -531,7 +531,7 @@ class FeedForward {
     if (act_ == Activation::relu) {
       // Branch-free, so it vectorises: the signs are random, a branch would mispredict half
       // the time (this loop and backward's took 11% of an fp32 step, 17% of an fp16 one).
-      for_ranges(n, worth_threads(n), [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
+      for_ranges(n, worth_threads_elementwise(n), [h, a](std::int64_t b, std::int64_t e) { relu_range(h, a, b, e); });
     } else {
       ParallelErrors errors;
 #pragma omp parallel for schedule(static) if (worth_threads(n))
@@ -562,7 +562,7 @@ class FeedForward {
       // dropped element is +0): ReLU's and dropout's backward together are "a <= 0 ? 0 :
       // da / (1 - p)", with no need to recompute the dropout mask.
       const A scale = drop_ ? A(1) / (A(1) - A(p_)) : A(1);
-      for_ranges(n, worth_threads(n),
+      for_ranges(n, worth_threads_elementwise(n),
                  [a, da, scale](std::int64_t b, std::int64_t e) { relu_grad_range(a, da, scale, b, e); });
     } else {
       if (drop_) dropout_inplace(da, n, p_, seed_);

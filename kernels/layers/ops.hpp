@@ -43,7 +43,7 @@ void round_to(const acc_t<S>* src, S* dst, std::int64_t n) {
     convert_from_f32(dtype_of<S>(), src, reinterpret_cast<std::uint16_t*>(dst), n);
     return;
   }
-#pragma omp parallel for schedule(static) if (worth_threads(n))
+#pragma omp parallel for schedule(static) if (worth_threads_elementwise(n))
   for (std::int64_t i = 0; i < n; ++i) dst[i] = st<S>(src[i]);
 }
 
@@ -66,11 +66,11 @@ void add(const S* a, const S* b, S* out, std::int64_t n) {
     if (on_device<S>()) return HALFWAY_KERNEL(layers_backend(), residual_add(a, b, out, n));
   }
   if constexpr (is_16bit_v<S>) {
-    for_ranges(n, worth_threads(n), [a, b, out](std::int64_t lo, std::int64_t hi) { add_wide(a, b, out, lo, hi); });
+    for_ranges(n, worth_threads_elementwise(n), [a, b, out](std::int64_t lo, std::int64_t hi) { add_wide(a, b, out, lo, hi); });
     return;
   }
   ParallelErrors errors;  // st<half> runs exercise 01.1: its exception must leave the region
-#pragma omp parallel for schedule(static) if (worth_threads(n))
+#pragma omp parallel for schedule(static) if (worth_threads_elementwise(n))
   for (std::int64_t i = 0; i < n; ++i) errors.run([&] { out[i] = st<S>(ld(a[i]) + ld(b[i])); });
   errors.rethrow();
 }
@@ -406,7 +406,7 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
     constexpr std::int64_t kChunk = 64;
     const std::int64_t chunks = (groups + kChunk - 1) / kChunk;
     // Philox is compute-bound: an element costs about 8 memory-bound ones (threads from 1M).
-#pragma omp parallel for schedule(static) if (worth_threads(8 * n))
+#pragma omp parallel for schedule(static) if (worth_threads_elementwise(8 * n))
     for (std::int64_t c = 0; c < chunks; ++c) {
       const std::int64_t g0 = c * kChunk, g1 = std::min(groups, g0 + kChunk);
       const std::int64_t first = g0 * 64, count = std::min(g1 * 64, n) - first;

@@ -39,11 +39,11 @@ void clamp_range(G* g, std::int64_t begin, std::int64_t end, float v) {
 }
 template <class G>
 void scale_host(G* g, std::int64_t n, float coef) {
-  for_ranges(n, worth_threads(n), [g, coef](std::int64_t b, std::int64_t e) { scale_range(g, b, e, coef); });
+  for_ranges(n, worth_threads_elementwise(n), [g, coef](std::int64_t b, std::int64_t e) { scale_range(g, b, e, coef); });
 }
 template <class G>
 void clamp_host(G* g, std::int64_t n, float v) {
-  for_ranges(n, worth_threads(n), [g, v](std::int64_t b, std::int64_t e) { clamp_range(g, b, e, v); });
+  for_ranges(n, worth_threads_elementwise(n), [g, v](std::int64_t b, std::int64_t e) { clamp_range(g, b, e, v); });
 }
 
 // f(typed pointer) for the buffer's element type.

@@ -58,7 +58,7 @@ double sum_of_squares_host(const T* x, std::int64_t n, Load load) {
   const int blocks = norm_blocks(n);
   std::vector<double> partials(std::size_t(blocks), 0.0);
   // Blocks are independent: any number of OpenMP threads gives the same partials.
-#pragma omp parallel for schedule(static) if (worth_threads(n))
+#pragma omp parallel for schedule(static) if (worth_threads_elementwise(n))
   for (int b = 0; b < blocks; ++b) partials[std::size_t(b)] = block_host<true>(x, n, blocks, b, load);
   return block_host<false>(partials.data(), blocks, 1, 0, [](double v) { return v; });
 }

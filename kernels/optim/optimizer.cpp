@@ -30,7 +30,7 @@ void update_range(std::int64_t begin, std::int64_t end, float* master, S* workin
 template <bool Sgd, class S, class G>
 void host_loop_of(float* master, S* working, const G* grad, float* m, float* v, std::int64_t n,
                   const AdamConstants& c, int mode, std::uint64_t sr_seed, GradFactors f) {
-  for_ranges(n, worth_threads(n), [&](std::int64_t begin, std::int64_t end) {
+  for_ranges(n, worth_threads_elementwise(n), [&](std::int64_t begin, std::int64_t end) {
     update_range<Sgd>(begin, end, master, working, grad, m, v, c, mode, sr_seed, f);
   });
 }
@@ -51,7 +51,7 @@ template <bool Sgd, class G>
 void master_loop_of(DType working_type, float* master, std::uint16_t* working, const G* grad, float* m, float* v,
                     std::int64_t n, const AdamConstants& c, int mode, std::uint64_t sr_seed, GradFactors f) {
   constexpr std::int64_t kBlock = 2048;
-  for_ranges(n, worth_threads(n), [&](std::int64_t begin, std::int64_t end) {
+  for_ranges(n, worth_threads_elementwise(n), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; i += kBlock) {
       const std::int64_t e = std::min(end, i + kBlock);
       update_range<Sgd>(i, e, master, master, grad, m, v, c, mode, sr_seed, f);
