@@ -35,18 +35,26 @@ struct Scratch {
   }
 };
 
-// body(i) for i < n, on OpenMP threads when `parallel` (no OpenMP region otherwise: entering
-// one costs about a microsecond, and the attention's products are a few hundred flops).
-// Dynamic: a thread that waits for a core leaves its slivers to those that run. Each
-// sliver's sums are one thread's whatever the count, so the bits do not depend on it.
-template <class Body>
-void for_each(int n, bool parallel, Body body) {
+// pack(i) for i < n_pack, then body(i) for i < n, on OpenMP threads when `parallel` (one
+// region for both: the packed panel is shared, a barrier between), on the calling thread
+// otherwise (no OpenMP region: entering one costs about a microsecond, and the attention's
+// products are a few hundred flops). Dynamic: a thread that waits for a core leaves its
+// slivers to those that run. Each sliver's sums are one thread's whatever the count, so
+// the bits do not depend on it.
+template <class Pack, class Body>
+void pack_then_run(int n_pack, Pack pack, int n, bool parallel, Body body) {
   if (!parallel) {
+    for (int i = 0; i < n_pack; ++i) pack(i);
     for (int i = 0; i < n; ++i) body(i);
     return;
   }
-#pragma omp parallel for schedule(dynamic)
-  for (int i = 0; i < n; ++i) body(i);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int i = 0; i < n_pack; ++i) pack(i);
+#pragma omp for schedule(dynamic)
+    for (int i = 0; i < n; ++i) body(i);
+  }
 }
 
 // dst[j] += src[j] for j < n: the epilogue's adds (a bias onto C's rows, a tile onto C when
@@ -162,14 +170,15 @@ void gemm_cpu_packed(const GemmArgs& g, const GemmCpuPath& path) {
       const int cols = std::min(nc, g.n - j0), n_slivers = (cols + nr - 1) / nr;
       auto* bp = static_cast<unsigned char*>(b_pack.get(b_sliver * std::size_t(n_slivers)));
       if (bias && (z == 0 || nc < g.n)) convert_to_f32(g.in, bias16 + j0, bias, cols);
-      // One B for the whole batch (stride 0) in one panel: packed once. On this thread: it is
-      // 1/m of the panel's work, less than a second parallel region costs.
-      if (z == 0 || g.stride_b != 0 || nc < g.n)
-        for_each(n_slivers, false, [&](int s) {
-          path.pack_b(g.in, b + std::int64_t(j0 + s * nr) * b_rs, b_rs, b_ps, std::min(nr, cols - s * nr), g.k, kp,
-                      bp + s * b_sliver);
-        });
-      for_each(m_slivers, parallel, [&](int s) {
+      // One B for the whole batch (stride 0) in one panel: packed once. Its slivers are
+      // packed by all the threads (the weights' panels: up to a fifth of a product of the
+      // seed model's, which a thread of its own left the others waiting for).
+      const bool pack = z == 0 || g.stride_b != 0 || nc < g.n;
+      const auto pack_b = [&](int s) {
+        path.pack_b(g.in, b + std::int64_t(j0 + s * nr) * b_rs, b_rs, b_ps, std::min(nr, cols - s * nr), g.k, kp,
+                    bp + s * b_sliver);
+      };
+      pack_then_run(pack ? n_slivers : 0, pack_b, m_slivers, parallel, [&](int s) {
         thread_local Scratch a_pack, tile, c_stage;
         auto* ap = a_pack.get(a_sliver);
         auto* t = static_cast<float*>(tile.get(sizeof(float) * std::size_t(mr) * nr));
