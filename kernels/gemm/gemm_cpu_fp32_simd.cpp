@@ -24,6 +24,33 @@ template <int R>
 HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k,
                            int, void* out) {
   auto* dst = static_cast<float*>(out);
+  if constexpr (R < 8) {
+    if (rs == 1) {  // AVX2's 6 rows of A: per p, the rows' pairs of words by one masked load
+      const int pairs = rows / 2;
+      const __m128i mask = _mm_setr_epi32(-int(pairs > 0), -int(pairs > 1), -int(pairs > 2), -int(pairs > 3));
+      for (int p = 0; p < k; ++p) {
+        const std::uint16_t* sp = src + p * ps;
+        __m128i h = _mm_maskload_epi32(reinterpret_cast<const int*>(sp), mask);  // masked words read as 0
+        if (rows % 2) {
+          alignas(16) std::uint16_t w[8];
+          _mm_store_si128(reinterpret_cast<__m128i*>(w), h);
+          w[rows - 1] = sp[rows - 1];
+          h = _mm_load_si128(reinterpret_cast<const __m128i*>(w));
+        }
+        const __m256 v = in == DType::f16 ? _mm256_cvtph_ps(h)
+                                          : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        float* d = dst + std::int64_t(p) * R;
+        if (p + 1 < k) {
+          _mm256_storeu_ps(d, v);  // 8 - R lanes on the next p's rows, which it overwrites
+        } else {
+          alignas(32) float last[8];
+          _mm256_store_ps(last, v);
+          std::copy(last, last + R, d);
+        }
+      }
+      return;
+    }
+  }
   if (rs == 1) {  // a row of the sliver is contiguous for each p: convert it in place
     for (int p = 0; p < k; ++p) {
       float* d = dst + std::int64_t(p) * R;
@@ -33,29 +60,33 @@ HALFWAY_AVX2 void pack_f32(DType in, const std::uint16_t* src, std::int64_t rs, 
     return;
   }
   // Each of the R rows is contiguous along p: 8 x 8 blocks converted and transposed in
-  // registers; the rest (rows past a multiple of 8, the last p) through a small buffer.
-  const int rows8 = R % 8 == 0 ? rows / 8 * 8 : 0, k8 = k / 8 * 8;
-  for (int r0 = 0; r0 < rows8; r0 += 8) {
+  // registers, rows past `rows` read as zeros; the last k % 8 columns one at a time. Where
+  // R < 8 (AVX2's 6 rows of A) a block's column is 8 lanes stored at p * R: the 8 - R
+  // extra lanes land on the next column's first rows, which its own store then overwrites
+  // (the sliver's very last column goes through a buffer instead, not past the end). The
+  // scalar loop this replaces took a fifth of an fp16 step's packing on AVX2.
+  static_assert(R % 8 == 0 || R < 8, "groups of 8 rows, or one group of fewer");
+  const int k8 = k / 8 * 8;
+  for (int r0 = 0; r0 < R; r0 += 8) {
+    const int valid = std::clamp(rows - r0, 0, 8), lanes = std::min(8, R - r0);
     for (int p0 = 0; p0 < k8; p0 += 8) {
       __m256 v[8];
-      for (int i = 0; i < 8; ++i) v[i] = load_convert8(in, src + (r0 + i) * rs + p0);
+      for (int i = 0; i < 8; ++i) v[i] = i < valid ? load_convert8(in, src + (r0 + i) * rs + p0) : _mm256_setzero_ps();
       transpose8(v);
-      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + std::int64_t(p0 + j) * R + r0, v[j]);
+      for (int j = 0; j < 8; ++j) {
+        float* d = dst + std::int64_t(p0 + j) * R + r0;
+        if (lanes == 8 || p0 + j + 1 < k) {
+          _mm256_storeu_ps(d, v[j]);
+        } else {
+          alignas(32) float last[8];
+          _mm256_store_ps(last, v[j]);
+          std::copy(last, last + lanes, d);
+        }
+      }
     }
     for (int p = k8; p < k; ++p)
-      for (int i = 0; i < 8; ++i) dst[std::int64_t(p) * R + r0 + i] = convert1(in, src[(r0 + i) * rs + p]);
-  }
-  // The other rows: blocks of 64 p converted 8 at a time into a buffer, then transposed.
-  constexpr int kBlock = 64;
-  alignas(32) float t[R][kBlock];
-  for (int p0 = 0; p0 < k; p0 += kBlock) {
-    const int len = std::min(kBlock, k - p0);
-    for (int r = rows8; r < rows; ++r) convert_run(in, src + r * rs + p0, t[r], len);
-    for (int p = 0; p < len; ++p) {
-      float* d = dst + std::int64_t(p0 + p) * R;
-      for (int r = rows8; r < rows; ++r) d[r] = t[r][p];
-      std::fill(d + rows, d + R, 0.0f);
-    }
+      for (int i = 0; i < lanes; ++i)
+        dst[std::int64_t(p) * R + r0 + i] = i < valid ? convert1(in, src[(r0 + i) * rs + p]) : 0.0f;
   }
 }
 

@@ -43,7 +43,9 @@ struct GemmCpuPath {
   int elem_bytes;    ///< bytes of one packed element (4: fp32, 2: bf16)
   /// Packs `rows` (<= R) rows of length k, element (r, p) at src[r * rs + p * ps], into the
   /// path's layout for R rows and K padded to kp (the missing rows and columns are zeros).
-  /// A sliver of op(A) is packed with R = mr, one of op(B)^T with R = nr.
+  /// A sliver of op(A) is packed with R = mr, one of op(B)^T with R = nr. The layout is
+  /// p-major: the driver packs a sliver of B in blocks of K (k = the block's rows, kp = k,
+  /// or what is left of kp for the last), the block at row p0 starting p0 * R elements in.
   void (*pack_a)(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k, int kp,
                  void* dst);
   void (*pack_b)(DType in, const std::uint16_t* src, std::int64_t rs, std::int64_t ps, int rows, int k, int kp,
