@@ -10,12 +10,15 @@
 ///    the HALFWAY_PLAIN_CPU build (cmake -DHALFWAY_PLAIN_CPU=ON). It is enabled by a
 ///    `target` attribute on its own functions, never by a global -m flag, so the rest of
 ///    the binary runs on any x86-64;
-///  - is taken only when simd::has() says the CPU has the instructions (checked at run time);
+///  - is taken only when simd::has() says the CPU has the instructions (checked at run time,
+///    and capped by HALFWAY_CPU_ISA: an AVX2 CPU measured on a wider one);
 ///  - has a plain C++ twin that gives the same bits, which the tests check on every machine
 ///    that has the fast one (chapters/02_gemm/tests, chapters/03_layers/tests/test_plain_cpu.cpp).
 #pragma once
 
 #include <atomic>
+#include <cstdlib>
+#include <string_view>
 
 #if !defined(HALFWAY_PLAIN_CPU) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HALFWAY_HOST_SIMD 1
@@ -56,15 +59,32 @@ inline bool cpu_has(Isa isa) {
   return false;
 #endif
 }
+
+// HALFWAY_CPU_ISA (kernels/gemm/cpu_isa.hpp: the cpu GEMM's path) also caps these paths,
+// so that a forced path runs the whole host as a CPU with only its instructions would:
+// generic takes no fast path, avx2 F16C only, avx512 no AVX512-BF16. How a Sapphire
+// Rapids measures an AVX2-only CPU's step (with OPENBLAS_CORETYPE=Haswell for fp32).
+// The rule, for a value of HALFWAY_CPU_ISA (nullptr: unset): whether it turns `isa` off.
+inline bool caps_off(const char* cpu_isa, Isa isa) {
+  const std::string_view s(cpu_isa ? cpu_isa : "");
+  const int cap = s == "generic" ? 0 : s == "avx2" ? 1 : s == "avx512" ? 2 : 3;
+  return (isa == Isa::f16c ? 1 : isa == Isa::avx512 ? 2 : 3) > cap;
+}
+inline bool capped_off(Isa isa) {
+  static const char* const cpu_isa = std::getenv("HALFWAY_CPU_ISA");  // read once
+  return caps_off(cpu_isa, isa);
+}
 }  // namespace detail
 
 /// Whether this build has the fast path for `isa` and this CPU can run it.
 inline bool available(Isa isa) { return detail::cpu_has(isa); }
 
-/// Whether the fast path for `isa` is taken now: available() and not forced off.
+/// Whether the fast path for `isa` is taken now: available(), not forced off, and not
+/// above HALFWAY_CPU_ISA's cap.
 inline bool has(Isa isa) {
   return detail::forced_plain.load(std::memory_order_relaxed) == 0 &&
-         detail::forced_off[int(isa)].load(std::memory_order_relaxed) == 0 && detail::cpu_has(isa);
+         detail::forced_off[int(isa)].load(std::memory_order_relaxed) == 0 && detail::cpu_has(isa) &&
+         !detail::capped_off(isa);
 }
 
 /// While one is alive, every fast path takes its plain twin, on every thread (OpenMP's

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -166,4 +167,26 @@ TEST_CASE("cpu: bulk bf16 widening: the AVX-512 path and the plain twin give the
   int wrong = 0;  // and each is the pattern in the float's top half, the low half zero
   for (std::size_t i = 0; i < all.size(); ++i) wrong += float_to_bits(fast[i]) != std::uint32_t(all[i]) << 16;
   CHECK(wrong == 0);
+}
+
+TEST_CASE("cpu: HALFWAY_CPU_ISA caps the host's other fast paths as a CPU with only that path's instructions") {
+  // avx2: F16C only (no AVX-512 conversions, dropout masks or epilogue adds); avx512: no
+  // AVX512-BF16 rounding; generic: no fast path at all; unset or a wider path: no cap.
+  using simd::Isa;
+  using simd::detail::caps_off;
+  for (const Isa isa : {Isa::f16c, Isa::avx512, Isa::avx512bf16}) {
+    CHECK(caps_off("generic", isa));
+    CHECK_FALSE(caps_off(nullptr, isa));
+    CHECK_FALSE(caps_off("amx", isa));
+    CHECK_FALSE(caps_off("avx512bf16", isa));
+  }
+  CHECK_FALSE(caps_off("avx2", Isa::f16c));
+  CHECK(caps_off("avx2", Isa::avx512));
+  CHECK(caps_off("avx2", Isa::avx512bf16));
+  CHECK_FALSE(caps_off("avx512", Isa::avx512));
+  CHECK(caps_off("avx512", Isa::avx512bf16));
+  // This process's own cap is the rule applied to its environment.
+  const char* env = std::getenv("HALFWAY_CPU_ISA");
+  for (const Isa isa : {Isa::f16c, Isa::avx512, Isa::avx512bf16})
+    CHECK(simd::has(isa) == (simd::available(isa) && !caps_off(env, isa)));
 }
