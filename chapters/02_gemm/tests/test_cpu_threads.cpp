@@ -72,3 +72,36 @@ TEST_CASE("cpu threads: the packed GEMM gives the same bits on 1 and 2 and 3 thr
       }
   });
 }
+
+TEST_CASE("cpu threads: elementwise host loops take both threads from 2^18 after a 16-bit GEMM and from 2^23 after an sgemm") {
+  // worth_threads_elementwise (common/parallel_ranges.hpp) follows the last GEMM's team:
+  // after OpenBLAS's sgemm its threads may still spin, and an OpenMP region beside them
+  // made an fp32 step 5x slower; after the packed GEMM (OpenMP's own team) a region costs
+  // little. On one thread, never.
+  ThreadsScope scope;
+  omp_set_num_threads(2);
+  const auto run = [](DType in) {
+    GemmArgs g = gemm_args(Op::N, Op::N, 8, 8, 8);
+    g.in = in;
+    std::vector<float> a(64, 1.0f), b(64, 1.0f), c(64, 0.0f);  // fp32 inputs: OpenBLAS's sgemm
+    std::vector<std::uint16_t> a16(64, 0x3c00), b16(64, 0x3c00);  // 16-bit inputs: the packed GEMM
+    g.a = in == DType::f32 ? static_cast<const void*>(a.data()) : a16.data();
+    g.b = in == DType::f32 ? static_cast<const void*>(b.data()) : b16.data();
+    g.c = c.data();
+    gemm_cpu(g);
+  };
+  constexpr std::int64_t mid = std::int64_t(1) << 18, big = std::int64_t(1) << 23;
+  run(DType::f16);
+  CHECK(last_gemm_team.load() == GemmTeam::openmp);
+  CHECK(worth_threads_elementwise(mid));
+  CHECK_FALSE(worth_threads_elementwise(mid - 1));
+  run(DType::f32);
+  CHECK(last_gemm_team.load() == GemmTeam::openblas);
+  CHECK_FALSE(worth_threads_elementwise(mid));
+  CHECK_FALSE(worth_threads_elementwise(big - 1));
+  CHECK(worth_threads_elementwise(big));
+  run(DType::bf16);
+  CHECK(worth_threads_elementwise(mid));
+  omp_set_num_threads(1);
+  CHECK_FALSE(worth_threads_elementwise(big));
+}
