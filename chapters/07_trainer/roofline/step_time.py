@@ -23,8 +23,9 @@ call by the clock on the wall. The columns:
   - x fp32: the step against fp32's step, same round, same path.
 The precisions alternate within a round, so a change in the machine's load falls on all.
 
-ISA paths: HALFWAY_CPU_ISA=generic|avx2|avx512|avx512bf16|amx forces the cpu GEMM's path where
-the trainer has them (it names the path it runs in a line "cpu isa: NAME"). Each path this
+ISA paths: HALFWAY_CPU_ISA=generic|avx2|avx512|avx512bf16|amx forces the cpu GEMM's path (and
+caps the host's other fast paths at its instructions; the avx2 path's fp32 runs OpenBLAS's
+Haswell kernels: an AVX2-only CPU's step) where the trainer has them (it names the path it runs in a line "cpu isa: NAME"). Each path this
 CPU's flags allow is tried; a path the trainer does not name back is reported as not
 available, and without any such line the table has one row per precision, the default path.
 """
@@ -48,6 +49,10 @@ PATH_FLAGS = {
     "avx512bf16": ["avx512f", "avx512_bf16"],
     "amx": ["amx_tile", "amx_bf16"],
 }
+# OpenBLAS's kernels for fp32 on a path that stands for a narrower CPU: with HALFWAY_CPU_ISA=avx2
+# halfway's own host code takes no AVX-512 (common/host_simd.hpp), and fp32 takes OpenBLAS's
+# AVX2 kernels, so the avx2 rows are an AVX2-only CPU's step measured on this one.
+OPENBLAS_FOR_PATH = {"avx2": "Haswell"}
 ISA_LINE = re.compile(r"cpu isa:\s*(\w+)", re.I)
 # The flags the table quotes (those that decide the paths and the conversions).
 QUOTED_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
@@ -110,6 +115,8 @@ def main():
                 print(f"step_time: path {s}: this CPU lacks {' '.join(f for f in PATH_FLAGS[s] if f not in flags)}")
                 continue
             env = dict(base, HALFWAY_CPU_ISA=s)
+            if s in OPENBLAS_FOR_PATH:
+                env["OPENBLAS_CORETYPE"] = OPENBLAS_FOR_PATH[s]
             named = path_named(train, env)
             if named != s:
                 print(f"step_time: path {s}: not available (the trainer ran {named or 'no named path'})")
@@ -119,7 +126,8 @@ def main():
                                   subprocess.run([peak], stdout=subprocess.PIPE, text=True, check=True).stdout).group(1))
     print(f"step_time: {model}; flags: {' '.join(f for f in QUOTED_FLAGS if f in flags) or '(none of ' + ' '.join(QUOTED_FLAGS) + ')'}")
     print(f"step_time: 1 thread, steps {steps[1]} - {steps[0]}, median of {a.rounds} round(s), "
-          f"OPENBLAS_CORETYPE={base.get('OPENBLAS_CORETYPE', '(unset)')}, fp32 peak {gflops_peak:.0f} GFLOP/s a core",
+          f"OPENBLAS_CORETYPE={base.get('OPENBLAS_CORETYPE', '(unset)')} "
+          f"({', '.join(f'{k}: {v}' for k, v in OPENBLAS_FOR_PATH.items())}), fp32 peak {gflops_peak:.0f} GFLOP/s a core",
           flush=True)
 
     cmd = lambda precision: lambda n: [train, "--precision", precision, "--backend", "cpu", "--threads", "1",
