@@ -33,11 +33,12 @@ enum class Isa {
   f16c,    ///< AVX + F16C: 8 halves <-> 8 floats per instruction (x86-64 CPUs since 2012)
   avx512,  ///< AVX-512F + BMI2: 16 32-bit lanes, mask registers, pdep
   avx512bf16,  ///< AVX-512BW + AVX512-BF16: 32 floats -> 32 bf16 per VCVTNE2PS2BF16
+  avx2,        ///< AVX2 + BMI2: 8 32-bit lanes, pdep (the dropout mask where AVX-512 is missing)
 };
 
 namespace detail {
 inline std::atomic<int> forced_plain{0};
-inline std::atomic<int> forced_off[3] = {0, 0, 0};  // per Isa (ForceOff)
+inline std::atomic<int> forced_off[4] = {0, 0, 0, 0};  // per Isa (ForceOff)
 
 inline bool cpu_has(Isa isa) {
 #if HALFWAY_HOST_SIMD
@@ -53,7 +54,17 @@ inline bool cpu_has(Isa isa) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
   }();
-  return isa == Isa::f16c ? f16c : isa == Isa::avx512 ? avx512 : avx512bf16;
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  }();
+  switch (isa) {
+    case Isa::f16c: return f16c;
+    case Isa::avx512: return avx512;
+    case Isa::avx512bf16: return avx512bf16;
+    case Isa::avx2: return avx2;
+  }
+  return false;
 #else
   (void)isa;
   return false;
@@ -62,13 +73,13 @@ inline bool cpu_has(Isa isa) {
 
 // HALFWAY_CPU_ISA (kernels/gemm/cpu_isa.hpp: the cpu GEMM's path) also caps these paths,
 // so that a forced path runs the whole host as a CPU with only its instructions would:
-// generic takes no fast path, avx2 F16C only, avx512 no AVX512-BF16. How a Sapphire
+// generic takes no fast path, avx2 F16C and AVX2 only, avx512 no AVX512-BF16. How a Sapphire
 // Rapids measures an AVX2-only CPU's step (with OPENBLAS_CORETYPE=Haswell for fp32).
 // The rule, for a value of HALFWAY_CPU_ISA (nullptr: unset): whether it turns `isa` off.
 inline bool caps_off(const char* cpu_isa, Isa isa) {
   const std::string_view s(cpu_isa ? cpu_isa : "");
   const int cap = s == "generic" ? 0 : s == "avx2" ? 1 : s == "avx512" ? 2 : 3;
-  return (isa == Isa::f16c ? 1 : isa == Isa::avx512 ? 2 : 3) > cap;
+  return (isa == Isa::f16c || isa == Isa::avx2 ? 1 : isa == Isa::avx512 ? 2 : 3) > cap;
 }
 inline bool capped_off(Isa isa) {
   static const char* const cpu_isa = std::getenv("HALFWAY_CPU_ISA");  // read once

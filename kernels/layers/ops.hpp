@@ -396,7 +396,7 @@ void dropout_inplace(T* v, std::int64_t n, float p, std::uint64_t seed) {
   std::int64_t done = 0;  // blocks handled 16 at a time
   const double t = std::ceil(double(p) * 16777216.0);  // keep: word >> 8 >= t
   if (blocks >= 16 && t < 16777216.0) {
-    const bool fast = mask64::fast();  // AVX-512, asked once per call
+    const mask64::Path fast = mask64::path();  // AVX-512, AVX2 or plain, asked once per call
     const std::int64_t groups = blocks / 16;
     const std::uint32_t threshold = std::uint32_t(t) << 8;
     // Chunks of 64 groups (4096 elements): a 16-bit chunk is widened to fp32 in one bulk

@@ -170,23 +170,24 @@ TEST_CASE("cpu: bulk bf16 widening: the AVX-512 path and the plain twin give the
 }
 
 TEST_CASE("cpu: HALFWAY_CPU_ISA caps the host's other fast paths as a CPU with only that path's instructions") {
-  // avx2: F16C only (no AVX-512 conversions, dropout masks or epilogue adds); avx512: no
+  // avx2: F16C and AVX2 (no AVX-512 conversions, dropout masks or epilogue adds); avx512: no
   // AVX512-BF16 rounding; generic: no fast path at all; unset or a wider path: no cap.
   using simd::Isa;
   using simd::detail::caps_off;
-  for (const Isa isa : {Isa::f16c, Isa::avx512, Isa::avx512bf16}) {
+  for (const Isa isa : {Isa::f16c, Isa::avx2, Isa::avx512, Isa::avx512bf16}) {
     CHECK(caps_off("generic", isa));
     CHECK_FALSE(caps_off(nullptr, isa));
     CHECK_FALSE(caps_off("amx", isa));
     CHECK_FALSE(caps_off("avx512bf16", isa));
   }
   CHECK_FALSE(caps_off("avx2", Isa::f16c));
+  CHECK_FALSE(caps_off("avx2", Isa::avx2));
   CHECK(caps_off("avx2", Isa::avx512));
   CHECK(caps_off("avx2", Isa::avx512bf16));
   CHECK_FALSE(caps_off("avx512", Isa::avx512));
   CHECK(caps_off("avx512", Isa::avx512bf16));
   // This process's own cap is the rule applied to its environment.
   const char* env = std::getenv("HALFWAY_CPU_ISA");
-  for (const Isa isa : {Isa::f16c, Isa::avx512, Isa::avx512bf16})
+  for (const Isa isa : {Isa::f16c, Isa::avx2, Isa::avx512, Isa::avx512bf16})
     CHECK(simd::has(isa) == (simd::available(isa) && !caps_off(env, isa)));
 }

@@ -65,7 +65,7 @@ TEST_CASE("host SIMD: what this build and this CPU have") {
   CHECK(simd::has(simd::Isa::avx512) == avx512);
 }
 
-TEST_CASE("dropout mask: the AVX-512 twin gives the plain twin's 64 keep bits") {
+TEST_CASE("dropout mask: the AVX-512 and AVX2 twins give the plain twin's 64 keep bits") {
   // Thresholds of p = 2^-24 (keep almost all), 0.1, 0.5, 1 - 2^-24 (keep almost none), the
   // extremes of the integer test, and one equal to a word of the group (>= against >);
   // counters just below and across 2^32 (the 64-bit counter split into two 32-bit lanes).
@@ -82,11 +82,12 @@ TEST_CASE("dropout mask: the AVX-512 twin gives the plain twin's 64 keep bits") 
         }
 #if HALFWAY_HOST_SIMD
         if (simd::available(simd::Isa::avx512)) REQUIRE(mask64::keep_avx512(seed, first, t) == plain);
+        if (simd::available(simd::Isa::avx2)) REQUIRE(mask64::keep_avx2(seed, first, t) == plain);
 #endif
       }
 }
 
-TEST_CASE("dropout mask: the AVX-512 multiply gives the plain twin's bits") {
+TEST_CASE("dropout mask: the AVX-512 and AVX2 multiplies give the plain twin's bits") {
   const auto v = awkward_values<float>(64 * 50, 5);
   for (int g = 0; g < 50; ++g) {
     const std::uint64_t m = rng::bits(6, std::uint64_t(g)) * 0x9E3779B97F4A7C15ull ^ rng::bits(7, std::uint64_t(g));
@@ -102,6 +103,11 @@ TEST_CASE("dropout mask: the AVX-512 multiply gives the plain twin's bits") {
 #if HALFWAY_HOST_SIMD
       if (simd::available(simd::Isa::avx512)) {
         mask64::apply_avx512(fast, m, scale);
+        REQUIRE(std::memcmp(fast, plain, sizeof plain) == 0);
+      }
+      if (simd::available(simd::Isa::avx2)) {
+        std::memcpy(fast, v.data() + 64 * g, sizeof fast);
+        mask64::apply_avx2(fast, m, scale);
         REQUIRE(std::memcmp(fast, plain, sizeof plain) == 0);
       }
 #endif
@@ -124,6 +130,12 @@ TEST_CASE_TEMPLATE("dropout: the plain cpu path gives the fast path's bits", T, 
         dropout_inplace(plain.data(), n, p, 2024);
       }
       REQUIRE(same_bits(fast, plain));
+      {
+        auto avx2 = in;  // the AVX2 twins (AVX-512 forced off), where the CPU has them
+        simd::ForceOff no_avx512(simd::Isa::avx512);
+        dropout_inplace(avx2.data(), n, p, 2024);
+        REQUIRE(same_bits(avx2, plain));
+      }
       // Both against the rule: kept values times 1/(1-p) rounded once to T, the rest +0.
       using A = acc_t<T>;
       const A scale = A(1) / (A(1) - A(p));
