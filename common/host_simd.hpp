@@ -75,15 +75,16 @@ inline bool cpu_has(Isa isa) {
 // so that a forced path runs the whole host as a CPU with only its instructions would:
 // generic takes no fast path, avx2 F16C and AVX2 only, avx512 no AVX512-BF16. How a Sapphire
 // Rapids measures an AVX2-only CPU's step (with OPENBLAS_CORETYPE=Haswell for fp32).
-// The rule, for a value of HALFWAY_CPU_ISA (nullptr: unset): whether it turns `isa` off.
-inline bool caps_off(const char* cpu_isa, Isa isa) {
+// The rule: the level a value of HALFWAY_CPU_ISA allows (nullptr: unset), the level `isa` needs.
+inline int cap_level(const char* cpu_isa) {
   const std::string_view s(cpu_isa ? cpu_isa : "");
-  const int cap = s == "generic" ? 0 : s == "avx2" ? 1 : s == "avx512" ? 2 : 3;
-  return (isa == Isa::f16c || isa == Isa::avx2 ? 1 : isa == Isa::avx512 ? 2 : 3) > cap;
+  return s == "generic" ? 0 : s == "avx2" ? 1 : s == "avx512" ? 2 : 3;
 }
+inline int level_of(Isa isa) { return isa == Isa::f16c || isa == Isa::avx2 ? 1 : isa == Isa::avx512 ? 2 : 3; }
+inline bool caps_off(const char* cpu_isa, Isa isa) { return level_of(isa) > cap_level(cpu_isa); }
 inline bool capped_off(Isa isa) {
-  static const char* const cpu_isa = std::getenv("HALFWAY_CPU_ISA");  // read once
-  return caps_off(cpu_isa, isa);
+  static const int cap = cap_level(std::getenv("HALFWAY_CPU_ISA"));  // read once: has() is called per row
+  return level_of(isa) > cap;
 }
 }  // namespace detail
 
