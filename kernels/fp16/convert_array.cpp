@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/host_simd.hpp"
 #include "common/parallel_ranges.hpp"
+#include "kernels/fp16/convert_simd.hpp"
 #include "kernels/fp16/half.hpp"
 
 #if HALFWAY_HOST_SIMD
@@ -142,12 +143,30 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void f32_to_bf16_avx512bf
   }
   for (; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
 }
+
+// AVX2 CPUs (no AVX-512): bf16 both ways 8 lanes at a time, the rounding by the integer rule
+// (convert_simd.hpp), so the bits are f32_to_bf16_rne's. The scalar loop took 7% of a bf16
+// step on an AVX2 CPU.
+__attribute__((target("avx2,f16c"))) void f32_to_bf16_avx2(const float* s, std::uint16_t* d, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) convert_simd::round_store8(DType::bf16, _mm256_loadu_ps(s + i), d + i);
+  for (; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
+}
+__attribute__((target("avx2"))) void bf16_to_f32_avx2(const std::uint16_t* s, float* d, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  for (; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
+}
 #endif  // HALFWAY_HOST_SIMD
 
 void to_f32_run(DType in, const std::uint16_t* s, float* d, std::int64_t n) {
   if (in == DType::bf16) {
 #if HALFWAY_HOST_SIMD
     if (simd::has(simd::Isa::avx512)) return bf16_to_f32_avx512(s, d, n);
+    if (simd::has(simd::Isa::avx2)) return bf16_to_f32_avx2(s, d, n);
 #endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = bf16_bits_to_float(s[i]);
   } else {
@@ -163,6 +182,7 @@ void from_f32_run(DType out, const float* s, std::uint16_t* d, std::int64_t n) {
   if (out == DType::bf16) {
 #if HALFWAY_HOST_SIMD
     if (simd::has(simd::Isa::avx512bf16)) return f32_to_bf16_avx512bf16(s, d, n);
+    if (simd::has(simd::Isa::avx2) && simd::has(simd::Isa::f16c)) return f32_to_bf16_avx2(s, d, n);
 #endif
     for (std::int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16_rne(s[i]);
   } else {

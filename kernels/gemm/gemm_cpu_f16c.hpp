@@ -1,5 +1,5 @@
 /// @file gemm_cpu_f16c.hpp
-/// @brief The 16-bit <-> fp32 conversions and the 8 x 8 transpose that the cpu GEMM's SIMD
+/// @brief The 16-bit to fp32 conversions and the 8 x 8 transpose that the cpu GEMM's SIMD
 /// fp32 code shares (the packed paths' packing, gemm_cpu_fp32_simd.cpp, and the small-
 /// product path's widening, gemm_cpu_small_simd.cpp): 8 halves per F16C instruction, bf16
 /// a 16-bit shift, exact either way. Only where HALFWAY_HOST_SIMD is 1; each function is
@@ -14,11 +14,15 @@
 #include <cstdint>
 
 #include "common/dtype.hpp"
+#include "kernels/fp16/convert_simd.hpp"
 
 #define HALFWAY_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define HALFWAY_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
 namespace halfway::gemm_f16c {
+
+using convert_simd::round_store16;
+using convert_simd::round_store8;
 
 // 8 values to 8 floats in a register.
 HALFWAY_AVX2 inline __m256 load_convert8(DType in, const std::uint16_t* s) {
@@ -39,43 +43,6 @@ HALFWAY_AVX2 inline void convert_run(DType in, const std::uint16_t* s, float* d,
   int i = 0;
   for (; i + 8 <= n; i += 8) convert8(in, s + i, d + i);
   for (; i < n; ++i) d[i] = convert1(in, s[i]);
-}
-
-// 8 floats rounded to 8 16-bit words and stored, with the bits of convert_from_f32
-// (kernels/fp16/convert_array.hpp): nearest even, a NaN as the course's 0x7fff. fp16 by
-// F16C; bf16 by the integer rule u + 0x7fff + (bit 16 of u), then the high half.
-HALFWAY_AVX2 inline void round_store8(DType out, __m256 v, std::uint16_t* d) {
-  const int nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  __m128i w;
-  if (out == DType::f16) {
-    w = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  } else {
-    const __m256i u = _mm256_castps_si256(v);
-    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd)), 16);
-    w = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));  // each < 2^16: exact
-  }
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), w);
-  if (nan)
-    for (int j = 0; j < 8; ++j)
-      if (nan >> j & 1) d[j] = 0x7fff;
-}
-
-// The same for 16 floats with AVX-512F.
-HALFWAY_AVX512 inline void round_store16(DType out, __m512 v, std::uint16_t* d) {
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  __m256i w;
-  if (out == DType::f16) {
-    w = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  } else {
-    const __m512i u = _mm512_castps_si512(v);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    w = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd)), 16));
-  }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), w);
-  if (nan)
-    for (int j = 0; j < 16; ++j)
-      if (nan >> j & 1) d[j] = 0x7fff;
 }
 
 // 8 rows of 8 floats transposed in registers: out[j] = column j of the rows in[0..7].

@@ -112,7 +112,7 @@ TEST_CASE("cpu: bulk fp16 conversions: the AVX-512 and F16C paths and the plain 
   }
 }
 
-TEST_CASE("cpu: bulk bf16 rounding: the VCVTNE2PS2BF16 path and the plain twin give the same bits") {
+TEST_CASE("cpu: bulk bf16 rounding: the VCVTNE2PS2BF16 and AVX2 paths and the plain twin give the same bits") {
   const bool fast_path = simd::available(simd::Isa::avx512bf16);
   CAPTURE(fast_path);
   if (!fast_path) MESSAGE("this CPU has no AVX512-BF16: the plain twin runs on both sides");
@@ -144,6 +144,12 @@ TEST_CASE("cpu: bulk bf16 rounding: the VCVTNE2PS2BF16 path and the plain twin g
   std::vector<std::uint16_t> fast(x.size()), plain(x.size());
   both(fast, plain, [&](std::uint16_t* out) { convert_from_f32(DType::bf16, x.data(), out, std::int64_t(x.size())); });
   CHECK(fast == plain);
+  {  // the AVX2 path (AVX512-BF16 forced off), where the CPU has AVX2
+    std::vector<std::uint16_t> avx2(x.size());
+    simd::ForceOff no_units(simd::Isa::avx512bf16);
+    convert_from_f32(DType::bf16, x.data(), avx2.data(), std::int64_t(x.size()));
+    CHECK(avx2 == plain);
+  }
   int nans = 0, not_course_nan = 0;
   for (std::size_t i = 0; i < x.size(); ++i)
     if (x[i] != x[i]) {
@@ -154,7 +160,7 @@ TEST_CASE("cpu: bulk bf16 rounding: the VCVTNE2PS2BF16 path and the plain twin g
   CHECK(not_course_nan == 0);
 }
 
-TEST_CASE("cpu: bulk bf16 widening: the AVX-512 path and the plain twin give the same bits") {
+TEST_CASE("cpu: bulk bf16 widening: the AVX-512 and AVX2 paths and the plain twin give the same bits") {
   const bool fast_path = simd::available(simd::Isa::avx512);
   CAPTURE(fast_path);
   if (!fast_path) MESSAGE("this CPU has no AVX-512: the plain twin runs on both sides");
@@ -164,6 +170,12 @@ TEST_CASE("cpu: bulk bf16 widening: the AVX-512 path and the plain twin give the
   std::vector<float> fast(all.size()), plain(all.size());
   both(fast, plain, [&](float* out) { convert_to_f32(DType::bf16, all.data(), out, std::int64_t(all.size())); });
   CHECK(std::memcmp(fast.data(), plain.data(), fast.size() * sizeof(float)) == 0);
+  {  // the AVX2 path (AVX-512 forced off), where the CPU has AVX2
+    std::vector<float> avx2(all.size());
+    simd::ForceOff no_avx512(simd::Isa::avx512);
+    convert_to_f32(DType::bf16, all.data(), avx2.data(), std::int64_t(all.size()));
+    CHECK(std::memcmp(avx2.data(), plain.data(), avx2.size() * sizeof(float)) == 0);
+  }
   int wrong = 0;  // and each is the pattern in the float's top half, the low half zero
   for (std::size_t i = 0; i < all.size(); ++i) wrong += float_to_bits(fast[i]) != std::uint32_t(all[i]) << 16;
   CHECK(wrong == 0);
