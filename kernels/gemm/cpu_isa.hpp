@@ -18,7 +18,9 @@
 /// measured on (Sapphire Rapids class) VDPBF16PS issues once every two cycles, 32 flops per
 /// cycle against 64 for two AVX-512 FMAs (chapter 07's lesson has the numbers).
 /// `HALFWAY_CPU_ISA=generic|avx2|avx512|avx512bf16|amx` forces a path (one the CPU lacks is
-/// an Error), so that every machine can run and compare the paths it has;
+/// an Error), so that every machine can run and compare the paths it has; generic, avx2
+/// and avx512 also cap the host's other fast paths at their instructions
+/// (common/host_simd.hpp), so a wide CPU can run as a narrower one would;
 /// simd::ForcePlain forces `generic`.
 #pragma once
 
