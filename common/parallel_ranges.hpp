@@ -47,12 +47,14 @@ inline bool worth_threads_elementwise(std::int64_t work) {
 }
 
 /// Whether a GEMM of `macs` multiply-adds (m * n * k) should run on OpenMP threads: from
-/// 2^24 (16.8M, about 0.3 ms on one AVX-512 core, more on AVX2). Each parallel region wakes
-/// the sleeping workers (common/omp_wait_policy.cpp: tens of microseconds) and, on a loaded
-/// machine, waits for a core for each of them at its end: below this, a GEMM on one thread
-/// loses less than a region costs. At halfway-train's seed shapes only the feed-forward
-/// layers' products (128 x 2048 x 128 and its transposes) pass.
-inline bool worth_gemm_threads(double macs) { return macs >= double(1 << 24) && omp_get_max_threads() > 1; }
+/// 2^20 (1M, about 20 microseconds on one AVX-512 core, twice that on AVX2). A region costs
+/// a few microseconds when the workers are awake from the step's last one; on a loaded
+/// machine each region also waits at its end for a core for each worker, which is why the
+/// default thread count follows the load (common/host_threads.hpp). At halfway-train's seed
+/// shapes the feed-forward and the attention's projections pass, not the attention's tiny
+/// batched products. Measured at 2 threads, fp16 seed step: 2^24 (feed-forward only) 24.4
+/// ms with the avx2 path and host (fp32 23.9), 2^20 22.6, 2^18 22.4; on avx512 15.7, 15.4, 15.3.
+inline bool worth_gemm_threads(double macs) { return macs >= double(1 << 20) && omp_get_max_threads() > 1; }
 
 /// body(begin, end) over [0, n): on the calling thread, or in chunks of 64K elements on
 /// OpenMP threads when `threads` (usually worth_threads_elementwise(n)).
