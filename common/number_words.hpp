@@ -54,4 +54,11 @@ Split split_numbers(std::uint64_t seed, double train_share = 0.8);
 /// A batch of the given numbers: lengths padded to the longest in the batch.
 Batch make_batch(const std::vector<int>& numbers);
 
+/// The target positions of number n in a batch (its words and `<eos>`): what a mean loss
+/// counts for it. make_batch lays out exactly these.
+int target_positions(int n);
+/// counted_targets(make_batch(numbers), kPad), without building the batch (chapter 08's
+/// ranks count the global micro-batch's targets every step).
+std::int32_t counted_targets(const std::vector<int>& numbers);
+
 }  // namespace halfway::task

@@ -75,6 +75,14 @@ Split split_numbers(std::uint64_t seed, double train_share) {
   return split;
 }
 
+int target_positions(int n) { return int(target_words(n).size()) + 1; }
+
+std::int32_t counted_targets(const std::vector<int>& numbers) {
+  std::int32_t count = 0;
+  for (int n : numbers) count += target_positions(n);
+  return count;
+}
+
 Batch make_batch(const std::vector<int>& numbers) {
   HALFWAY_EXPECT(!numbers.empty(), "a batch of at least one number", "an empty list");
   Batch b;
@@ -82,7 +90,7 @@ Batch make_batch(const std::vector<int>& numbers) {
   for (int n : numbers) {
     const auto len = int(source_tokens(n).size());
     b.Ls = std::max(b.Ls, len);
-    b.Lt = std::max(b.Lt, len + 1);
+    b.Lt = std::max(b.Lt, target_positions(n));
   }
   b.src.assign(std::size_t(b.B) * b.Ls, kPad);
   b.src_pad.assign(b.src.size(), 1);
@@ -96,7 +104,7 @@ Batch make_batch(const std::vector<int>& numbers) {
       b.src[std::size_t(r) * b.Ls + i] = src[i];
       b.src_pad[std::size_t(r) * b.Ls + i] = 0;
     }
-    // decoder input <sos> w1..wn, target w1..wn <eos>: n + 1 positions each
+    // decoder input <sos> w1..wn, target w1..wn <eos>: n + 1 positions each (target_positions)
     for (std::size_t i = 0; i <= tgt.size(); ++i) {
       const std::size_t at = std::size_t(r) * b.Lt + i;
       b.tgt_in[at] = i == 0 ? kSos : tgt[i - 1];

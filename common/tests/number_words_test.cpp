@@ -62,3 +62,13 @@ TEST_CASE("task: a batch pads to its longest number and masks the padding") {
   CHECK(std::vector<std::int32_t>(b.tgt_out.begin() + 4, b.tgt_out.begin() + 8) == std::vector<std::int32_t>{7, 3, 10, kEos});
   CHECK_THROWS_AS(make_batch({}), Error);
 }
+
+TEST_CASE("task: counted_targets of a list of numbers is the count of its batch's targets, without the batch") {
+  // Every number alone, then batches that mix lengths (1, 2 and 3 digits) in several orders.
+  for (int n = 0; n < kNumbers; ++n) CHECK(counted_targets(std::vector<int>{n}) == counted_targets(make_batch({n}), kPad));
+  const std::vector<std::vector<int>> batches = {{7, 42, 407}, {999, 0, 10, 5}, {100, 101, 110, 111}, {3, 3, 3}};
+  for (const auto& numbers : batches) {
+    CHECK(counted_targets(numbers) == counted_targets(make_batch(numbers), kPad));
+    CHECK(counted_targets(numbers) > 0);
+  }
+}

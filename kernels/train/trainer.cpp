@@ -304,7 +304,7 @@ StepResult Trainer<S>::Impl::run_step() {
     // summed gradients are then one process's mean over the global micro-batch.
     if (o.ranks > 1)
       rank_weights.push_back(o.loss_weight * counted /
-                             counted_targets(task::make_batch(order.global_batch(micro + i)), task::kPad));
+                             task::counted_targets(order.global_batch(micro + i)));
   }
   // Every buffer sized for the largest batches of the run (at the first step, then a no-op):
   // no later step, evaluation or translation allocates.
